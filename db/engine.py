@@ -1,0 +1,81 @@
+"""The Piccolo engine for the configured database, and the two ways domain code touches it.
+
+SQLite: WAL (readers never wait for the writer), foreign keys on, and a busy timeout so a
+writer waits for another process instead of failing. Piccolo opens a connection per query
+on SQLite, so a request's reads go through `reading()` (one connection) and every write
+through `writing()` (an IMMEDIATE transaction: a deferred one that upgrades to a write fails
+at once with "database is locked" when another process writes).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+if TYPE_CHECKING:
+    from web.settings import Settings
+
+BUSY_TIMEOUT_S = 15
+
+
+def make_engine(settings: "Settings") -> Engine:
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as conn:  # WAL is a property of the file: set it once
+            conn.execute("PRAGMA journal_mode=WAL")
+        return SQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_S)
+    url = settings.database_url
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    return PostgresEngine(config={"dsn": url}, extensions=("pg_trgm",))
+
+
+def engine() -> Engine:
+    from piccolo.engine.finder import engine_finder
+
+    found = engine_finder()
+    assert found is not None, "piccolo_conf.DB is not configured"
+    return found
+
+
+def is_sqlite() -> bool:
+    return engine().engine_type == "sqlite"
+
+
+@asynccontextmanager
+async def writing():
+    """A write transaction that waits its turn on SQLite and joins an outer one if any."""
+    eng = engine()
+    if eng.current_transaction.get() is not None:
+        yield
+        return
+    if eng.engine_type == "sqlite":
+        async with eng.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with eng.transaction():
+            yield
+
+
+@asynccontextmanager
+async def reading():
+    """Group a request's reads on one connection (and one snapshot)."""
+    eng = engine()
+    if eng.current_transaction.get() is not None:
+        yield
+        return
+    async with eng.transaction():
+        yield
+
+
+async def raw(sql: str, *args):
+    """Run SQL with `{}` placeholders on the current transaction's connection, if any."""
+    from piccolo.querystring import QueryString
+
+    return await engine().run_querystring(QueryString(sql, *args))

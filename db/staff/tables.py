@@ -1,0 +1,65 @@
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Serial,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+ROLES = ("admin", "manager", "staff")
+
+
+class Team(Table):
+    id = Serial(primary_key=True)
+    name = Varchar(length=80, unique=True)
+    created_at = Timestamptz()
+
+
+class StaffUser(Table):
+    id = Serial(primary_key=True)
+    username = Varchar(length=64, unique=True)
+    display_name = Varchar(length=80)
+    password_hash = Varchar(length=255)
+    role = Varchar(length=16, default="staff")
+    team = ForeignKey(Team, null=True, index=True, on_delete=OnDelete.set_null)
+    is_active = Boolean(default=True)
+    totp_secret = Varchar(length=64, null=True, default=None)
+    totp_enabled = Boolean(default=False)
+    locale = Varchar(length=8, null=True, default=None)
+    timezone = Varchar(length=40, null=True, default=None)
+    password_changed_at = Timestamptz()
+    created_at = Timestamptz()
+
+
+class StaffSession(Table):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    id = Serial(primary_key=True)
+    token_hash = Varchar(length=64, unique=True)
+    user = ForeignKey(StaffUser, null=False, index=True, on_delete=OnDelete.cascade)
+    csrf_token = Varchar(length=64)
+    two_factor_pending = Boolean(default=False)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+
+
+class ApiKey(Table):
+    id = Serial(primary_key=True)
+    name = Varchar(length=80)
+    prefix = Varchar(length=16)
+    key_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked = Boolean(default=False)
+
+
+class SignInAttempt(Table):
+    """Failed sign-ins, keyed by account and by address, for rate limiting across processes."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=160, index=True)
+    at = Timestamptz(index=True)

@@ -1,0 +1,17 @@
+"""Piccolo finds this module at the project root: the engine comes from our settings."""
+
+from piccolo.conf.apps import AppRegistry
+
+from db.engine import make_engine
+from web.settings import get_settings
+
+DB = make_engine(get_settings())
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "db.staff.piccolo_app",
+        "db.customers.piccolo_app",
+        "db.orders.piccolo_app",
+        "db.audit.piccolo_app",
+    ]
+)

@@ -1,0 +1,112 @@
+"""The one place that reads the environment.
+
+Every setting is a field read from one `CRM_*` variable. A `.env` file in the working
+directory fills in variables that are not already set; it never overrides the real
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _kept_secret(data_dir: Path) -> str:
+    """CRM_SECRET_KEY, else a key generated on first run and kept in the data folder."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    """CRM_DATABASE_URL: sqlite:///./data/crm.sqlite3 or postgresql://user@host:port/db."""
+    secret_key: str
+    """CRM_SECRET_KEY: signs tokens; generated into the data folder when absent."""
+    data_dir: Path
+    """CRM_DATA_DIR: where the SQLite file, the kept secret and VAPID keys live."""
+    redis_url: str | None = None
+    """CRM_REDIS_URL: optional; for the job queue and shared rate limits at scale."""
+    admin_2fa: str = "required"
+    """CRM_ADMIN_2FA: `required` (admins must use TOTP) or `optional` (trial installs, tests)."""
+    demo: bool = False
+    """CRM_DEMO: the sign-in page says this is a demo install."""
+    cookie_secure: bool = True
+    """CRM_COOKIE_SECURE: set 0 only when serving plain http to other hosts on a LAN."""
+    behind_https_proxy: bool = False
+    """CRM_BEHIND_HTTPS_PROXY: trust X-Forwarded-Proto for HSTS and secure redirects."""
+    session_idle_minutes: int = 120
+    """CRM_SESSION_IDLE_MINUTES: a session unused this long ends."""
+    session_max_hours: int = 12
+    """CRM_SESSION_MAX_HOURS: a session ends this long after sign-in whatever happens."""
+    timezone: str = "Asia/Shanghai"
+    """CRM_TIMEZONE: the shop's default time zone for display."""
+    max_body_bytes: int = 1_048_576
+    """CRM_MAX_BODY_BYTES: larger request bodies get 413."""
+    log_level: str = "INFO"
+    """CRM_LOG_LEVEL."""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        raw = self.database_url.split("sqlite:///", 1)[1]
+        path = Path(raw)
+        return path if path.is_absolute() else (Path.cwd() / path)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        load_dotenv(Path.cwd() / ".env", override=False)
+        data_dir = Path(os.environ.get("CRM_DATA_DIR", "./data")).resolve()
+        admin_2fa = os.environ.get("CRM_ADMIN_2FA", "required").strip().lower()
+        if admin_2fa not in {"required", "optional"}:
+            raise ValueError("CRM_ADMIN_2FA must be 'required' or 'optional'")
+        return cls(
+            database_url=os.environ.get("CRM_DATABASE_URL", "sqlite:///./data/crm.sqlite3"),
+            secret_key=os.environ.get("CRM_SECRET_KEY") or _kept_secret(data_dir),
+            data_dir=data_dir,
+            redis_url=os.environ.get("CRM_REDIS_URL") or None,
+            admin_2fa=admin_2fa,
+            demo=_flag("CRM_DEMO", False),
+            cookie_secure=_flag("CRM_COOKIE_SECURE", True),
+            behind_https_proxy=_flag("CRM_BEHIND_HTTPS_PROXY", False),
+            session_idle_minutes=_int("CRM_SESSION_IDLE_MINUTES", 120),
+            session_max_hours=_int("CRM_SESSION_MAX_HOURS", 12),
+            timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
+            max_body_bytes=_int("CRM_MAX_BODY_BYTES", 1_048_576),
+            log_level=os.environ.get("CRM_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
