@@ -79,3 +79,10 @@ async def raw(sql: str, *args):
     from piccolo.querystring import QueryString
 
     return await engine().run_querystring(QueryString(sql, *args))
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True for a unique-index violation on either engine (a concurrent insert won)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"

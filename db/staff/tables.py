@@ -40,7 +40,9 @@ class StaffSession(Table):
     token_hash = Varchar(length=64, unique=True)
     user = ForeignKey(StaffUser, null=False, index=True, on_delete=OnDelete.cascade)
     csrf_token = Varchar(length=64)
-    two_factor_pending = Boolean(default=False)
+    # "" once fully signed in; "verify" while a TOTP code is due; "setup" while an admin
+    # who must use two-factor has not set it up yet.
+    pending = Varchar(length=8, default="")
     created_at = Timestamptz()
     last_seen_at = Timestamptz()
     ip = Varchar(length=64, default="")

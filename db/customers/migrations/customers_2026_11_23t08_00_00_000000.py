@@ -39,6 +39,7 @@ BOTH = [
     'CREATE UNIQUE INDEX customer_tag_unique ON customer_tag ("tag", "customer")',
     'CREATE INDEX customer_team_owner ON customer ("team", "owner", "id")',
     'CREATE INDEX interaction_customer_time ON interaction ("customer", "happened_at")',
+    'CREATE INDEX interaction_staff_time ON interaction ("staff", "happened_at")',
 ]
 
 

@@ -1,0 +1,487 @@
+"""Customers: validation, upsert by identity, scoped search and the customer page's data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.audit.log import record
+from db.clock import now
+from db.customers import identity
+from db.customers.scope import Scope
+from db.customers.tables import GENDERS, INTERACTION_KINDS, Customer, CustomerTag, Interaction, Tag
+from db.engine import is_sqlite, is_unique_violation, raw, reading, writing
+from db.errors import NotFound, ValidationFailed
+
+GENDER_ALIASES = {
+    "f": "female", "female": "female", "女": "female", "w": "female",
+    "m": "male", "male": "male", "男": "male",
+    "u": "unknown", "unknown": "unknown", "": "unknown", "未知": "unknown",
+}
+PAGE_SIZE = 20
+MAX_TAGS = 20
+
+
+@dataclass
+class Actor:
+    """Who is making a change, for the audit log."""
+
+    id: int | None
+    label: str
+    ip: str = ""
+
+
+@dataclass
+class CustomerInput:
+    name: str
+    mobile: str | None
+    email: str | None
+    gender: str = "unknown"
+    birthday: dt.date | None = None
+    province: str = ""
+    city: str = ""
+    tags: list[str] = field(default_factory=list)
+    first_channel: str = ""
+    provided: frozenset[str] = frozenset()
+
+
+def _text(data: dict, key: str, errors: dict, max_len: int, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[key] = "must be text"
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors[key] = "required"
+    elif len(value) > max_len:
+        errors[key] = f"at most {max_len} characters"
+    return value
+
+
+def parse_customer(data: dict[str, Any], require_identity: bool = True) -> CustomerInput:
+    """Validate customer fields, collecting one message per bad field."""
+    errors: dict[str, str] = {}
+    name = _text(data, "name", errors, 100, required=True)
+    mobile = email = None
+    try:
+        mobile = identity.normalise_mobile(_text(data, "mobile", errors, 30))
+    except identity.InvalidIdentity as exc:
+        errors["mobile"] = str(exc)
+    try:
+        email = identity.normalise_email(_text(data, "email", errors, 254))
+    except identity.InvalidIdentity as exc:
+        errors["email"] = str(exc)
+    if require_identity and not mobile and not email and "mobile" not in errors and "email" not in errors:
+        errors["mobile"] = "a mobile number or an e-mail address is required"
+    gender_raw = _text(data, "gender", errors, 10).lower()
+    gender = GENDER_ALIASES.get(gender_raw)
+    if gender is None:
+        errors["gender"] = f"one of {', '.join(GENDERS)}"
+    birthday = None
+    birthday_raw = _text(data, "birthday", errors, 10)
+    if birthday_raw:
+        try:
+            birthday = dt.date.fromisoformat(birthday_raw)
+            if birthday > dt.date.today() or birthday.year < 1900:
+                errors["birthday"] = "not a plausible birthday"
+        except ValueError:
+            errors["birthday"] = "a date like 1990-05-17"
+    province = _text(data, "province", errors, 20)
+    city = _text(data, "city", errors, 40)
+    tags_raw = data.get("tags") or []
+    tags: list[str] = []
+    if not isinstance(tags_raw, list) or not all(isinstance(t, str) for t in tags_raw):
+        errors["tags"] = "a list of tag names"
+    else:
+        tags = list(dict.fromkeys(t.strip() for t in tags_raw if t.strip()))
+        if len(tags) > MAX_TAGS or any(len(t) > 40 for t in tags):
+            errors["tags"] = f"at most {MAX_TAGS} tags of up to 40 characters"
+    if errors:
+        raise ValidationFailed(errors)
+    return CustomerInput(
+        name=name, mobile=mobile, email=email, gender=gender or "unknown", birthday=birthday,
+        province=province, city=city, tags=tags, provided=frozenset(data.keys()),
+    )
+
+
+# ---------------------------------------------------------------- writes
+
+
+async def _find_by_identity(mobile: str | None, email: str | None) -> dict | None:
+    if mobile:
+        row = await Customer.select().where(Customer.mobile == mobile).first()
+        if row:
+            return row
+    if email:
+        return await Customer.select().where(Customer.email == email).first()
+    return None
+
+
+async def _attach_tags(customer_id: int, names: list[str]) -> None:
+    for name in names:
+        tag = await Tag.select(Tag.id).where(Tag.name == name).first()
+        tag_id = tag["id"] if tag else (
+            await Tag.insert(Tag(name=name, created_at=now())).returning(Tag.id)
+        )[0]["id"]
+        if not await CustomerTag.exists().where(
+            (CustomerTag.customer == customer_id) & (CustomerTag.tag == tag_id)
+        ):
+            await CustomerTag.insert(CustomerTag(customer=customer_id, tag=tag_id, created_at=now()))
+
+
+async def _insert(data: CustomerInput, owner_id: int | None = None, team_id: int | None = None) -> int:
+    stamp = now()
+    inserted = await Customer.insert(
+        Customer(
+            name=data.name, mobile=data.mobile, email=data.email, gender=data.gender,
+            birthday=data.birthday, province=data.province, city=data.city,
+            first_channel=data.first_channel, owner=owner_id, team=team_id,
+            search_text=identity.search_text(data.name, data.mobile, data.email),
+            created_at=stamp, updated_at=stamp,
+        )
+    ).returning(Customer.id)
+    return inserted[0]["id"]
+
+
+async def create_customer(data: CustomerInput, actor: Actor, team_id: int | None) -> int:
+    """Staff adding a customer by hand: they own it. An existing identity is an error, not
+    an update, because the existing customer may belong to someone the actor cannot see."""
+    try:
+        async with writing():
+            existing = await _find_by_identity(data.mobile, data.email)
+            if existing:
+                key = "mobile" if data.mobile and existing["mobile"] == data.mobile else "email"
+                raise ValidationFailed({key: "a customer with this already exists"})
+            customer_id = await _insert(data, actor.id, team_id)
+            await _attach_tags(customer_id, data.tags)
+            await record("customer.create", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": ["created"]})
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise ValidationFailed({"mobile": "a customer with this already exists"}) from exc
+        raise
+    return customer_id
+
+
+async def _upsert_once(data: CustomerInput, actor: Actor) -> tuple[int, bool]:
+    async with writing():
+        row = await _find_by_identity(data.mobile, data.email)
+        stamp = now()
+        if row is None:
+            customer_id, created, changed = await _insert(data), True, ["created"]
+        else:
+            customer_id, created = row["id"], False
+            changes = _changes(row, data)
+            if data.email and data.email != row["email"]:
+                clash = await Customer.exists().where(
+                    (Customer.email == data.email) & (Customer.id != customer_id)
+                )
+                if clash:
+                    raise ValidationFailed({"email": "belongs to another customer"})
+            if data.mobile and data.mobile != row["mobile"]:
+                clash = await Customer.exists().where(
+                    (Customer.mobile == data.mobile) & (Customer.id != customer_id)
+                )
+                if clash:
+                    raise ValidationFailed({"mobile": "belongs to another customer"})
+            changed = sorted(changes)
+            if changes:
+                merged = {**row, **changes}
+                changes["search_text"] = identity.search_text(
+                    merged["name"], merged["mobile"], merged["email"]
+                )
+                changes["updated_at"] = stamp
+                await Customer.update(changes).where(Customer.id == customer_id)
+        await _attach_tags(customer_id, data.tags)
+        if changed or data.tags:
+            await record(
+                "customer.create" if created else "customer.update",
+                actor_id=actor.id, actor=actor.label, target_type="customer",
+                target_id=customer_id, ip=actor.ip,
+                detail={"fields": changed, "tags": data.tags} if data.tags else {"fields": changed},
+            )
+    return customer_id, created
+
+
+def _changes(row: dict, data: CustomerInput) -> dict:
+    """Fields the input sets to a new value; absent or empty optional fields keep theirs."""
+    candidate = {
+        "name": data.name,
+        "mobile": data.mobile,
+        "email": data.email,
+        "gender": data.gender if "gender" in data.provided else None,
+        "birthday": data.birthday,
+        "province": data.province,
+        "city": data.city,
+    }
+    return {k: v for k, v in candidate.items() if v not in (None, "") and row.get(k) != v}
+
+
+async def upsert_customer(data: CustomerInput, actor: Actor) -> tuple[int, bool]:
+    """Create or update by mobile, else e-mail. Returns (id, created)."""
+    try:
+        return await _upsert_once(data, actor)
+    except Exception as exc:  # a concurrent insert of the same person won: update it
+        if not is_unique_violation(exc):
+            raise
+        return await _upsert_once(data, actor)
+
+
+async def add_interaction(
+    scope: Scope, customer_id: int, kind: str, body: str, actor: Actor
+) -> int:
+    errors = {}
+    if kind not in INTERACTION_KINDS:
+        errors["kind"] = f"one of {', '.join(INTERACTION_KINDS)}"
+    body = (body or "").strip()
+    if not body:
+        errors["body"] = "required"
+    elif len(body) > 2000:
+        errors["body"] = "at most 2000 characters"
+    if errors:
+        raise ValidationFailed(errors)
+    await get_customer(scope, customer_id)
+    stamp = now()
+    async with writing():
+        rows = await Interaction.insert(
+            Interaction(customer=customer_id, staff=actor.id, kind=kind, body=body,
+                        happened_at=stamp, created_at=stamp)
+        ).returning(Interaction.id)
+        await record("interaction.create", actor_id=actor.id, actor=actor.label,
+                     target_type="customer", target_id=customer_id, ip=actor.ip,
+                     detail={"kind": kind})
+    return rows[0]["id"]
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def get_customer(scope: Scope, customer_id: int) -> dict:
+    """The customer if the scope allows it; NotFound otherwise (the same answer for both)."""
+    row = await Customer.select().where(Customer.id == customer_id).first()
+    if not row or not scope.allows(row["owner"], row["team"]):
+        raise NotFound()
+    return row
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def normalise_query(q: str) -> str:
+    q = (q or "").strip()[:100]
+    if identity.looks_like_digits(q):
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if q.startswith("+86") or (q.startswith("86") and len(digits) > 11):
+            digits = digits[2:]
+        return digits
+    return q.lower()
+
+
+async def search_customers(
+    scope: Scope,
+    q: str = "",
+    tag_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[dict], int | None]:
+    """A page of customers, newest first, and the cursor for the next page (or None).
+
+    Text of three or more characters is matched anywhere in the name, the mobile's digits or
+    the e-mail through the substring index; shorter text matches the start of the name.
+    """
+    q = normalise_query(q)
+    scope_sql, args = scope.clause("c")
+    where = [scope_sql]
+    source = "customer c"
+    order = "c.id"
+    if q and len(q) >= 3:
+        if is_sqlite():
+            source = "customer_search s JOIN customer c ON c.id = s.rowid"
+            where.append("customer_search MATCH {}")
+            args.append('"' + q.replace('"', '""') + '"')
+            order = "s.rowid"
+        else:
+            where.append("c.search_text LIKE {} ESCAPE '\\'")
+            args.append("%" + _like_escape(q) + "%")
+    elif q:
+        if is_sqlite():
+            where.append("c.name >= {} AND c.name < {}")
+            args += [q, q + "\U0010ffff"]
+        else:
+            where.append("c.name LIKE {} ESCAPE '\\'")
+            args.append(_like_escape(q) + "%")
+    if tag_id:
+        if not q:
+            source = "customer_tag ct JOIN customer c ON c.id = ct.customer"
+            where.append("ct.tag = {}")
+            order = "ct.customer"
+        else:
+            where.append("EXISTS (SELECT 1 FROM customer_tag ct WHERE ct.customer = c.id AND ct.tag = {})")
+        args.append(tag_id)
+    if before_id:
+        where.append(f"{order} < {{}}")
+        args.append(before_id)
+    sql = (
+        "SELECT c.id, c.name, c.mobile, c.province, c.city, c.first_channel, c.owner, "
+        '(SELECT MAX(o.placed_at) FROM "order" o WHERE o.customer = c.id) AS last_order_at '
+        f"FROM {source} WHERE {' AND '.join(where)} ORDER BY {order} DESC LIMIT {limit + 1}"
+    )
+    async with reading():
+        rows = await raw(sql, *args)
+        rows, more = rows[:limit], len(rows) > limit
+        tags = await tags_for([r["id"] for r in rows])
+    for row in rows:
+        row["tags"] = tags.get(row["id"], [])
+        row["mobile_masked"] = identity.mask_mobile(row["mobile"])
+        row["last_order_at"] = _as_datetime(row["last_order_at"])
+    return rows, (rows[-1]["id"] if more and rows else None)
+
+
+def _as_datetime(value):
+    """Aggregates bypass Piccolo's column converters on SQLite and come back as text."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+async def tags_for(customer_ids: list[int]) -> dict[int, list[dict]]:
+    if not customer_ids:
+        return {}
+    marks = ", ".join("{}" for _ in customer_ids)
+    rows = await raw(
+        "SELECT ct.customer, t.id, t.name, t.color FROM customer_tag ct "
+        f"JOIN tag t ON t.id = ct.tag WHERE ct.customer IN ({marks}) ORDER BY t.name",
+        *customer_ids,
+    )
+    out: dict[int, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row["customer"], []).append(
+            {"id": row["id"], "name": row["name"], "color": row["color"]}
+        )
+    return out
+
+
+async def all_tags() -> list[dict]:
+    return await Tag.select(Tag.id, Tag.name, Tag.color).order_by(Tag.name).limit(500)
+
+
+async def customer_page(scope: Scope, customer_id: int) -> dict:
+    """Everything the customer page shows, read on one connection in a fixed few queries."""
+    from db.orders.tables import Order  # orders depend on customers, not the other way
+
+    async with reading():
+        customer = await get_customer(scope, customer_id)
+        tags = (await tags_for([customer_id])).get(customer_id, [])
+        stats = await raw(
+            'SELECT COUNT(*) AS orders, COALESCE(SUM(CASE WHEN status = {} THEN total_fen END), 0) '
+            'AS paid_fen, MAX(placed_at) AS last_order_at FROM "order" WHERE customer = {}',
+            "paid", customer_id,
+        )
+        orders = await Order.select(
+            Order.id, Order.channel, Order.external_id, Order.placed_at, Order.status,
+            Order.total_fen, Order.currency, Order.items,
+        ).where(Order.customer == customer_id).order_by(Order.placed_at, ascending=False).limit(10)
+        interactions = await Interaction.select(
+            Interaction.id, Interaction.kind, Interaction.body, Interaction.happened_at,
+            Interaction.staff.display_name.as_alias("staff_name"),
+        ).where(Interaction.customer == customer_id).order_by(
+            Interaction.happened_at, ascending=False
+        ).limit(20)
+        people = await raw(
+            "SELECT (SELECT display_name FROM staff_user WHERE id = {}) AS owner_name, "
+            "(SELECT name FROM team WHERE id = {}) AS team_name",
+            customer["owner"], customer["team"],
+        )
+    stat = stats[0]
+    stat["last_order_at"] = _as_datetime(stat["last_order_at"])
+    return {
+        "customer": customer,
+        "mobile_display": identity.display_mobile(customer["mobile"]),
+        "mobile_masked": identity.mask_mobile(customer["mobile"]),
+        "tags": tags,
+        "stats": stat,
+        "orders": orders,
+        "interactions": interactions,
+        "owner_name": people[0]["owner_name"],
+        "team_name": people[0]["team_name"],
+    }
+
+
+# ---------------------------------------------------------------- API representation
+
+
+def _iso(value) -> str | None:
+    value = _as_datetime(value)
+    return value.isoformat() if value is not None else None
+
+
+async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
+    """The API's view of customers, in the order given, skipping any the scope hides."""
+    if not customer_ids:
+        return []
+    async with reading():
+        rows = await Customer.select().where(Customer.id.is_in(customer_ids))
+        tags = await tags_for(customer_ids)
+    by_id = {r["id"]: r for r in rows if scope.allows(r["owner"], r["team"])}
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "mobile": row["mobile"],
+            "email": row["email"],
+            "gender": row["gender"],
+            "birthday": row["birthday"].isoformat() if row["birthday"] else None,
+            "province": row["province"],
+            "city": row["city"],
+            "first_channel": row["first_channel"],
+            "owner_id": row["owner"],
+            "team_id": row["team"],
+            "tags": [t["name"] for t in tags.get(row["id"], [])],
+            "created_at": _iso(row["created_at"]),
+            "updated_at": _iso(row["updated_at"]),
+        }
+        for row in (by_id.get(i) for i in customer_ids)
+        if row is not None
+    ]
+
+
+async def customer_json(scope: Scope, customer_id: int) -> dict:
+    found = await customers_json(scope, [customer_id])
+    if not found:
+        raise NotFound()
+    return found[0]
+
+
+async def find_by_identity(scope: Scope, mobile: str | None, email: str | None) -> list[int]:
+    errors = {}
+    try:
+        mobile = identity.normalise_mobile(mobile)
+    except identity.InvalidIdentity as exc:
+        errors["mobile"] = str(exc)
+    try:
+        email = identity.normalise_email(email)
+    except identity.InvalidIdentity as exc:
+        errors["email"] = str(exc)
+    if errors:
+        raise ValidationFailed(errors)
+    row = await _find_by_identity(mobile, email)
+    return [row["id"]] if row and scope.allows(row["owner"], row["team"]) else []
+
+
+async def recent_activity(scope: Scope, staff_id: int, limit: int = 15) -> list[dict]:
+    """The interactions this staff member logged most recently, with their customers."""
+    scope_sql, args = scope.clause("c")
+    rows = await raw(
+        "SELECT i.id, i.kind, i.body, i.happened_at, c.id AS customer_id, c.name AS customer_name "
+        "FROM interaction i JOIN customer c ON c.id = i.customer "
+        f"WHERE i.staff = {{}} AND {scope_sql} ORDER BY i.happened_at DESC LIMIT {int(limit)}",
+        staff_id, *args,
+    )
+    for row in rows:
+        row["happened_at"] = _as_datetime(row["happened_at"])
+    return rows

@@ -1,0 +1,362 @@
+"""Staff accounts, sign-in, sessions, two-factor and API keys: the rules live here.
+
+Sessions are rows, so they work across any number of server processes and can be ended
+from anywhere (sign-out, password change, deactivation). The browser holds a random token;
+the table holds its SHA-256, so a leaked database does not hand out live sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+
+from db.clock import now
+from db.engine import writing
+from db.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from db.staff import passwords
+from db.staff.tables import ROLES, ApiKey, SignInAttempt, StaffSession, StaffUser, Team
+
+# Failed sign-ins allowed per window before the account or address is held back.
+ACCOUNT_LIMIT = 5
+ADDRESS_LIMIT = 20
+LIMIT_WINDOW = timedelta(minutes=15)
+TOUCH_EVERY = timedelta(minutes=1)
+TOTP_ISSUER = "Shop CRM"
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a signed-in staff member. Data scopes are derived from it."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team_id: int | None
+    locale: str | None
+    timezone: str | None
+    totp_enabled: bool
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    id: int
+    user: Principal
+    csrf_token: str
+    pending: str
+    created_at: datetime
+
+
+def _principal(row: dict, prefix: str = "") -> Principal:
+    return Principal(
+        id=row[f"{prefix}id"],
+        username=row[f"{prefix}username"],
+        display_name=row[f"{prefix}display_name"],
+        role=row[f"{prefix}role"],
+        team_id=row[f"{prefix}team"],
+        locale=row[f"{prefix}locale"],
+        timezone=row[f"{prefix}timezone"],
+        totp_enabled=row[f"{prefix}totp_enabled"],
+    )
+
+
+# ---------------------------------------------------------------- users and teams
+
+
+async def ensure_team(name: str) -> int:
+    async with writing():
+        row = await Team.select(Team.id).where(Team.name == name).first()
+        if row:
+            return row["id"]
+        created = await Team.insert(Team(name=name, created_at=now())).returning(Team.id)
+        return created[0]["id"]
+
+
+async def create_user(
+    username: str,
+    password: str,
+    role: str,
+    team: str | None = None,
+    display_name: str | None = None,
+) -> int:
+    username = (username or "").strip().lower()
+    errors: dict[str, str] = {}
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        errors["username"] = "letters, digits, dot, dash or underscore; up to 64"
+    if role not in ROLES:
+        errors["role"] = f"one of {', '.join(ROLES)}"
+    try:
+        passwords.check_new_password(password, username)
+    except passwords.WeakPassword as exc:
+        errors["password"] = str(exc)
+    if errors:
+        raise ValidationFailed(errors)
+    team_id = await ensure_team(team) if team else None
+    async with writing():
+        if await StaffUser.exists().where(StaffUser.username == username):
+            raise ValidationFailed({"username": "already taken"})
+        stamp = now()
+        rows = await StaffUser.insert(
+            StaffUser(
+                username=username,
+                display_name=display_name or username,
+                password_hash=passwords.hash_password(password),
+                role=role,
+                team=team_id,
+                password_changed_at=stamp,
+                created_at=stamp,
+            )
+        ).returning(StaffUser.id)
+    return rows[0]["id"]
+
+
+async def set_password(user_id: int, new_password: str) -> None:
+    """Change a password and end every session of that user."""
+    user = await StaffUser.select(StaffUser.username).where(StaffUser.id == user_id).first()
+    if not user:
+        raise NotFound()
+    try:
+        passwords.check_new_password(new_password, user["username"])
+    except passwords.WeakPassword as exc:
+        raise ValidationFailed({"new_password": str(exc)}) from exc
+    async with writing():
+        await StaffUser.update(
+            {
+                StaffUser.password_hash: passwords.hash_password(new_password),
+                StaffUser.password_changed_at: now(),
+            }
+        ).where(StaffUser.id == user_id)
+        await StaffSession.delete().where(StaffSession.user == user_id)
+
+
+async def change_password(user_id: int, current: str, new_password: str) -> None:
+    row = await StaffUser.select(StaffUser.password_hash).where(StaffUser.id == user_id).first()
+    if not row or not passwords.verify_password(row["password_hash"], current):
+        raise ValidationFailed({"current_password": "wrong password"})
+    await set_password(user_id, new_password)
+
+
+async def set_active(user_id: int, active: bool) -> None:
+    async with writing():
+        await StaffUser.update({StaffUser.is_active: active}).where(StaffUser.id == user_id)
+        if not active:
+            await StaffSession.delete().where(StaffSession.user == user_id)
+
+
+async def set_locale(user_id: int, locale: str | None) -> None:
+    async with writing():
+        await StaffUser.update({StaffUser.locale: locale}).where(StaffUser.id == user_id)
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+async def _check_rate(keys: list[tuple[str, int]]) -> None:
+    since = now() - LIMIT_WINDOW
+    for key, limit in keys:
+        count = await SignInAttempt.count().where(
+            (SignInAttempt.key == key) & (SignInAttempt.at > since)
+        )
+        if count >= limit:
+            oldest = (
+                await SignInAttempt.select(SignInAttempt.at)
+                .where((SignInAttempt.key == key) & (SignInAttempt.at > since))
+                .order_by(SignInAttempt.at)
+                .first()
+            )
+            wait = int((oldest["at"] + LIMIT_WINDOW - now()).total_seconds()) + 1
+            raise RateLimited(max(wait, 1))
+
+
+async def _record_failure(keys: list[str]) -> None:
+    stamp = now()
+    async with writing():
+        await SignInAttempt.insert(*[SignInAttempt(key=k, at=stamp) for k in keys])
+        # Keep the table small: old attempts no longer count for anything.
+        await SignInAttempt.delete().where(SignInAttempt.at < stamp - LIMIT_WINDOW * 4)
+
+
+async def authenticate(username: str, password: str, ip: str) -> Principal:
+    """Check a password, rate-limited per account and per address.
+
+    Raises RateLimited before checking anything when either limit is reached, and
+    ValidationFailed for a wrong username or password (the same message for both).
+    """
+    username = (username or "").strip().lower()[:64]
+    account_key, address_key = f"user:{username}", f"ip:{ip}"
+    await _check_rate([(account_key, ACCOUNT_LIMIT), (address_key, ADDRESS_LIMIT)])
+    row = await StaffUser.select().where(StaffUser.username == username).first()
+    ok = passwords.verify_password(row["password_hash"] if row else passwords.dummy_hash(), password)
+    if not (row and ok and row["is_active"]):
+        await _record_failure([account_key, address_key])
+        raise ValidationFailed({"password": "wrong username or password"})
+    if passwords.needs_rehash(row["password_hash"]):
+        async with writing():
+            await StaffUser.update(
+                {StaffUser.password_hash: passwords.hash_password(password)}
+            ).where(StaffUser.id == row["id"])
+    await SignInAttempt.delete().where(SignInAttempt.key == account_key)
+    return _principal(row)
+
+
+def second_step(user: Principal, admin_2fa: str) -> str:
+    """What a user must still do after the password: '', 'verify' or 'setup'."""
+    if user.totp_enabled:
+        return "verify"
+    if user.role == "admin" and admin_2fa == "required":
+        return "setup"
+    return ""
+
+
+# ---------------------------------------------------------------- sessions
+
+
+async def start_session(user_id: int, pending: str, ip: str, user_agent: str) -> str:
+    """A brand-new session (never a reused id: that would allow session fixation)."""
+    token = secrets.token_urlsafe(32)
+    stamp = now()
+    async with writing():
+        await StaffSession.insert(
+            StaffSession(
+                token_hash=_sha256(token),
+                user=user_id,
+                csrf_token=secrets.token_urlsafe(32),
+                pending=pending,
+                created_at=stamp,
+                last_seen_at=stamp,
+                ip=ip[:64],
+                user_agent=(user_agent or "")[:255],
+            )
+        )
+    return token
+
+
+async def end_session(token: str) -> None:
+    async with writing():
+        await StaffSession.delete().where(StaffSession.token_hash == _sha256(token))
+
+
+async def load_session(token: str, idle: timedelta, absolute: timedelta) -> ActiveSession | None:
+    """The live session for a cookie token, or None. Expired sessions are deleted."""
+    if not token or len(token) > 100:
+        return None
+    rows = await StaffSession.select(
+        StaffSession.id,
+        StaffSession.csrf_token,
+        StaffSession.pending,
+        StaffSession.created_at,
+        StaffSession.last_seen_at,
+        *StaffSession.user.all_columns(),
+    ).where(StaffSession.token_hash == _sha256(token))
+    if not rows:
+        return None
+    row = rows[0]
+    stamp = now()
+    expired = stamp - row["last_seen_at"] > idle or stamp - row["created_at"] > absolute
+    if expired or not row["user.is_active"]:
+        async with writing():
+            await StaffSession.delete().where(StaffSession.id == row["id"])
+        return None
+    if stamp - row["last_seen_at"] > TOUCH_EVERY:
+        async with writing():
+            await StaffSession.update({StaffSession.last_seen_at: stamp}).where(
+                StaffSession.id == row["id"]
+            )
+    return ActiveSession(
+        id=row["id"],
+        user=_principal(row, "user."),
+        csrf_token=row["csrf_token"],
+        pending=row["pending"],
+        created_at=row["created_at"],
+    )
+
+
+async def rotate_session(old_token: str, pending: str, ip: str, user_agent: str) -> str:
+    """Replace a half-signed-in session with a fresh one once the second step is done."""
+    row = await StaffSession.select(StaffSession.user).where(
+        StaffSession.token_hash == _sha256(old_token)
+    ).first()
+    if not row:
+        raise NotFound()
+    await end_session(old_token)
+    return await start_session(row["user"], pending, ip, user_agent)
+
+
+# ---------------------------------------------------------------- two-factor (TOTP)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+def _code_ok(secret: str, code: str) -> bool:
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    return len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+async def enable_totp(user_id: int, secret: str, code: str) -> None:
+    if not _code_ok(secret, code):
+        raise ValidationFailed({"code": "that code does not match; try the newest one"})
+    async with writing():
+        await StaffUser.update(
+            {StaffUser.totp_secret: secret, StaffUser.totp_enabled: True}
+        ).where(StaffUser.id == user_id)
+
+
+async def disable_totp(user_id: int, admin_2fa: str) -> None:
+    row = await StaffUser.select(StaffUser.role).where(StaffUser.id == user_id).first()
+    if row and row["role"] == "admin" and admin_2fa == "required":
+        raise Forbidden("admins must keep two-factor sign-in on")
+    async with writing():
+        await StaffUser.update(
+            {StaffUser.totp_secret: None, StaffUser.totp_enabled: False}
+        ).where(StaffUser.id == user_id)
+
+
+async def verify_totp(user_id: int, code: str, ip: str) -> None:
+    """The second sign-in step; wrong codes count toward the same account limit."""
+    key = f"totp:{user_id}"
+    await _check_rate([(key, ACCOUNT_LIMIT), (f"ip:{ip}", ADDRESS_LIMIT)])
+    row = await StaffUser.select(StaffUser.totp_secret).where(StaffUser.id == user_id).first()
+    if not row or not row["totp_secret"] or not _code_ok(row["totp_secret"], code):
+        await _record_failure([key, f"ip:{ip}"])
+        raise ValidationFailed({"code": "wrong code"})
+    await SignInAttempt.delete().where(SignInAttempt.key == key)
+
+
+# ---------------------------------------------------------------- API keys
+
+
+async def create_api_key(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationFailed({"name": "1 to 80 characters"})
+    key = "crm_" + secrets.token_urlsafe(32)
+    async with writing():
+        await ApiKey.insert(
+            ApiKey(name=name, prefix=key[:10], key_hash=_sha256(key), created_at=now())
+        )
+    return key
+
+
+async def api_key_name(key: str) -> str | None:
+    if not key or len(key) > 100:
+        return None
+    row = await ApiKey.select(ApiKey.name, ApiKey.revoked).where(
+        ApiKey.key_hash == _sha256(key)
+    ).first()
+    if not row or row["revoked"]:
+        return None
+    return row["name"]

@@ -1,0 +1,86 @@
+"""create_app(): routes, middleware, guards, error handlers and the database lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RapidocRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from db.engine import engine
+from web import account, pages, system
+from web.api import ApiController
+from web.auth import AuthMiddleware, csrf_guard
+from web.customers import CustomerController
+from web.errors import HANDLERS
+from web.security import SecurityMiddleware
+from web.settings import get_settings
+from web.templating import STATIC_DIR
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger("crm")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+@asynccontextmanager
+async def _database(app: Litestar):
+    eng = engine()
+    if eng.engine_type == "postgres":
+        await eng.start_connection_pool(min_size=1, max_size=10)
+    try:
+        yield
+    finally:
+        if eng.engine_type == "postgres":
+            await eng.close_connection_pool()
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    openapi = OpenAPIConfig(
+        title="Shop CRM API",
+        version="1.0.0",
+        description="Customers and orders for shop platforms and integrations. "
+        "Send `Authorization: Bearer KEY` (create a key with `crm apikey create NAME`).",
+        path="/api/docs",
+        render_plugins=[RapidocRenderPlugin(js_url="/static/vendor/rapidoc-min.js", path="/")],
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")}
+        ),
+        security=[{"apiKey": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            *system.ROUTES,
+            *account.ROUTES,
+            *pages.ROUTES,
+            CustomerController,
+            ApiController,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC_DIR],
+                cache_control=None,
+                include_in_schema=False,
+                name="static",
+            ),
+        ],
+        middleware=[SecurityMiddleware, AuthMiddleware],
+        guards=[csrf_guard],
+        exception_handlers=HANDLERS,
+        lifespan=[_database],
+        openapi_config=openapi,
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,206 @@
+"""Who is asking, what they may do, and CSRF: enforced here, never in templates.
+
+The middleware resolves the session cookie (staff pages) or the Bearer key (API) into
+`scope["user"]` and `scope["auth"]`, picks the language, and sets the CSRF token. Guards
+then decide; `scope_of(request)` turns the user into the data scope domain code applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from http.cookies import SimpleCookie
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.handlers import BaseRouteHandler
+
+from db.customers.scope import Scope
+from db.customers.service import Actor
+from db.staff import accounts
+from web import i18n
+from web.settings import get_settings
+
+SESSION_COOKIE = "crm_session"
+ANON_COOKIE = "crm_anon"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    name: str
+    id: None = None
+
+
+class NotSignedIn(Exception):
+    """Raised by guards; the error handler sends browsers to the right sign-in step."""
+
+    def __init__(self, location: str = "/login"):
+        self.location = location
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+class NotAllowed(Exception):
+    pass
+
+
+def client_ip(scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else ""
+
+
+def _cookies(scope) -> dict[str, str]:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:
+                return {}
+            return {k: m.value for k, m in jar.items()}
+    return {}
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def cookie_header(name: str, value: str, max_age: int | None) -> str:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if get_settings().cookie_secure:
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return "; ".join(parts)
+
+
+def session_cookie(token: str) -> str:
+    return cookie_header(SESSION_COOKIE, token, get_settings().session_max_hours * 3600)
+
+
+def cleared_session_cookie() -> str:
+    return cookie_header(SESSION_COOKIE, "", 0)
+
+
+def _anon_csrf(anon: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"csrf:" + anon.encode(), hashlib.sha256).hexdigest()
+
+
+class AuthMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        settings = get_settings()
+        state = scope.setdefault("state", {})
+        scope["user"], scope["auth"] = None, None
+        set_cookie = None
+        if scope["path"].startswith("/api/"):
+            auth = _header(scope, b"authorization")
+            if auth.lower().startswith("bearer "):
+                name = await accounts.api_key_name(auth[7:].strip())
+                if name:
+                    scope["user"] = ApiClient(name)
+        else:
+            cookies = _cookies(scope)
+            session = await accounts.load_session(
+                cookies.get(SESSION_COOKIE, ""),
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                absolute=timedelta(hours=settings.session_max_hours),
+            )
+            if session:
+                scope["auth"] = session
+                scope["user"] = session.user
+                state["csrf_token"] = session.csrf_token
+            else:
+                anon = cookies.get(ANON_COOKIE, "")
+                if len(anon) < 20 or len(anon) > 64:
+                    anon = secrets.token_urlsafe(24)
+                    set_cookie = cookie_header(ANON_COOKIE, anon, None)
+                state["csrf_token"] = _anon_csrf(anon)
+        user = scope["user"]
+        lang = i18n.choose(getattr(user, "locale", None), _header(scope, b"accept-language"))
+        state["lang"] = lang
+        i18n.activate(lang)
+
+        async def send_wrapper(message):
+            if set_cookie and message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message).add("Set-Cookie", set_cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+# ---------------------------------------------------------------- guards
+
+
+async def csrf_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Every unsafe browser request carries the token: header (HTMX) or form field."""
+    if connection.scope["method"] in SAFE_METHODS or connection.scope["path"].startswith("/api/"):
+        return
+    expected = connection.scope.get("state", {}).get("csrf_token", "")
+    sent = connection.headers.get("x-csrftoken", "")
+    if not sent and isinstance(connection, Request):
+        content_type = connection.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            sent = (await connection.form()).get("_csrf_token", "")
+    if not expected or not sent or not hmac.compare_digest(str(sent), expected):
+        raise CsrfFailed()
+
+
+def _pending_location(pending: str) -> str:
+    return "/login/2fa" if pending == "verify" else "/account/2fa"
+
+
+async def staff_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    session = connection.scope.get("auth")
+    if session is None:
+        raise NotSignedIn("/login")
+    if session.pending:
+        raise NotSignedIn(_pending_location(session.pending))
+
+
+def role_required(*roles: str):
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        await staff_required(connection, handler)
+        if connection.scope["auth"].user.role not in roles:
+            raise NotAllowed()
+
+    return guard
+
+
+async def api_key_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not isinstance(connection.scope.get("user"), ApiClient):
+        raise NotSignedIn("api")
+
+
+# ---------------------------------------------------------------- helpers for handlers
+
+
+def scope_of(request: Request) -> Scope:
+    user = request.scope.get("user")
+    if isinstance(user, ApiClient):
+        return Scope.everything()
+    return Scope.for_staff(user.role, user.id, user.team_id)
+
+
+def actor_of(request: Request) -> Actor:
+    user = request.scope.get("user")
+    ip = client_ip(request.scope)
+    if isinstance(user, ApiClient):
+        return Actor(None, f"api:{user.name}", ip)
+    return Actor(user.id, user.username, ip)

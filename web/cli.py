@@ -1,0 +1,179 @@
+"""The `crm` command: migrate, serve, demo, user, apikey, doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+async def _migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from db.engine import engine
+
+    eng = engine()
+    if eng.engine_type == "postgres":
+        await eng.run_ddl("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        raise click.ClickException(f"migrations failed: {result.message}")
+
+
+@click.group()
+def main() -> None:
+    """Shop CRM: a self-hosted, phone-first CRM for e-commerce shops."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all migrations to the configured database."""
+    _run(_migrate())
+    click.echo("Database is up to date.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the app (granian, several worker processes when asked)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from web.settings import get_settings
+
+    from web.vapid import ensure_vapid_keys
+
+    _run(_migrate())  # before any worker starts, so workers never race to migrate
+    settings = get_settings()
+    ensure_vapid_keys(settings.data_dir)
+    click.echo(f"Shop CRM on http://{host}:{port}  ({workers} worker(s), "
+               f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'})")
+    if settings.demo:
+        click.echo("Demo install: sign in with the admin account `crm demo` printed.")
+    Granian(
+        "web.asgi:app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        log_access=False,
+        respawn_failed_workers=True,
+        working_dir=Path.cwd(),
+    ).serve()
+
+
+def _mark_demo_install() -> bool:
+    """A trial install: the sign-in page says so and two-factor is optional (in .env)."""
+    env_file = Path.cwd() / ".env"
+    text = env_file.read_text() if env_file.exists() else ""
+    wanted = {"CRM_DEMO": "1", "CRM_ADMIN_2FA": "optional"}
+    missing = [f"{k}={v}" for k, v in wanted.items() if f"{k}=" not in text]
+    if missing:
+        with env_file.open("a") as fh:
+            fh.write(("\n" if text and not text.endswith("\n") else "") + "\n".join(missing) + "\n")
+    for key, value in wanted.items():
+        os.environ.setdefault(key, value)
+    return bool(missing)
+
+
+@main.command()
+@click.option("--customers", default=2000, show_default=True, type=click.IntRange(0, 5_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+def demo(customers: int, seed: int) -> None:
+    """Migrate and load realistic, deterministic demo data; print how to sign in."""
+    from web.settings import get_settings
+    from web.vapid import ensure_vapid_keys
+
+    _mark_demo_install()
+    _run(_migrate())
+    ensure_vapid_keys(get_settings().data_dir)
+    from db.demo import load_demo
+
+    bars: dict[str, click.progressbar] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()
+            bar = bars[label] = click.progressbar(length=max(total, 1), label=label.ljust(14),
+                                                  file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    result = _run(load_demo(customers=customers, seed=seed, progress=progress))
+    for bar in bars.values():
+        bar.render_finish()
+    if result.created:
+        click.echo(f"Loaded {result.customers:,} customers, {result.orders:,} orders, "
+                   f"{result.staff} staff, {result.tags} tags.")
+    else:
+        click.echo("Demo data was already loaded; the admin password has been reset.")
+    click.echo("")
+    click.echo("Sign in at http://127.0.0.1:8000/login")
+    click.echo(f"  admin:  username {result.admin_username}   password {result.admin_password}")
+    click.echo(f"  staff:  any demo staff username (e.g. {result.sample_staff})   "
+               f"password {result.staff_password}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "staff"]))
+@click.option("--team", default=None)
+def user_create(username: str, password: str, role: str, team: str | None) -> None:
+    """Create a staff account."""
+    from db.errors import ValidationFailed
+    from db.staff.accounts import create_user
+
+    try:
+        user_id = _run(create_user(username, password, role, team))
+    except ValidationFailed as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    click.echo(f"Created {role} {username.lower()} (id {user_id}).")
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for integrations."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create an API key; the key is the last line printed (it is stored hashed)."""
+    from db.errors import ValidationFailed
+    from db.staff.accounts import create_api_key
+
+    try:
+        key = _run(create_api_key(name))
+    except ValidationFailed as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    click.echo(f"API key '{name}' created. Keep it safe: it cannot be shown again.")
+    click.echo(key)
+
+
+@main.command()
+def doctor() -> None:
+    """Check the database, migrations, PDF fonts, VAPID keys and settings."""
+    from web.doctor import run_checks
+
+    problems = _run(run_checks(click.echo))
+    if problems:
+        raise SystemExit(1)

@@ -1,0 +1,104 @@
+"""`crm doctor`: check what a working install needs and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from urllib.parse import urlparse
+
+from web.settings import get_settings
+from web.vapid import key_path, load
+
+
+async def run_checks(say) -> list[str]:
+    problems: list[str] = []
+
+    def ok(name: str, detail: str) -> None:
+        say(f"  ok    {name}: {detail}")
+
+    def bad(name: str, detail: str, fix: str) -> None:
+        problems.append(name)
+        say(f"  FAIL  {name}: {detail}\n        fix: {fix}")
+
+    settings = get_settings()
+    say("Shop CRM doctor")
+    kind = "SQLite" if settings.is_sqlite else "PostgreSQL"
+    ok("settings", f"{kind} database, data folder {settings.data_dir}, "
+       f"admin two-factor {settings.admin_2fa}" + (", demo install" if settings.demo else ""))
+    if not os.environ.get("CRM_SECRET_KEY"):
+        ok("secret key", f"kept in {settings.data_dir / 'secret_key'} (set CRM_SECRET_KEY to "
+           "share one key across machines)")
+    if settings.admin_2fa != "required" and not settings.demo:
+        bad("two-factor", "admins may sign in without two-factor",
+            "set CRM_ADMIN_2FA=required for a real install")
+    if not settings.cookie_secure:
+        say("  warn  cookies are sent over plain http (CRM_COOKIE_SECURE=0); serve https")
+
+    from db.engine import raw
+
+    try:
+        await raw("SELECT 1")
+        ok("database", "reachable")
+    except Exception as exc:  # noqa: BLE001 - any failure here is the answer
+        bad("database", f"cannot connect ({exc.__class__.__name__}: {exc})",
+            "check CRM_DATABASE_URL and that the server is running")
+        return problems
+
+    from piccolo.apps.migrations.commands.check import CheckMigrationManager
+
+    statuses = await CheckMigrationManager(app_name="all").get_migration_statuses()
+    pending = [s for s in statuses if not s.has_ran]
+    if pending:
+        bad("migrations", f"{len(pending)} not applied", "run `crm migrate`")
+    else:
+        ok("migrations", f"all {len(statuses)} applied")
+
+    problems += _check_fonts(ok, bad)
+
+    if key_path(settings.data_dir).exists():
+        try:
+            load(settings.data_dir)
+            ok("VAPID keys", f"{key_path(settings.data_dir)}")
+        except Exception as exc:  # noqa: BLE001
+            bad("VAPID keys", f"unreadable ({exc})", f"delete {key_path(settings.data_dir)} "
+                "and run `crm serve` to create new ones (subscribed browsers must re-subscribe)")
+    else:
+        bad("VAPID keys", "not created yet", "run `crm serve` or `crm demo` once")
+
+    if settings.redis_url:
+        url = urlparse(settings.redis_url)
+        try:
+            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 2) as s:
+                s.sendall(b"PING\r\n")
+                reply = s.recv(64)
+            if reply.startswith((b"+PONG", b"-NOAUTH")):
+                ok("redis", settings.redis_url)
+            else:
+                bad("redis", f"unexpected reply {reply!r}", "check CRM_REDIS_URL")
+        except OSError as exc:
+            bad("redis", f"unreachable ({exc})", "start Redis or unset CRM_REDIS_URL")
+    say("All good." if not problems else f"{len(problems)} problem(s) found.")
+    return problems
+
+
+def _check_fonts(ok, bad) -> list[str]:
+    if not shutil.which("fc-list"):
+        bad("PDF fonts", "fontconfig is not installed", "apt-get install fontconfig fonts-noto-cjk")
+        return ["PDF fonts"]
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    families = sorted({line.split(",")[0].strip() for line in out.splitlines() if line.strip()})
+    if not families:
+        bad("PDF fonts", "no font with Chinese glyphs", "apt-get install fonts-noto-cjk")
+        return ["PDF fonts"]
+    try:
+        from weasyprint import HTML
+
+        pdf = HTML(string="<p style='font-family: sans-serif'>客户报表 123</p>").write_pdf()
+    except Exception as exc:  # noqa: BLE001
+        bad("PDF rendering", f"WeasyPrint cannot render ({exc})",
+            "apt-get install libpango-1.0-0 libpangoft2-1.0-0")
+        return ["PDF rendering"]
+    ok("PDF fonts", f"Chinese glyphs from {families[0]}; a test PDF rendered ({len(pdf)} bytes)")
+    return []

@@ -1,0 +1,77 @@
+"""Simplified Chinese and English from Babel catalogues.
+
+The `.po` files are compiled in memory at start-up, so there is no build step and no
+binary file to keep in step. The language is the user's setting, else Accept-Language.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import gettext as _gettext
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale, negotiate_locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+LANGUAGES = {"zh-CN": "zh_CN", "en": "en"}
+DEFAULT = "zh-CN"
+
+_current: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
+    "translations", default=_gettext.NullTranslations()
+)
+_current_lang: contextvars.ContextVar[str] = contextvars.ContextVar("lang", default=DEFAULT)
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> _gettext.NullTranslations:
+    po = LOCALE_DIR / LANGUAGES.get(lang, "") / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return _gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=LANGUAGES[lang])
+    buf = BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def choose(user_setting: str | None, accept_language: str | None) -> str:
+    if user_setting in LANGUAGES:
+        return user_setting
+    wanted = []
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag:
+            wanted.append(tag)
+    if not wanted:
+        return DEFAULT
+    found = negotiate_locale(wanted, ["zh_CN", "zh", "en"], sep="_")
+    if found is None:
+        # zh-TW, zh-HK and friends read Simplified better than English in a Chinese shop
+        found = "zh_CN" if any(w.lower().startswith("zh") for w in wanted) else "en"
+    return "en" if found == "en" else "zh-CN"
+
+
+def activate(lang: str) -> None:
+    _current_lang.set(lang)
+    _current.set(translations(lang))
+
+
+def current_lang() -> str:
+    return _current_lang.get()
+
+
+def gettext(message: str) -> str:
+    return _current.get().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _current.get().ngettext(singular, plural, n)
+
+
+def locale_for(lang: str) -> Locale:
+    return Locale.parse(LANGUAGES.get(lang, "zh_CN"))

@@ -1,0 +1,45 @@
+"""Today, the More menu and the tabs whose capabilities arrive in later releases."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+
+from db.audit.log import recent
+from db.customers.service import recent_activity
+from web.account import flash_from_query
+from web.auth import role_required, scope_of, staff_required
+from web.templating import render
+
+
+@get("/today", guards=[staff_required])
+async def today(request: Request) -> Response:
+    user = request.scope["auth"].user
+    activity = await recent_activity(scope_of(request), user.id)
+    return render(request, "today.html", {"nav": "today", "activity": activity})
+
+
+@get("/members", guards=[staff_required])
+async def members(request: Request) -> Response:
+    return render(request, "coming_soon.html", {"nav": "members", "section": "members"})
+
+
+@get("/campaigns", guards=[staff_required])
+async def campaigns(request: Request) -> Response:
+    return render(request, "coming_soon.html", {"nav": "campaigns", "section": "campaigns"})
+
+
+@get("/more", guards=[staff_required])
+async def more(request: Request) -> Response:
+    return render(request, "more.html", {"nav": "more", "flashes": flash_from_query(request)})
+
+
+@get("/admin/audit", guards=[role_required("admin")])
+async def audit_log(request: Request, before: int | None = None) -> Response:
+    entries = await recent(50, before)
+    more_url = f"/admin/audit?before={entries[-1]['id']}" if len(entries) == 50 else None
+    return render(request, "admin/audit.html",
+                  {"nav": "more", "entries": entries, "more_url": more_url}, block="rows"
+                  if before else None)
+
+
+ROUTES = [today, members, campaigns, more, audit_log]

@@ -1,0 +1,138 @@
+"""The Jinja environment (autoescape on) and the one render helper every page uses.
+
+One template serves the full page and the fragment an HTMX request asks for: a handler
+names the block its HTMX requests target, and `render` returns just that block when the
+request came from HTMX (not from hx-boost, which wants the whole page).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from jinja2_fragments import render_block
+from litestar import Request, Response
+
+from db.orders.ingest import format_fen
+from web import i18n
+from web.settings import ROOT, get_settings
+
+STATIC_DIR = ROOT / "static"
+
+
+@lru_cache(maxsize=None)
+def static_url(path: str) -> str:
+    """A URL with a content hash, so static files can be cached for a year."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    return f"/static/{path}?v={digest}"
+
+
+def money(fen: int | None, currency: str = "CNY") -> str:
+    if fen is None:
+        return "—"
+    text = format_fen(fen)
+    whole, cents = text.split(".")
+    whole = format_decimal(int(whole), locale=i18n.locale_for(i18n.current_lang()))
+    symbol = "¥" if currency == "CNY" else currency + " "
+    return f"{symbol}{whole}.{cents}"
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def local_date(value: dt.datetime | dt.date | None, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_tz()).date()
+    return format_date(value, format=fmt, locale=i18n.locale_for(i18n.current_lang()))
+
+
+def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
+    if value is None:
+        return "—"
+    return format_datetime(value, format=fmt, tzinfo=_tz(), locale=i18n.locale_for(i18n.current_lang()))
+
+
+def ago(value: dt.datetime | None) -> str:
+    """'3 days ago' style, falling back to the date after a month."""
+    if value is None:
+        return "—"
+    delta = dt.datetime.now(dt.timezone.utc) - value
+    days = delta.days
+    if days < 1:
+        return i18n.gettext("today")
+    if days < 2:
+        return i18n.gettext("yesterday")
+    if days < 31:
+        return i18n.gettext("%(n)d days ago") % {"n": days}
+    return local_date(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([ROOT / "web" / "templates", ROOT, ROOT / "reports"]),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals.update(static=static_url, _=i18n.gettext)
+    env.filters.update(money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
+    return env
+
+
+env = _environment()
+
+
+def is_fragment_request(request: Request) -> bool:
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+
+
+def base_context(request: Request) -> dict[str, Any]:
+    state = request.scope.get("state", {})
+    session = request.scope.get("auth")
+    user = session.user if session and not session.pending else None
+    return {
+        "request": request,
+        "user": user,
+        "csrf_token": state.get("csrf_token", ""),
+        "csp_nonce": state.get("csp_nonce", ""),
+        "lang": state.get("lang", i18n.DEFAULT),
+        "demo": get_settings().demo,
+        "flashes": state.get("flashes", []),
+        "badge_counts": {},
+        "nav": None,
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    ctx = base_context(request) | (context or {})
+    if block and is_fragment_request(request):
+        html = render_block(env, template, block, ctx)
+    else:
+        html = env.get_template(template).render(ctx)
+    return Response(
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={"Vary": "HX-Request", **(headers or {})},
+    )
