@@ -7,6 +7,7 @@ import hmac
 
 import segno
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from db.audit.log import record
@@ -59,7 +60,7 @@ def _signed_in(location: str, token: str) -> Response:
 
 
 @get("/login")
-async def login_page(request: Request, next: str | None = None) -> Response:
+async def login_page(request: Request, next: FromQuery[str | None] = None) -> Response:
     return render(request, "account/login.html", {"next": safe_next(next), "errors": {}, "username": ""})
 
 
@@ -106,7 +107,7 @@ def _pending_session(request: Request, stage: str):
 
 
 @get("/login/2fa")
-async def two_factor_page(request: Request, next: str | None = None) -> Response:
+async def two_factor_page(request: Request, next: FromQuery[str | None] = None) -> Response:
     _pending_session(request, "verify")
     return render(request, "account/two_factor.html", {"next": safe_next(next), "errors": {}})
 
@@ -172,7 +173,7 @@ def _any_session(request: Request):
 
 
 @get("/account/2fa")
-async def two_factor_setup_page(request: Request, next: str | None = None) -> Response:
+async def two_factor_setup_page(request: Request, next: FromQuery[str | None] = None) -> Response:
     session = _any_session(request)
     if session.user.totp_enabled:
         return render(request, "account/two_factor_on.html", {"nav": "more"})

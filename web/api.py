@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from db.customers import service
 from db.customers.service import customer_json, customers_json
@@ -64,24 +65,24 @@ class ApiController(Controller):
     tags = ["v1"]
 
     @post("/customers", summary="Create or update a customer by mobile, else e-mail")
-    async def upsert_customer(self, request: Request, data: CustomerIn) -> Response:
+    async def upsert_customer(self, request: Request, data: JSONBody[CustomerIn]) -> Response:
         parsed = service.parse_customer(_plain(data))
         customer_id, created = await service.upsert_customer(parsed, actor_of(request))
         body = await customer_json(scope_of(request), customer_id)
         return Response(body, status_code=201 if created else 200)
 
     @get("/customers/{customer_id:int}", summary="One customer")
-    async def get_customer(self, request: Request, customer_id: int) -> dict:
+    async def get_customer(self, request: Request, customer_id: FromPath[int]) -> dict:
         return await customer_json(scope_of(request), customer_id)
 
     @get("/customers", summary="Find customers by mobile, e-mail or text")
     async def find_customers(
         self,
         request: Request,
-        mobile: str | None = None,
-        email: str | None = None,
-        q: str | None = None,
-        before: int | None = None,
+        mobile: FromQuery[str | None] = None,
+        email: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        before: FromQuery[int | None] = None,
     ) -> dict:
         scope = scope_of(request)
         if mobile or email:
@@ -94,7 +95,7 @@ class ApiController(Controller):
         }
 
     @post("/orders", summary="Create or replay an order; idempotent on (channel, external_id)")
-    async def upsert_order(self, request: Request, data: OrderIn) -> Response:
+    async def upsert_order(self, request: Request, data: JSONBody[OrderIn]) -> Response:
         parsed = ingest.parse_order(_plain(data))
         order_id, customer_id, created = await ingest.ingest_order(parsed, actor_of(request))
         return Response({"id": order_id, "customer_id": customer_id, "created": created},

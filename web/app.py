@@ -60,7 +60,7 @@ def create_app() -> Litestar:
         ),
         security=[{"apiKey": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *system.ROUTES,
             *account.ROUTES,
@@ -75,7 +75,6 @@ def create_app() -> Litestar:
                 name="static",
             ),
         ],
-        middleware=[SecurityMiddleware, AuthMiddleware],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
         lifespan=[_database],
@@ -84,3 +83,7 @@ def create_app() -> Litestar:
         debug=False,
         logging_config=None,
     )
+    # Wrap the whole app, not each route: Litestar runs route middleware only for matched
+    # routes, and a 404 or 405 must carry the security headers and know who is asking too.
+    app.asgi_handler = SecurityMiddleware(AuthMiddleware(app.asgi_handler))
+    return app

@@ -28,6 +28,7 @@ from web.settings import get_settings
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+NO_COOKIE_PATHS = {"/healthz", "/sw.js", "/manifest.webmanifest", "/favicon.ico"}
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class AuthMiddleware:
                 state["csrf_token"] = session.csrf_token
             else:
                 anon = cookies.get(ANON_COOKIE, "")
-                if len(anon) < 20 or len(anon) > 64:
+                if (len(anon) < 20 or len(anon) > 64) and scope["path"] not in NO_COOKIE_PATHS:
                     anon = secrets.token_urlsafe(24)
                     set_cookie = cookie_header(ANON_COOKIE, anon, None)
                 state["csrf_token"] = _anon_csrf(anon)

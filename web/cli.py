@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import sys
 from pathlib import Path
@@ -24,9 +26,10 @@ async def _migrate() -> None:
     eng = engine()
     if eng.engine_type == "postgres":
         await eng.run_ddl("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    result = await run_forwards(app_name="all")
+    with contextlib.redirect_stdout(io.StringIO()) as chatter:  # Piccolo prints a banner per app
+        result = await run_forwards(app_name="all")
     if not result.success:
-        raise click.ClickException(f"migrations failed: {result.message}")
+        raise click.ClickException(f"migrations failed: {result.message}\n{chatter.getvalue()}")
 
 
 @click.group()
@@ -51,7 +54,6 @@ def serve(host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
 
     from web.settings import get_settings
-
     from web.vapid import ensure_vapid_keys
 
     _run(_migrate())  # before any worker starts, so workers never race to migrate

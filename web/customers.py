@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from db.customers import service
@@ -27,11 +28,17 @@ class CustomerController(Controller):
 
     @get("/")
     async def list_customers(
-        self, request: Request, q: str = "", tag: str | None = None, before: str | None = None
+        self,
+        request: Request,
+        q: FromQuery[str] = "",
+        tag: FromQuery[str | None] = None,
+        before: FromQuery[str | None] = None,
     ) -> Response:
         q = q[:100]
         tag_id, before_id = _clean_int(tag), _clean_int(before)
         rows, next_cursor = await service.search_customers(scope_of(request), q, tag_id, before_id)
+        for row in rows:
+            row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
         params = {k: v for k, v in {"q": q, "tag": tag_id}.items() if v}
         more_url = (f"/customers?{urlencode({**params, 'before': next_cursor})}"
                     if next_cursor else None)
@@ -65,14 +72,14 @@ class CustomerController(Controller):
         return Redirect(f"/customers/{customer_id}", status_code=303)
 
     @get("/{customer_id:int}")
-    async def customer_page(self, request: Request, customer_id: int) -> Response:
+    async def customer_page(self, request: Request, customer_id: FromPath[int]) -> Response:
         page = await service.customer_page(scope_of(request), customer_id)
         return render(request, "customers/detail.html",
                       {**page, "nav": "customers", "kinds": INTERACTION_KINDS,
                        "errors": {}, "values": {}})
 
     @post("/{customer_id:int}/interactions")
-    async def add_interaction(self, request: Request, customer_id: int) -> Response:
+    async def add_interaction(self, request: Request, customer_id: FromPath[int]) -> Response:
         form = await request.form()
         values = {"kind": str(form.get("kind", "")), "body": str(form.get("body", ""))[:4000]}
         scope = scope_of(request)

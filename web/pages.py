@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from litestar.params import FromQuery
 
 from db.audit.log import recent
 from db.customers.service import recent_activity
@@ -34,12 +35,11 @@ async def more(request: Request) -> Response:
 
 
 @get("/admin/audit", guards=[role_required("admin")])
-async def audit_log(request: Request, before: int | None = None) -> Response:
+async def audit_log(request: Request, before: FromQuery[int | None] = None) -> Response:
     entries = await recent(50, before)
     more_url = f"/admin/audit?before={entries[-1]['id']}" if len(entries) == 50 else None
     return render(request, "admin/audit.html",
-                  {"nav": "more", "entries": entries, "more_url": more_url}, block="rows"
-                  if before else None)
+                  {"nav": "more", "entries": entries, "more_url": more_url})
 
 
 ROUTES = [today, members, campaigns, more, audit_log]

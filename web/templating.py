@@ -86,8 +86,11 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
-    env.globals.update(static=static_url, _=i18n.gettext)
-    env.filters.update(money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
+    env.globals.update(static=static_url)
+    env.filters.update(
+        money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
+        translate_pair=lambda pair: (pair[0], i18n.gettext(pair[1])),
+    )
     return env
 
 
@@ -113,6 +116,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "flashes": state.get("flashes", []),
         "badge_counts": {},
         "nav": None,
+        "now": dt.datetime.now(dt.timezone.utc),
     }
 
 

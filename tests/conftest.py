@@ -1,0 +1,173 @@
+"""Test set-up: the environment is set before the app is imported; every test gets a clean,
+migrated database (SQLite by default, PostgreSQL when CRM_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="crm-tests-"))
+_PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "").strip()
+os.environ["CRM_DATABASE_URL"] = _PG_URL or f"sqlite:///{_TMP / 'crm.sqlite3'}"
+os.environ["CRM_DATA_DIR"] = str(_TMP / "data")
+os.environ["CRM_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
+os.environ["CRM_ADMIN_2FA"] = "optional"
+os.environ["CRM_DEMO"] = "0"
+os.environ["CRM_COOKIE_SECURE"] = "1"
+os.environ["CRM_LOG_LEVEL"] = "WARNING"
+os.environ["PICCOLO_CONF"] = "piccolo_conf"
+
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from db.engine import engine  # noqa: E402
+from web.cli import _migrate  # noqa: E402
+from web.settings import get_settings  # noqa: E402
+
+IS_SQLITE = not _PG_URL
+TEMPLATE_DB = _TMP / "template.sqlite3"
+BASE_URL = "https://testserver.local"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _sqlite_path() -> Path:
+    return Path(engine().path)
+
+
+async def _prepare_database() -> list[str]:
+    eng = engine()
+    if IS_SQLITE:
+        path = _sqlite_path()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        await _migrate()
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(path, TEMPLATE_DB)
+        return []
+    await eng.run_ddl("DROP SCHEMA public CASCADE")
+    await eng.run_ddl("CREATE SCHEMA public")
+    await _migrate()
+    rows = await eng.run_ddl(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
+    )
+    return [r["tablename"] for r in rows]
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _database_schema():
+    tables = await _prepare_database()
+    yield tables
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(_database_schema):
+    """Each test starts from a freshly migrated, empty database."""
+    if IS_SQLITE:
+        path = _sqlite_path()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(TEMPLATE_DB, path)
+    else:
+        names = ", ".join(f'"{t}"' for t in _database_schema)
+        await engine().run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    yield
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """Change settings for one test: settings_env(CRM_ADMIN_2FA='required')."""
+
+    def apply(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield apply
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def app():
+    from web.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app):
+    async with AsyncTestClient(app=app, base_url=BASE_URL) as c:
+        yield c
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
+
+
+async def csrf_token(client, path: str = "/login") -> str:
+    page = await client.get(path)
+    found = CSRF_META.search(page.text)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+async def sign_in(client, username: str, password: str = PASSWORD):
+    token = await csrf_token(client, "/login")
+    return await client.post(
+        "/login",
+        data={"username": username, "password": password, "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def make_user():
+    from db.staff.accounts import create_user
+
+    async def factory(username: str = "wang.fang", role: str = "staff", team: str | None = "华东门店组",
+                      password: str = PASSWORD) -> int:
+        return await create_user(username, password, role, team, display_name=username)
+
+    return factory
+
+
+@pytest.fixture
+async def signed_in(app, make_user):
+    """A client signed in as a new user of the given role and team."""
+
+    clients = []
+
+    async def factory(username: str = "wang.fang", role: str = "staff", team: str | None = "华东门店组"):
+        user_id = await make_user(username, role, team)
+        c = AsyncTestClient(app=app, base_url=BASE_URL)
+        await c.__aenter__()
+        clients.append(c)
+        response = await sign_in(c, username)
+        assert response.status_code == 303, response.text
+        c.user_id = user_id
+        c.csrf = await csrf_token(c, "/more")
+        return c
+
+    yield factory
+    for c in clients:
+        await c.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def api_key():
+    from db.staff.accounts import create_api_key
+
+    return await create_api_key("test-shop")
+
+
+@pytest.fixture
+async def api(client, api_key):
+    client.headers["Authorization"] = f"Bearer {api_key}"
+    return client
