@@ -156,7 +156,7 @@ async def signed_in(app, make_user):
         return c
 
     yield factory
-    for c in clients:
+    for c in reversed(clients):  # test clients must close in the reverse order they opened
         await c.__aexit__(None, None, None)
 
 

@@ -385,7 +385,9 @@ async def customer_page(scope: Scope, customer_id: int) -> dict:
         orders = await Order.select(
             Order.id, Order.channel, Order.external_id, Order.placed_at, Order.status,
             Order.total_fen, Order.currency, Order.items,
-        ).where(Order.customer == customer_id).order_by(Order.placed_at, ascending=False).limit(10)
+        ).where(Order.customer == customer_id).order_by(
+            Order.placed_at, ascending=False
+        ).limit(10).output(load_json=True)
         interactions = await Interaction.select(
             Interaction.id, Interaction.kind, Interaction.body, Interaction.happened_at,
             Interaction.staff.display_name.as_alias("staff_name"),
