@@ -1,0 +1,85 @@
+"""Messages raised by domain code (db/) that the web layer translates at display time with
+`_(message)`. Domain code stays free of gettext, so its English strings are listed here with
+the no-op `N_` marker purely so that `pybabel extract` (scripts/i18n.sh) puts them into the
+catalogues. Nothing imports this module at run time.
+
+Messages built with f-strings are listed with every concrete value they can take today; when
+a limit or a list of codes changes in db/, update this file and run scripts/i18n.sh
+(tests/test_i18n.py checks that the messages the domain actually produces are translated).
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    return message
+
+
+DOMAIN_MESSAGES = [
+    # db/customers/service.py: customer fields (_text with its max lengths) and interactions
+    N_("must be text"),
+    N_("required"),
+    N_("at most 10 characters"),
+    N_("at most 20 characters"),
+    N_("at most 30 characters"),
+    N_("at most 40 characters"),
+    N_("at most 100 characters"),
+    N_("at most 254 characters"),
+    N_("at most 2000 characters"),
+    N_("a mobile number or an e-mail address is required"),
+    N_("one of female, male, unknown"),
+    N_("not a plausible birthday"),
+    N_("a date like 1990-05-17"),
+    N_("a list of tag names"),
+    N_("at most 20 tags of up to 40 characters"),
+    N_("a customer with this already exists"),
+    N_("belongs to another customer"),
+    N_("one of call, visit, message, note"),
+    # db/customers/identity.py: InvalidIdentity
+    N_("not a phone number"),
+    N_("not a valid mobile number"),
+    N_("not a mobile number"),
+    N_("not a valid e-mail address"),
+    # db/orders/ingest.py: money, times and orders
+    N_('send money as a string like "199.00"'),
+    N_("not an amount"),
+    N_("must be zero or more"),
+    N_("at most two decimal places"),
+    N_("too large"),
+    N_("an ISO-8601 time like 2024-03-05T14:30:00+08:00"),
+    N_("a list of at most 500 items"),
+    N_("an object with sku, name, qty and price"),
+    N_("a whole number from 1"),
+    N_("one of tmall, jd, douyin, pdd, web, store"),
+    N_("1 to 64 characters"),
+    N_("an object with mobile, email and name"),
+    N_("text of up to 100 characters"),
+    N_("is in the future"),
+    N_("one of paid, refunded, cancelled"),
+    N_("a three-letter code like CNY"),
+    # db/staff/accounts.py: accounts, sign-in, two-factor and API keys
+    N_("letters, digits, dot, dash or underscore; up to 64"),
+    N_("one of admin, manager, staff"),
+    N_("already taken"),
+    N_("wrong password"),
+    N_("wrong username or password"),
+    N_("that code does not match; try the newest one"),
+    N_("wrong code"),
+    N_("1 to 80 characters"),
+    # db/staff/passwords.py: WeakPassword
+    N_("at least 8 characters"),
+    N_("at most 128 characters"),
+    N_("this password is too common"),
+    N_("must not be the username"),
+    # db/demo.py (crm demo --customers)
+    N_("customers must not be negative"),
+]
+
+# Not domain code, but translated the same way: web/account.py keeps these flash messages in a
+# plain dict (MESSAGES) and shows them with `_(MESSAGES[key])`, so nothing marks them there.
+WEB_FLASH_MESSAGES = [
+    N_("Your password was changed. Other devices were signed out."),
+    N_("Two-factor sign-in is on."),
+    N_("Two-factor sign-in is off."),
+    N_("Language saved."),
+]
