@@ -78,7 +78,8 @@ async def raw(sql: str, *args):
     """Run SQL with `{}` placeholders on the current transaction's connection, if any."""
     from piccolo.querystring import QueryString
 
-    return await engine().run_querystring(QueryString(sql, *args))
+    rows = await engine().run_querystring(QueryString(sql, *args))
+    return [dict(row) for row in rows]  # asyncpg gives read-only Records
 
 
 def is_unique_violation(exc: BaseException) -> bool:

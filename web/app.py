@@ -36,12 +36,14 @@ def _configure_logging(level: str) -> None:
 @asynccontextmanager
 async def _database(app: Litestar):
     eng = engine()
-    if eng.engine_type == "postgres":
-        await eng.start_connection_pool(min_size=1, max_size=10)
+    size = get_settings().db_pool_size
+    pooled = eng.engine_type == "postgres" and size > 0
+    if pooled:
+        await eng.start_connection_pool(min_size=1, max_size=size)
     try:
         yield
     finally:
-        if eng.engine_type == "postgres":
+        if pooled:
             await eng.close_connection_pool()
 
 

@@ -378,8 +378,9 @@ async def customer_page(scope: Scope, customer_id: int) -> dict:
         customer = await get_customer(scope, customer_id)
         tags = (await tags_for([customer_id])).get(customer_id, [])
         stats = await raw(
-            'SELECT COUNT(*) AS orders, COALESCE(SUM(CASE WHEN status = {} THEN total_fen END), 0) '
-            'AS paid_fen, MAX(placed_at) AS last_order_at FROM "order" WHERE customer = {}',
+            'SELECT COUNT(*) AS orders, '
+            'CAST(COALESCE(SUM(CASE WHEN status = {} THEN total_fen END), 0) AS BIGINT) AS paid_fen, '
+            'MAX(placed_at) AS last_order_at FROM "order" WHERE customer = {}',
             "paid", customer_id,
         )
         orders = await Order.select(
