@@ -93,7 +93,11 @@ def _mark_demo_install() -> bool:
 @click.option("--customers", default=2000, show_default=True, type=click.IntRange(0, 5_000_000))
 @click.option("--seed", default=42, show_default=True, type=int)
 def demo(customers: int, seed: int) -> None:
-    """Migrate and load realistic, deterministic demo data; print how to sign in."""
+    """Migrate and load realistic, deterministic demo data; print how to sign in.
+
+    Marks the install as a trial in .env (demo notice, two-factor optional). Run again, it
+    loads nothing more and gives the `admin` account a new password.
+    """
     from web.settings import get_settings
     from web.vapid import ensure_vapid_keys
 
@@ -125,8 +129,9 @@ def demo(customers: int, seed: int) -> None:
     click.echo("")
     click.echo("Sign in at http://127.0.0.1:8000/login")
     click.echo(f"  admin:  username {result.admin_username}   password {result.admin_password}")
-    click.echo(f"  staff:  any demo staff username (e.g. {result.sample_staff})   "
-               f"password {result.staff_password}")
+    if result.staff_password:
+        click.echo(f"  staff:  any demo staff username (e.g. {result.sample_staff})   "
+                   f"password {result.staff_password}")
 
 
 @main.group()
