@@ -79,7 +79,7 @@ async def test_search_as_you_type_returns_a_fragment(signed_in):
     fragment = await admin.get("/customers", params={"q": "王"}, headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "王芳" in fragment.text
     assert "<html" not in fragment.text and 'id="q"' not in fragment.text
-    assert fragment.headers["vary"] == "HX-Request"
+    assert "HX-Request" in fragment.headers["vary"]
     full = await admin.get("/customers", params={"q": "王"})
     assert "<html" in full.text and "王芳" in full.text
 

@@ -68,7 +68,7 @@ def not_found(request: Request, _exc: Exception) -> Response:
 def validation_failed(request: Request, exc: ValidationFailed) -> Response:
     if _is_api(request) or not is_fragment_request(request):
         return _json(422, {"detail": "invalid input", "errors": exc.errors})
-    return _page(request, 422, _("Please check the form"), "; ".join(exc.errors.values()))
+    return _page(request, 422, _("Please check the form"), "; ".join(_(m) for m in exc.errors.values()))
 
 
 def request_invalid(request: Request, exc: ValidationException) -> Response:

@@ -138,5 +138,5 @@ def render(
         html,
         status_code=status,
         media_type="text/html; charset=utf-8",
-        headers={"Vary": "HX-Request", **(headers or {})},
+        headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})},
     )
