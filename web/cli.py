@@ -156,6 +156,20 @@ def user_create(username: str, password: str, role: str, team: str | None) -> No
     click.echo(f"Created {role} {username.lower()} (id {user_id}).")
 
 
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Stop a staff account from signing in and end all of its sessions."""
+    from db.errors import NotFound
+    from db.staff.accounts import deactivate_by_username
+
+    try:
+        _run(deactivate_by_username(username))
+    except NotFound:
+        raise click.ClickException(f"no staff account {username!r}")
+    click.echo(f"Deactivated {username.lower()}; their sessions have ended.")
+
+
 @main.group()
 def apikey() -> None:
     """API keys for integrations."""

@@ -156,6 +156,15 @@ async def set_locale(user_id: int, locale: str | None) -> None:
         await StaffUser.update({StaffUser.locale: locale}).where(StaffUser.id == user_id)
 
 
+async def deactivate_by_username(username: str) -> None:
+    row = await StaffUser.select(StaffUser.id).where(
+        StaffUser.username == (username or "").strip().lower()
+    ).first()
+    if not row:
+        raise NotFound()
+    await set_active(row["id"], False)
+
+
 # ---------------------------------------------------------------- sign-in
 
 
