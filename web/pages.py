@@ -6,7 +6,7 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from db.audit.log import recent
-from db.customers.service import recent_activity
+from db.customers.service import recent_activity, search_customers
 from web.account import flash_from_query
 from web.auth import role_required, scope_of, staff_required
 from web.templating import render
@@ -15,8 +15,10 @@ from web.templating import render
 @get("/today", guards=[staff_required])
 async def today(request: Request) -> Response:
     user = request.scope["auth"].user
-    activity = await recent_activity(scope_of(request), user.id)
-    return render(request, "today.html", {"nav": "today", "activity": activity})
+    scope = scope_of(request)
+    activity = await recent_activity(scope, user.id)
+    newest, _ = await search_customers(scope, limit=5)
+    return render(request, "today.html", {"nav": "today", "activity": activity, "newest": newest})
 
 
 @get("/members", guards=[staff_required])
