@@ -6,7 +6,7 @@ import logging
 import sys
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -56,7 +56,10 @@ def create_app() -> Litestar:
         description="Customers and orders for shop platforms and integrations. "
         "Send `Authorization: Bearer KEY` (create a key with `crm apikey create NAME`).",
         path="/api/docs",
-        render_plugins=[RapidocRenderPlugin(js_url="/static/vendor/rapidoc-min.js", path="/")],
+        render_plugins=[RapidocRenderPlugin(
+            js_url="/static/vendor/rapidoc-min.js", path="/",
+            favicon='<link rel="icon" href="/static/icons/favicon.svg" type="image/svg+xml">',
+        )],
         components=Components(
             security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")}
         ),
@@ -64,10 +67,10 @@ def create_app() -> Litestar:
     )
     app = Litestar(
         route_handlers=[
-            *system.ROUTES,
-            *account.ROUTES,
-            *pages.ROUTES,
-            CustomerController,
+            # Pages for people stay out of the API reference.
+            Router(path="/", include_in_schema=False, route_handlers=[
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
+            ]),
             ApiController,
             create_static_files_router(
                 path="/static",
