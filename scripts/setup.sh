@@ -34,15 +34,20 @@ apt_install() {
 
 # WeasyPrint needs Pango; reports need fonts with Chinese glyphs.
 apt_install libpango-1.0-0 libpangoft2-1.0-0 fontconfig fonts-noto-cjk
-if ! "$PY" -m venv --help >/dev/null 2>&1 || ! "$PY" -c 'import ensurepip' 2>/dev/null; then
-  apt_install python3-venv
-fi
 if [ "$want_test" = 1 ]; then
   # Debian's Chromium for the browser tests: Playwright never downloads a browser here.
   [ -x /usr/bin/chromium ] || apt_install chromium
 fi
 
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    # Debian ships venv's pip bootstrap separately.
+    rm -rf .venv
+    ver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    apt_install python3-venv "python$ver-venv"
+    "$PY" -m venv .venv
+  fi
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 if [ "$want_test" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
