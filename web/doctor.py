@@ -100,5 +100,9 @@ def _check_fonts(ok, bad) -> list[str]:
         bad("PDF rendering", f"WeasyPrint cannot render ({exc})",
             "apt-get install libpango-1.0-0 libpangoft2-1.0-0")
         return ["PDF rendering"]
-    ok("PDF fonts", f"Chinese glyphs from {families[0]}; a test PDF rendered ({len(pdf)} bytes)")
+    if b"CJK" not in pdf and not any(f.replace(" ", "").encode() in pdf for f in families):
+        bad("PDF fonts", "a test PDF did not embed a Chinese font", "apt-get install fonts-noto-cjk")
+        return ["PDF fonts"]
+    preferred = next((f for f in families if f.endswith(" SC")), families[0])
+    ok("PDF fonts", f"Chinese glyphs from {preferred}; a test PDF embedded them")
     return []
