@@ -4,7 +4,7 @@ API, a clear page (never a stack trace) for people, and redirects for sign-in st
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -37,10 +37,13 @@ def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
         return _json(401, {"detail": "missing or unknown API key"},
                      {"WWW-Authenticate": "Bearer"})
     location = exc.location
-    if location == "/login" and request.method == "GET" and request.url.path not in ("/", "/login"):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    htmx = request.headers.get("hx-request") == "true"
+    # Come back to the page the person was on: for HTMX, the page, not the fragment's URL.
+    url = urlsplit(request.headers.get("hx-current-url", "")) if htmx else request.url
+    target = url.path + (f"?{url.query}" if url.query else "")
+    if location == "/login" and (htmx or request.method == "GET") and url.path not in ("", "/", "/login"):
         location = f"/login?next={quote(target, safe='')}"
-    if request.headers.get("hx-request") == "true":
+    if htmx:
         return Response("", status_code=401, headers={"HX-Redirect": location})
     return Response("", status_code=303, headers={"Location": location})
 
