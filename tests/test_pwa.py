@@ -46,3 +46,10 @@ async def test_language_setting_overrides_the_browser(signed_in):
     await me.post("/account/language", data={"lang": "auto", "_csrf_token": me.csrf})
     page = await me.get("/customers", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert '<html lang="zh-CN"' in page.text
+
+
+async def test_static_files_are_compressed_and_pages_are_not(client):
+    css = await client.get("/static/css/app.css?v=1", headers={"Accept-Encoding": "gzip"})
+    assert css.headers.get("content-encoding") == "gzip"
+    page = await client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in page.headers
