@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 import sys
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,8 @@ async def _database(app: Litestar):
 
 def create_app() -> Litestar:
     settings = get_settings()
+    # Litestar guesses that a negative look-ahead excludes every path; it excludes all but /static/.
+    warnings.filterwarnings("ignore", message=".*greedily matches all paths.*")
     _configure_logging(settings.log_level)
     openapi = OpenAPIConfig(
         title="Shop CRM API",
