@@ -33,7 +33,13 @@ def make_engine(settings: "Settings") -> Engine:
     url = settings.database_url
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
-    return PostgresEngine(config={"dsn": url}, extensions=("pg_trgm",))
+    # Plan every statement for its own parameters: asyncpg prepares and caches statements,
+    # and after five runs PostgreSQL may switch to a generic plan that cannot see the
+    # search pattern (a backward scan of the whole table for a rare search term).
+    return PostgresEngine(
+        config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        extensions=("pg_trgm",),
+    )
 
 
 def engine() -> Engine:

@@ -73,5 +73,6 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.get().ngettext(singular, plural, n)
 
 
+@lru_cache(maxsize=None)
 def locale_for(lang: str) -> Locale:
     return Locale.parse(LANGUAGES.get(lang, "zh_CN"))

@@ -308,13 +308,9 @@ async def search_customers(
         else:
             where.append("c.search_text LIKE {} ESCAPE '\\'")
             args.append("%" + _like_escape(q) + "%")
-    elif q:
-        if is_sqlite():
-            where.append("c.name >= {} AND c.name < {}")
-            args += [q, q + "\U0010ffff"]
-        else:
-            where.append("c.name LIKE {} ESCAPE '\\'")
-            args.append(_like_escape(q) + "%")
+    elif q:  # one or two characters: the name-prefix indexes, already in id order
+        where.append(f"lower(substr(c.name, 1, {len(q)})) = {{}}")
+        args.append(q)
     if tag_id:
         if not q:
             source = "customer_tag ct JOIN customer c ON c.id = ct.customer"
