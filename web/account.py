@@ -16,9 +16,9 @@ from db.staff import accounts
 from web.auth import (
     SESSION_COOKIE,
     NotSignedIn,
-    _cookies,
     cleared_session_cookie,
     client_ip,
+    request_cookies,
     session_cookie,
     staff_required,
 )
@@ -84,7 +84,7 @@ async def login(request: Request) -> Response:
         await record("auth.sign_in_failed", actor=username, ip=ip)
         context["errors"] = {"password": _("Wrong username or password.")}
         return render(request, "account/login.html", context, status=200)
-    old = _cookies(request.scope).get(SESSION_COOKIE)
+    old = request_cookies(request.scope).get(SESSION_COOKIE)
     if old:
         await accounts.end_session(old)
     pending = accounts.second_step(user, get_settings().admin_2fa)
@@ -128,7 +128,7 @@ async def two_factor(request: Request) -> Response:
         return render(request, "account/two_factor.html",
                       {"next": next_url, "errors": {"code": message}},
                       status=429 if isinstance(exc, RateLimited) else 200)
-    token = await accounts.rotate_session(_cookies(request.scope)[SESSION_COOKIE], "", ip, _ua(request))
+    token = await accounts.rotate_session(request_cookies(request.scope)[SESSION_COOKIE], "", ip, _ua(request))
     await record("auth.sign_in", actor_id=session.user.id, actor=session.user.username, ip=ip,
                  detail={"totp": True})
     return _signed_in(next_url, token)
@@ -136,7 +136,7 @@ async def two_factor(request: Request) -> Response:
 
 @post("/logout")
 async def logout(request: Request) -> Response:
-    token = _cookies(request.scope).get(SESSION_COOKIE)
+    token = request_cookies(request.scope).get(SESSION_COOKIE)
     session = request.scope.get("auth")
     if token:
         await accounts.end_session(token)
@@ -201,7 +201,7 @@ async def two_factor_setup(request: Request) -> Response:
     ip = client_ip(request.scope)
     await record("auth.2fa_enabled", actor_id=session.user.id, actor=session.user.username, ip=ip)
     if session.pending == "setup":
-        token = await accounts.rotate_session(_cookies(request.scope)[SESSION_COOKIE], "", ip, _ua(request))
+        token = await accounts.rotate_session(request_cookies(request.scope)[SESSION_COOKIE], "", ip, _ua(request))
         await record("auth.sign_in", actor_id=session.user.id, actor=session.user.username, ip=ip,
                      detail={"totp": True})
         return _signed_in(next_url, token)

@@ -57,7 +57,7 @@ def client_ip(scope) -> str:
     return client[0] if client else ""
 
 
-def _cookies(scope) -> dict[str, str]:
+def request_cookies(scope) -> dict[str, str]:
     for key, value in scope.get("headers", []):
         if key == b"cookie":
             jar = SimpleCookie()
@@ -117,7 +117,7 @@ class AuthMiddleware:
                 if name:
                     scope["user"] = ApiClient(name)
         else:
-            cookies = _cookies(scope)
+            cookies = request_cookies(scope)
             session = await accounts.load_session(
                 cookies.get(SESSION_COOKIE, ""),
                 idle=timedelta(minutes=settings.session_idle_minutes),

@@ -110,7 +110,7 @@ def parse_customer(data: dict[str, Any], require_identity: bool = True) -> Custo
 # ---------------------------------------------------------------- writes
 
 
-async def _find_by_identity(mobile: str | None, email: str | None) -> dict | None:
+async def customer_by_identity(mobile: str | None, email: str | None) -> dict | None:
     if mobile:
         row = await Customer.select().where(Customer.mobile == mobile).first()
         if row:
@@ -151,7 +151,7 @@ async def create_customer(data: CustomerInput, actor: Actor, team_id: int | None
     an update, because the existing customer may belong to someone the actor cannot see."""
     try:
         async with writing():
-            existing = await _find_by_identity(data.mobile, data.email)
+            existing = await customer_by_identity(data.mobile, data.email)
             if existing:
                 key = "mobile" if data.mobile and existing["mobile"] == data.mobile else "email"
                 raise ValidationFailed({key: "a customer with this already exists"})
@@ -169,7 +169,7 @@ async def create_customer(data: CustomerInput, actor: Actor, team_id: int | None
 
 async def _upsert_once(data: CustomerInput, actor: Actor) -> tuple[int, bool]:
     async with writing():
-        row = await _find_by_identity(data.mobile, data.email)
+        row = await customer_by_identity(data.mobile, data.email)
         stamp = now()
         if row is None:
             customer_id, created, changed = await _insert(data), True, ["created"]
@@ -468,7 +468,7 @@ async def find_by_identity(scope: Scope, mobile: str | None, email: str | None) 
         errors["email"] = str(exc)
     if errors:
         raise ValidationFailed(errors)
-    row = await _find_by_identity(mobile, email)
+    row = await customer_by_identity(mobile, email)
     return [row["id"]] if row and scope.allows(row["owner"], row["team"]) else []
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from db.audit.log import record
 from db.clock import now
 from db.customers import identity
-from db.customers.service import Actor, _find_by_identity
+from db.customers.service import Actor, customer_by_identity
 from db.customers.tables import Customer
 from db.engine import is_unique_violation, writing
 from db.errors import ValidationFailed
@@ -165,7 +165,7 @@ def parse_order(data: dict[str, Any]) -> OrderInput:
 
 
 async def _resolve_customer(order: OrderInput) -> int:
-    row = await _find_by_identity(order.mobile, order.email)
+    row = await customer_by_identity(order.mobile, order.email)
     if row:
         return row["id"]
     stamp = now()
