@@ -202,3 +202,13 @@ async def test_create_customer_by_hand_and_refuse_duplicates(signed_in):
     assert bad.text.count('aria-invalid="true"') == 3
     assert await Customer.count() == 1
     assert await StaffUser.count() == 1
+
+
+async def test_bad_interaction_without_javascript_shows_the_whole_page_with_errors(signed_in):
+    me = await signed_in("li.na", "staff", "华东门店组")
+    customer_id = await add_customer("王芳", "13812345678", owner=me.user_id)
+    response = await me.post(f"/customers/{customer_id}/interactions",
+                             data={"kind": "call", "body": "", "_csrf_token": me.csrf})
+    assert response.status_code == 200
+    assert "<html" in response.text and 'aria-invalid="true"' in response.text
+    assert await Interaction.count() == 0

@@ -15,9 +15,6 @@ from web.auth import actor_of, scope_of, staff_required
 from web.i18n import gettext as _
 from web.templating import is_fragment_request, render
 
-GENDER_OPTIONS = [("unknown", "Unknown"), ("female", "Female"), ("male", "Male")]
-
-
 def _clean_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 12 else None
 
@@ -44,16 +41,16 @@ class CustomerController(Controller):
                     if next_cursor else None)
         context = {
             "nav": "customers", "q": q, "tag_id": tag_id, "rows": rows, "more_url": more_url,
-            "tags": await service.all_tags(), "first_page": before_id is None,
             "short_digits": q.strip().isdigit() and len(q.strip()) < 4,
         }
-        block = "rows" if before_id and is_fragment_request(request) else "results"
+        if not is_fragment_request(request):  # the tag filter is outside the HTMX blocks
+            context["tags"] = await service.all_tags()
+        block = "rows" if before_id else "results"
         return render(request, "customers/list.html", context, block=block)
 
     @get("/new")
     async def new_customer_page(self, request: Request) -> Response:
-        return render(request, "customers/new.html",
-                      {"nav": "customers", "values": {}, "errors": {}, "genders": GENDER_OPTIONS})
+        return render(request, "customers/new.html", {"nav": "customers", "values": {}, "errors": {}})
 
     @post("/new")
     async def create_customer(self, request: Request) -> Response:
@@ -67,8 +64,7 @@ class CustomerController(Controller):
         except ValidationFailed as exc:
             errors = {k: _(v) for k, v in exc.errors.items()}
             return render(request, "customers/new.html",
-                          {"nav": "customers", "values": values, "errors": errors,
-                           "genders": GENDER_OPTIONS})
+                          {"nav": "customers", "values": values, "errors": errors})
         return Redirect(f"/customers/{customer_id}", status_code=303)
 
     @get("/{customer_id:int}")
@@ -92,7 +88,9 @@ class CustomerController(Controller):
             errors = {k: _(v) for k, v in exc.errors.items()}
         if not is_fragment_request(request) and not errors:
             return Redirect(f"/customers/{customer_id}#activity", status_code=303)
-        page = await service.customer_page(scope, customer_id)
+        # Without HTMX only an invalid form gets here: it needs the whole page around it.
+        load = service.customer_activity if is_fragment_request(request) else service.customer_page
         return render(request, "customers/detail.html",
-                      {**page, "nav": "customers", "kinds": INTERACTION_KINDS,
-                       "errors": errors, "values": values}, block="activity")
+                      {**await load(scope, customer_id), "nav": "customers",
+                       "kinds": INTERACTION_KINDS, "errors": errors, "values": values},
+                      block="activity")

@@ -87,10 +87,7 @@ def _environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(static=static_url)
-    env.filters.update(
-        money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
-        translate_pair=lambda pair: (pair[0], i18n.gettext(pair[1])),
-    )
+    env.filters.update(money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
     return env
 
 

@@ -366,6 +366,22 @@ async def all_tags() -> list[dict]:
     return await Tag.select(Tag.id, Tag.name, Tag.color).order_by(Tag.name).limit(500)
 
 
+async def _interactions(customer_id: int) -> list[dict]:
+    return await Interaction.select(
+        Interaction.id, Interaction.kind, Interaction.body, Interaction.happened_at,
+        Interaction.staff.display_name.as_alias("staff_name"),
+    ).where(Interaction.customer == customer_id).order_by(
+        Interaction.happened_at, ascending=False
+    ).limit(20)
+
+
+async def customer_activity(scope: Scope, customer_id: int) -> dict:
+    """Just what the activity block shows: refreshed after logging, without the whole page."""
+    async with reading():
+        customer = await get_customer(scope, customer_id)
+        return {"customer": customer, "interactions": await _interactions(customer_id)}
+
+
 async def customer_page(scope: Scope, customer_id: int) -> dict:
     """Everything the customer page shows, read on one connection in a fixed few queries."""
     from db.orders.tables import Order  # orders depend on customers, not the other way
@@ -385,12 +401,7 @@ async def customer_page(scope: Scope, customer_id: int) -> dict:
         ).where(Order.customer == customer_id).order_by(
             Order.placed_at, ascending=False
         ).limit(10).output(load_json=True)
-        interactions = await Interaction.select(
-            Interaction.id, Interaction.kind, Interaction.body, Interaction.happened_at,
-            Interaction.staff.display_name.as_alias("staff_name"),
-        ).where(Interaction.customer == customer_id).order_by(
-            Interaction.happened_at, ascending=False
-        ).limit(20)
+        interactions = await _interactions(customer_id)
         people = await raw(
             "SELECT (SELECT display_name FROM staff_user WHERE id = {}) AS owner_name, "
             "(SELECT name FROM team WHERE id = {}) AS team_name",
