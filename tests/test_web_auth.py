@@ -142,3 +142,11 @@ async def test_errors_show_a_page_not_a_stack_trace(signed_in):
     response = await c.get("/customers/999999")
     assert response.status_code == 404
     assert "Traceback" not in response.text and "<html" in response.text
+
+
+async def test_audit_log_is_for_admins_and_reads_as_words(signed_in):
+    admin = await signed_in("boss", "admin", None)
+    staff = await signed_in("li.na", "staff")
+    page = await admin.get("/admin/audit", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Signed in" in page.text and "auth.sign_in" not in page.text
+    assert (await staff.get("/admin/audit")).status_code == 403

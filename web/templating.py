@@ -73,7 +73,7 @@ def ago(value: dt.datetime | None) -> str:
         return i18n.gettext("yesterday")
     if days < 31:
         return i18n.gettext("%(n)d days ago") % {"n": days}
-    return local_date(value)
+    return local_date(value, "short")
 
 
 def _environment() -> jinja2.Environment:
