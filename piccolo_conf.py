@@ -13,5 +13,6 @@ APP_REGISTRY = AppRegistry(
         "db.customers.piccolo_app",
         "db.orders.piccolo_app",
         "db.audit.piccolo_app",
+        "db.imports.piccolo_app",
     ]
 )

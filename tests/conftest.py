@@ -74,10 +74,10 @@ async def _database_schema():
 async def clean_database(_database_schema):
     """Each test starts from a freshly migrated, empty database."""
     if IS_SQLITE:
-        path = _sqlite_path()
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        shutil.copyfile(TEMPLATE_DB, path)
+        # Through SQLite's backup API, not a file copy: a connection left open by the test
+        # before (an app's background task, say) sees a consistent database, not a torn file.
+        with sqlite3.connect(TEMPLATE_DB) as source, sqlite3.connect(_sqlite_path()) as target:
+            source.backup(target)
     else:
         names = ", ".join(f'"{t}"' for t in _database_schema)
         await engine().run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
