@@ -186,9 +186,10 @@ async def _customers_batch(ctx: Context, parsed: list[tuple[list, CustomerRecord
     custom_now = await _custom_values([row["id"] for row in existing]) if field_ids else {}
     for row in existing:
         row["custom"] = custom_now.get(row["id"], {})
+    for row in existing:
+        row["original"] = _profile(row)
     created: list[dict] = []
-    dirty: dict[int, dict] = {}  # id(record) -> record to update
-    custom_writes: list[tuple[dict, int, str]] = []
+    touched: dict[int, tuple[dict, int]] = {}  # id(existing record) -> (record, rows updating it)
     for cells, rec in parsed:
         target = by_mobile.get(rec.mobile) if rec.mobile else None
         if target is None and rec.email:
@@ -198,17 +199,14 @@ async def _customers_batch(ctx: Context, parsed: list[tuple[list, CustomerRecord
             if other is not None and other is not target:
                 result.rejects.append((cells, f"{ctx.header_of('email')}: belongs to another customer"))
                 continue
-            if "id" in target and not target.get("new") and not who.scope.allows(target["owner"], target["team"]):
+            if not target.get("new") and not who.scope.allows(target["owner"], target["team"]):
                 result.rejects.append((cells, "a customer with this mobile or e-mail already exists "
                                               "outside your team"))
                 continue
         if target is None:
             record = {"name": rec.name, "mobile": rec.mobile, "email": rec.email, "new": True,
                       "gender": "unknown", "birthday": None, "province": "", "city": "", "address": "",
-                      **rec.fields, "custom": {}}
-            for key, value in rec.custom.items():
-                record["custom"][field_ids[key]] = value
-                custom_writes.append((record, field_ids[key], value))
+                      **rec.fields, "custom": {field_ids[k]: v for k, v in rec.custom.items()}}
             created.append(record)
             if rec.mobile:
                 by_mobile[rec.mobile] = record
@@ -228,23 +226,45 @@ async def _customers_batch(ctx: Context, parsed: list[tuple[list, CustomerRecord
         if "mobile" in changes and target["mobile"]:
             by_mobile.pop(target["mobile"], None)
         target.update(changes)
+        target["custom"].update(custom_changes)
         if target.get("mobile"):
             by_mobile[target["mobile"]] = target
         if target.get("email"):
             by_email[target["email"]] = target
-        for field_id, value in custom_changes.items():
-            target["custom"][field_id] = value
-            custom_writes.append((target, field_id, value))
-        if changes and not target.get("new"):
-            dirty[id(target)] = target
         result.counts.updated += 1
+        if not target.get("new"):
+            record, n = touched.get(id(target), (target, 0))
+            touched[id(target)] = (record, n + 1)
+    dirty, custom_writes = [], {}
+    for record, n in touched.values():
+        if _profile(record) == record["original"]:
+            # the file's rows for this person end where the database already is (a file
+            # imported again whose later rows update earlier ones): nothing to write
+            result.counts.updated -= n
+            result.counts.unchanged += n
+            continue
+        before = record["original"]
+        if {k: v for k, v in _profile(record).items() if k != "custom"} != \
+                {k: v for k, v in before.items() if k != "custom"}:
+            dirty.append(record)
+        for field_id, value in record["custom"].items():
+            if before["custom"].get(field_id) != value:
+                custom_writes[(record["id"], field_id)] = value
     await _insert_customers(created, who.team_id)
-    await _update_customers(list(dirty.values()))
+    for record in created:
+        for field_id, value in record["custom"].items():
+            custom_writes[(record["id"], field_id)] = value
+    await _update_customers(dirty)
     if custom_writes:
-        await _write_custom_values({(r["id"], f): v for r, f, v in custom_writes})
+        await _write_custom_values(custom_writes)
     result.affected.update(r["id"] for r in created)
-    result.affected.update(r["id"] for r in dirty.values())
-    result.affected.update(r["id"] for r, _, _ in custom_writes)
+    result.affected.update(r["id"] for r in dirty)
+    result.affected.update(c for c, _ in custom_writes)
+
+
+def _profile(record: dict) -> dict:
+    keys = ("name", "mobile", "email") + PROFILE_FIELDS
+    return {**{k: record.get(k) for k in keys}, "custom": dict(record.get("custom") or {})}
 
 
 # ---------------------------------------------------------------- orders
@@ -404,10 +424,8 @@ def rows_after(path: Path, file_format: str, encoding: str, skip: int):
 
 
 def options_of(job: dict) -> dict:
-    try:
-        return json.loads(job.get("options") or "{}")
-    except ValueError:
-        return {}
+    options = job.get("options") or {}
+    return dict(options) if isinstance(options, dict) else json.loads(options)
 
 
 async def process_file(job: dict, ctx: Context, who: Importer, on_batch=None) -> Counts:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from db.customers import identity
-from db.orders.ingest import parse_money
+from db.money import parse_money
 from db.orders.tables import CHANNELS, STATUSES
 
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
@@ -140,7 +140,7 @@ def parse_datetime(value) -> dt.datetime:
 
 
 def parse_amount(value) -> int:
-    """'¥1,299.00', '￥199', '1299元' and number cells -> fen (via ingest.parse_money)."""
+    """'¥1,299.00', '￥199', '1299元' and number cells -> fen (via db.money.parse_money)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("required")
     if isinstance(value, bool):
