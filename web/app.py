@@ -22,6 +22,7 @@ from web import account, pages, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
+from web.imports import ImportController, import_watchdog
 from web.errors import HANDLERS
 from web.security import SecurityMiddleware
 from web.settings import get_settings
@@ -97,6 +98,7 @@ def create_app() -> Litestar:
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
+                ImportController,
             ]),
             ApiController,
             create_static_files_router(
@@ -109,7 +111,7 @@ def create_app() -> Litestar:
         ],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
-        lifespan=[_database, _nightly],
+        lifespan=[_database, _nightly, import_watchdog],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).

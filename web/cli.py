@@ -208,3 +208,54 @@ def doctor() -> None:
     problems = _run(run_checks(click.echo))
     if problems:
         raise SystemExit(1)
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["customers", "orders"]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", default=None, help='JSON: file column -> field, e.g. \'{"手机": "mobile"}\'')
+@click.option("--channel", default="", help="channel of orders when the file has no channel column")
+def import_file(kind: str, file: Path, mapping: str | None, channel: str) -> None:
+    """Import customers or orders from a CSV (UTF-8 or GB18030) or XLSX file.
+
+    Prints `created N, updated N, rejected N, unchanged N` and the rejected-rows file; exits
+    non-zero, writing nothing, when the file cannot be read or a required column is missing.
+    """
+    import json
+
+    from db.errors import ValidationFailed
+    from db.imports.jobs import import_file as run_import
+
+    overrides = None
+    if mapping:
+        try:
+            overrides = json.loads(mapping)
+        except ValueError as exc:
+            raise click.ClickException(f"--mapping is not JSON: {exc}")
+        if not isinstance(overrides, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()
+        ):
+            raise click.ClickException('--mapping must map column names to fields, e.g. {"手机": "mobile"}')
+    if not file.is_file():
+        raise click.ClickException(f"cannot read {file}: no such file")
+    try:
+        job = _run(run_import(kind, file.resolve(), overrides, channel))
+    except ValidationFailed as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}")
+    if job["status"] != "done":
+        raise click.ClickException(f"import stopped: {job['error']}")
+    click.echo(f"created {job['created']}, updated {job['updated']}, rejected {job['rejected']}, "
+               f"unchanged {job['unchanged']}")
+    click.echo(f"rejected rows: {job['rejects_path']}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def samples(folder: Path) -> None:
+    """Write sample files to try the import with: 客户.xlsx, 订单.xlsx and a GB18030 CSV."""
+    from db.imports.samples import write_samples
+
+    for path in _run(write_samples(folder)):
+        click.echo(str(path))

@@ -69,6 +69,8 @@ class Settings:
     """CRM_TIMEZONE: the shop's default time zone for display."""
     max_body_bytes: int = 1_048_576
     """CRM_MAX_BODY_BYTES: larger request bodies get 413."""
+    import_max_bytes: int = 104_857_600
+    """CRM_IMPORT_MAX_BYTES: the largest file the import page accepts (the upload route only)."""
     db_pool_size: int = 10
     """CRM_DB_POOL_SIZE: PostgreSQL connections per worker process (0: a connection per query)."""
     log_level: str = "INFO"
@@ -107,6 +109,7 @@ class Settings:
             session_max_hours=_int("CRM_SESSION_MAX_HOURS", 12),
             timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
             max_body_bytes=_int("CRM_MAX_BODY_BYTES", 1_048_576),
+            import_max_bytes=_int("CRM_IMPORT_MAX_BYTES", 104_857_600),
             db_pool_size=_int("CRM_DB_POOL_SIZE", 10),
             log_level=os.environ.get("CRM_LOG_LEVEL", "INFO").upper(),
             nightly_at=os.environ.get("CRM_NIGHTLY_AT", "03:00").strip().lower() or "03:00",

@@ -20,7 +20,7 @@ from db.customers.scope import Scope
 from db.engine import raw, writing
 from db.errors import NotFound, ValidationFailed
 from db.imports import mapping as mapping_mod
-from db.imports import reader
+from db.imports import reader, values
 from db.imports.rows import Context, parse_row, reason
 from db.imports.runner import Counts, Importer, process_file
 from db.imports.tables import IMPORT_KINDS, ImportJob
@@ -119,6 +119,26 @@ def headers_of(job: dict) -> list[str]:
         if not reader._is_blank(row):
             return reader._headers(row)
     return []
+
+
+def _first_row(job: dict) -> list[str]:
+    for cells in reader.iter_rows(Path(job["path"]), job["file_format"], job["encoding"]):
+        return [values.cell_text(c) for c in cells]
+    return []
+
+
+async def first_row(job: dict) -> list[str]:
+    """The first data row as text: shown beside each column on the mapping step."""
+    return await asyncio.to_thread(_first_row, job)
+
+
+async def check_ready(job: dict) -> None:
+    """ValidationFailed when the stored mapping lacks a required column."""
+    missing = mapping_mod.missing_required(
+        {f for f in job["mapping"].values() if f}, job["kind"], job["options"].get("default_channel", "")
+    )
+    if missing:
+        raise ValidationFailed({"mapping": missing})
 
 
 async def save_mapping(job: dict, chosen: dict[str, str], default_channel: str = "") -> dict:
