@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Controller, Litestar, Request, Response, get, post
-from litestar.exceptions import RequestEntityTooLarge
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import File, Redirect
 
