@@ -22,7 +22,7 @@ from pathlib import Path
 from db.clock import now
 from db.customers import identity
 from db.customers.scope import Scope
-from db.engine import is_unique_violation, raw, writing
+from db.engine import is_sqlite, is_unique_violation, raw, writing
 from db.imports import reader
 from db.imports.rows import Context, CustomerRecord, OrderRecord, default_name, neutralise, parse_row, reason
 
@@ -68,9 +68,21 @@ def _marks(n: int) -> str:
     return ", ".join("{}" for _ in range(n))
 
 
-def _values_sql(rows: list[list], width: int) -> tuple[str, list]:
-    group = "(" + _marks(width) + ")"
-    return ", ".join(group for _ in rows), [v for row in rows for v in row]
+def _rows_source(rows: list[list], types: tuple[str, ...]) -> tuple[str, list]:
+    """The rows as an INSERT's source: one array per column through unnest() on PostgreSQL
+    (a short statement, planned fast, whatever the batch size), VALUES lists on SQLite."""
+    if is_sqlite():
+        group = "(" + _marks(len(types)) + ")"
+        return "VALUES " + ", ".join(group for _ in rows), [v for row in rows for v in row]
+    arrays = ", ".join(f"{{}}::{t}[]" for t in types)
+    return f"SELECT * FROM unnest({arrays})", [list(column) for column in zip(*rows)]
+
+
+def _in(column: str, items: list, pg_type: str = "text") -> tuple[str, list]:
+    """`column IN (...)` on SQLite, `column = ANY(array)` on PostgreSQL."""
+    if is_sqlite():
+        return f"{column} IN ({_marks(len(items))})", list(items)
+    return f"{column} = ANY({{}}::{pg_type}[])", [list(items)]
 
 
 def _as_date(value):
@@ -84,12 +96,11 @@ def _as_date(value):
 
 async def _existing_customers(mobiles: set[str], emails: set[str]) -> list[dict]:
     where, args = [], []
-    if mobiles:
-        where.append(f"mobile IN ({_marks(len(mobiles))})")
-        args += sorted(mobiles)
-    if emails:
-        where.append(f"email IN ({_marks(len(emails))})")
-        args += sorted(emails)
+    for column, items in (("mobile", mobiles), ("email", emails)):
+        if items:
+            sql, more = _in(column, sorted(items))
+            where.append(sql)
+            args += more
     if not where:
         return []
     rows = await raw(
@@ -114,10 +125,11 @@ async def _insert_customers(records: list[dict], team_id: int | None, first_chan
              identity.search_text(r["name"], r["mobile"], r["email"]), stamp, stamp]
             for r in chunk
         ]
-        values_sql, args = _values_sql(rows, 13)
+        source, args = _rows_source(rows, ("text",) * 4 + ("date",) + ("text",) * 4 + ("integer", "text")
+                                    + ("timestamptz",) * 2)
         inserted = await raw(
             "INSERT INTO customer (name, mobile, email, gender, birthday, province, city, address, "
-            f"first_channel, team, search_text, created_at, updated_at) VALUES {values_sql} "
+            f"first_channel, team, search_text, created_at, updated_at) {source} "
             "RETURNING id, mobile, email",
             *args,
         )
@@ -138,10 +150,11 @@ async def _update_customers(records: list[dict]) -> None:
              r["created_at"], stamp]
             for r in chunk
         ]
-        values_sql, args = _values_sql(rows, 12)
+        source, args = _rows_source(rows, ("integer",) + ("text",) * 4 + ("date",) + ("text",) * 4
+                                    + ("timestamptz",) * 2)
         await raw(
             "INSERT INTO customer (id, name, mobile, email, gender, birthday, province, city, "
-            f"address, search_text, created_at, updated_at) VALUES {values_sql} "
+            f"address, search_text, created_at, updated_at) {source} "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, mobile = excluded.mobile, "
             "email = excluded.email, gender = excluded.gender, birthday = excluded.birthday, "
             "province = excluded.province, city = excluded.city, address = excluded.address, "
@@ -154,10 +167,8 @@ async def _custom_values(customer_ids: list[int]) -> dict[int, dict[int, str]]:
     out: dict[int, dict[int, str]] = {}
     for start in range(0, len(customer_ids), INSERT_CHUNK):
         chunk = customer_ids[start:start + INSERT_CHUNK]
-        rows = await raw(
-            f"SELECT customer, field, value FROM customer_field_value WHERE customer IN ({_marks(len(chunk))})",
-            *chunk,
-        )
+        where, args = _in("customer", chunk, "integer")
+        rows = await raw(f"SELECT customer, field, value FROM customer_field_value WHERE {where}", *args)
         for row in rows:
             out.setdefault(row["customer"], {})[row["field"]] = row["value"]
     return out
@@ -167,9 +178,9 @@ async def _write_custom_values(values: dict[tuple[int, int], str]) -> None:
     items = [[c, f, v] for (c, f), v in values.items()]
     for start in range(0, len(items), INSERT_CHUNK):
         chunk = items[start:start + INSERT_CHUNK]
-        values_sql, args = _values_sql(chunk, 3)
+        source, args = _rows_source(chunk, ("integer", "integer", "text"))
         await raw(
-            f"INSERT INTO customer_field_value (customer, field, value) VALUES {values_sql} "
+            f"INSERT INTO customer_field_value (customer, field, value) {source} "
             "ON CONFLICT (customer, field) DO UPDATE SET value = excluded.value",
             *args,
         )
@@ -276,11 +287,11 @@ async def _orders_batch(ctx: Context, parsed: list[tuple[list, OrderRecord]],
     existing: dict[tuple[str, str], dict] = {}
     for start in range(0, len(ids), INSERT_CHUNK):
         chunk = ids[start:start + INSERT_CHUNK]
+        where, args = _in("o.external_id", chunk)
         rows = await raw(
             'SELECT o.id, o.channel, o.external_id, o.status, o.customer, c.owner, c.team '
-            'FROM "order" o JOIN customer c ON c.id = o.customer '
-            f"WHERE o.external_id IN ({_marks(len(chunk))})",
-            *chunk,
+            f'FROM "order" o JOIN customer c ON c.id = o.customer WHERE {where}',
+            *args,
         )
         for row in rows:
             existing[(row["channel"], row["external_id"])] = row
@@ -342,10 +353,11 @@ async def _orders_batch(ctx: Context, parsed: list[tuple[list, OrderRecord]],
         result.affected.add(customer_id)
     for start in range(0, len(writes), INSERT_CHUNK):
         chunk = writes[start:start + INSERT_CHUNK]
-        values_sql, args = _values_sql(chunk, 8)
+        source, args = _rows_source(chunk, ("text", "text", "integer", "timestamptz", "text", "bigint",
+                                            "timestamptz", "timestamptz"))
         await raw(
             'INSERT INTO "order" (channel, external_id, customer, placed_at, status, total_fen, '
-            f"created_at, updated_at) VALUES {values_sql} "
+            f"created_at, updated_at) {source} "
             "ON CONFLICT (channel, external_id) DO UPDATE SET status = excluded.status, "
             'updated_at = excluded.updated_at WHERE "order".status <> excluded.status',
             *args,
