@@ -21,7 +21,8 @@ from db.engine import raw, writing
 from db.errors import NotFound, ValidationFailed
 from db.imports import mapping as mapping_mod
 from db.imports import reader, values
-from db.imports.rows import Context, parse_row, reason
+from db.customers import identity
+from db.imports.rows import Context, OrderRecord, parse_row, reason
 from db.imports.runner import Counts, Importer, process_file
 from db.imports.tables import IMPORT_KINDS, ImportJob
 from db.orders.tables import CHANNELS
@@ -166,16 +167,33 @@ async def context_for(job: dict) -> Context:
                          job["options"].get("default_channel", ""))
 
 
+def _interpreted(record) -> dict[str, str]:
+    from zoneinfo import ZoneInfo
+
+    if isinstance(record, OrderRecord):
+        local = record.placed_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        return {"placed_at": local.strftime("%Y-%m-%d %H:%M"), "total": f"¥{record.total_fen // 100:,}.{record.total_fen % 100:02d}",
+                "mobile": identity.display_mobile(record.mobile)}
+    out = {"mobile": identity.display_mobile(record.mobile)}
+    if record.fields.get("birthday"):
+        out["birthday"] = record.fields["birthday"].isoformat()
+    return out
+
+
 def _preview_rows(job: dict, ctx: Context, limit: int) -> list[dict]:
     out = []
     for index, cells in enumerate(reader.iter_rows(Path(job["path"]), job["file_format"], job["encoding"])):
         if index >= limit:
             break
-        _, errors = parse_row(ctx, cells)
+        record, errors = parse_row(ctx, cells)
         shown = {}
         for field, column in ctx.columns.items():
             value = cells[column] if column < len(cells) else None
-            shown[field] = "" if value is None else str(value)
+            shown[field] = values.cell_text(value)
+        if record is not None:  # how the import reads what it can take in several forms
+            for field, value in _interpreted(record).items():
+                if field in shown:
+                    shown[field] = value
         out.append({"row": index + 2, "values": shown, "errors": errors,
                     "reason": reason(ctx, errors) if errors else ""})
     return out

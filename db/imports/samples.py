@@ -83,8 +83,8 @@ def _customer_rows(people: list[dict], fields: list[dict]) -> list[list]:
         ["=HYPERLINK(\"http://example.com\",\"点我\")", "13900002222", "", "", "", "", "", ""],
         ["吴敏", "", "not-an-email", "女", "", "江苏", "南京", ""],
     ]
-    for row in bad:
-        rows.append(row + [""] * len(fields))
+    for position, row in zip((5, 11, 17, 40), bad):  # among the rows the preview shows
+        rows.insert(position, row + [""] * len(fields))
     return rows
 
 
@@ -106,9 +106,9 @@ def _order_rows(people: list[dict], rng: random.Random, today: dt.date) -> list[
             rows.append([f"{'TB' if i % 2 else 'JD'}{20240000000 + n * 7919}", p["mobile"], p["email"],
                          p["name"], shown, f"{product} x{qty}", f"¥{price * qty:,}.00",
                          rng.choice(CHANNELS), rng.choice(STATUSES)])
-    rows.append(["", "13800138000", "", "无单号", "2024-05-01", "", "¥10.00", "天猫", "已付款"])
-    rows.append(["TB-BAD-AMOUNT", people[0]["mobile"], "", people[0]["name"], "2024-05-01", "",
-                 "十块", "天猫", "已付款"])
+    rows.insert(6, ["", "13800138000", "", "无单号", "2024-05-01", "", "¥10.00", "天猫", "已付款"])
+    rows.insert(13, ["TB-BAD-AMOUNT", people[0]["mobile"], "", people[0]["name"], "2024-05-01", "",
+                     "十块", "天猫", "已付款"])
     return rows
 
 
