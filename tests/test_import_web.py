@@ -149,3 +149,21 @@ async def test_someone_elses_job_is_not_found(signed_in):
     assert (await other.get(sent.headers["location"])).status_code == 404
     admin = await signed_in("root", role="admin", team=None)
     assert (await admin.get(sent.headers["location"])).status_code == 200
+
+
+async def test_a_file_over_the_upload_limit_gets_a_clear_message(settings_env, make_user):
+    from litestar.testing import AsyncTestClient
+
+    from tests.conftest import BASE_URL, csrf_token, sign_in
+    from web.app import create_app
+
+    settings_env(CRM_IMPORT_MAX_BYTES="4096")
+    await make_user("li.manager", "manager")
+    async with AsyncTestClient(app=create_app(), base_url=BASE_URL) as client:
+        assert (await sign_in(client, "li.manager")).status_code == 303
+        client.csrf = await csrf_token(client, "/import")
+        small = await upload(client, _csv_bytes(CUSTOMERS), "small.csv")
+        assert small.status_code == 303
+        big = await upload(client, _csv_bytes(CUSTOMERS) * 200, "big.csv")
+        assert big.status_code == 413 and "larger than" in big.text and 'name="file"' in big.text
+    assert await ImportJob.count() == 1
