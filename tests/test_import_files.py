@@ -183,3 +183,21 @@ def test_order_row_errors_name_the_file_columns():
     assert not errors and (record.channel, record.total_fen, record.status) == ("tmall", 129900, "paid")
     _, errors = parse_order(ctx, ["", "138", "soon", "十块"])
     assert set(errors) == {"external_id", "mobile", "placed_at", "total"}
+
+
+def test_a_50_mb_file_is_read_as_a_stream(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    line = "张三丰,13812345678,zhang.sanfeng@example.com,男,1990/5/17,浙江省,杭州市,文三路 100 号 3 单元\n"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(",".join(CUSTOMER_HEADERS + ["地址"]) + "\n")
+        fh.write(line * (50 * 1024 * 1024 // len(line.encode()) + 1))
+    assert path.stat().st_size > 50 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        info = reader.inspect(path, "big.csv")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.total_rows > 400_000 and peak < 5 * 1024 * 1024
