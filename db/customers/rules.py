@@ -26,13 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from db.clock import now
 from db.customers.tables import FIELD_KINDS, LIFECYCLE_STAGES
 from db.engine import is_sqlite, raw, writing
 from db.errors import ValidationFailed
+from db.money import format_fen, parse_money
 
 log = logging.getLogger("crm.rules")
 
@@ -100,8 +101,6 @@ def _int_or_none(value: Any, key: str, errors: dict, lo: int, hi: int) -> int | 
 
 
 def _money_or_none(value: Any, key: str, errors: dict) -> str | None:
-    from db.orders.ingest import format_fen, parse_money
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -162,31 +161,19 @@ def _rfm(data: Any, prefix: str, errors: dict) -> dict | None:
     return out or None
 
 
-def _custom_value(kind: str, value: str, choices: list[str]) -> str:
-    """Normalise a comparison value the way db/customers/fields.py stores values."""
-    value = value.strip()
-    if kind == "number":
-        try:
-            number = Decimal(value.replace(",", ""))
-        except InvalidOperation as exc:
-            raise ValueError("a number like 12.5") from exc
-        if not number.is_finite():
-            raise ValueError("a number like 12.5")
-        return format(number.normalize(), "f") if number != number.to_integral() else str(int(number))
-    if kind == "date":
-        text = value.replace("/", "-")
-        try:
-            if len(text) == 8 and text.isdigit():
-                return dt.date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
-            y, m, d = (int(p) for p in text.split("-"))
-            return dt.date(y, m, d).isoformat()
-        except (ValueError, TypeError) as exc:
-            raise ValueError("a date like 2024-03-05") from exc
-    if kind == "choice" and value not in choices:
-        raise ValueError("one of the field's choices")
-    if len(value) > 500:
-        raise ValueError("at most 500 characters")
-    return value
+def _custom_value(kind: str, value: str, choices: list[str] | None) -> str:
+    """A comparison value in the canonical form db/customers/fields.py stores values in."""
+    from db.customers.fields import clean_value
+
+    if kind == "choice" and choices is None:  # the field's options are not known here
+        value = value.strip()
+        if len(value) > 60:
+            raise ValueError("at most 60 characters")
+        return value
+    cleaned = clean_value({"kind": kind, "choices": choices or []}, value)
+    if not cleaned:
+        raise ValueError("required")
+    return cleaned
 
 
 def _custom(data: Any, prefix: str, errors: dict, fields: list[dict] | None) -> dict | None:
@@ -198,7 +185,7 @@ def _custom(data: Any, prefix: str, errors: dict, fields: list[dict] | None) -> 
         errors[f"{prefix}.key"] = "choose a field"
         return None
     key = key.strip()
-    kind, choices = data.get("kind") or "text", []
+    kind, choices = data.get("kind") or "text", None
     if fields is not None:
         field = next((f for f in fields if f["key"] == key), None)
         if field is None:
@@ -367,8 +354,6 @@ def compile_rule(rule: dict, alias: str = "c", *, at: dt.datetime | None = None)
 
     `rule` must be normalised (from parse_rule, or a stored rule). `at` is the moment
     "within N days" counts back from (now by default)."""
-    from db.orders.ingest import parse_money
-
     if not alias.isidentifier():
         raise ValueError("alias must be an identifier")
     a = alias
