@@ -93,7 +93,7 @@ async def test_rule_tag_from_the_form_gets_its_members_at_once(signed_in):
     assert tag["rule"] and await CustomerTag.select(CustomerTag.customer).where(
         CustomerTag.tag == tag["id"]) == [{"customer": a}]
     page = (await admin.get(f"/tags/{tag['id']}")).text
-    assert "Rule tag" in page and "at least ¥1000.00" in page and f'href="/customers?tag={tag["id"]}"' in page
+    assert "Rule tag" in page and "at least ¥1,000.00" in page and f'href="/customers?tag={tag["id"]}"' in page
     listing = (await admin.get("/customers", params={"tag": tag["id"]})).text
     assert "王芳" in listing and "李娜" not in listing and "张伟" not in listing
 
