@@ -379,11 +379,13 @@ def compile_rule(rule: dict, alias: str = "c", *, at: dt.datetime | None = None)
             parts += p
             args += x
         elif kind == "channel":
+            # Not a correlated EXISTS: one range scan of the (channel, status, customer)
+            # index finds every buyer, instead of a look-up per customer.
             parts.append(
-                f'EXISTS (SELECT 1 FROM "order" o WHERE o.customer = {a}.id AND o.status = {{}} '
-                f"AND o.channel IN ({_marks(spec)}))"
+                f'{a}.id IN (SELECT o.customer FROM "order" o WHERE o.channel IN ({_marks(spec)}) '
+                "AND o.status = {})"
             )
-            args += ["paid", *spec]
+            args += [*spec, "paid"]
         elif kind in PLACE_COLUMNS:
             parts.append(f"{a}.{PLACE_COLUMNS[kind]} IN ({_marks(spec)})")
             args += spec
