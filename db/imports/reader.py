@@ -123,16 +123,29 @@ def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
         if sheet is None:
             return
         if dimension is not None:
-            try:
-                dimension.append(sheet.max_row)
-            except Exception:
-                dimension.append(None)
+            dimension.append(sheet.max_row or _count_row_tags(book, sheet))
         for row in sheet.iter_rows(values_only=True):
             if len(row) > MAX_COLUMNS:
                 row = row[:MAX_COLUMNS]
             yield list(row)
     finally:
         book.close()
+
+
+def _count_row_tags(book, sheet) -> int | None:
+    """Rows in a sheet without a declared size (files written by scripts): the <row> tags in
+    its XML, counted in the raw stream without parsing cells."""
+    try:
+        count, tail = 0, b""
+        with book._archive.open(sheet._worksheet_path) as xml:
+            while chunk := xml.read(1 << 20):
+                data = tail + chunk
+                count += data.count(b"<row ") + data.count(b"<row>")
+                tail = data[-5:]
+                count -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again next time
+        return count + tail.count(b"<row ") + tail.count(b"<row>")
+    except Exception:
+        return None
 
 
 def _is_blank(row: list) -> bool:

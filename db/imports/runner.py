@@ -11,8 +11,10 @@ is already there (customers upsert by mobile, else e-mail; orders on (channel, e
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -450,17 +452,22 @@ async def process_file(job: dict, ctx: Context, who: Importer, on_batch=None) ->
         options["rejects_bytes"] = rejects.fh.tell()  # just the header line
     totals = Counts(job["created"], job["updated"], job["unchanged"], job["rejected"])
     processed = job["processed"]
+    upcoming: asyncio.Future = asyncio.get_running_loop().create_future()
+    upcoming.set_result([])
     try:
-        batch: list[list] = []
         rows = rows_after(Path(job["path"]), job["file_format"], job["encoding"], processed)
+
+        def take() -> list[list]:
+            return list(itertools.islice(rows, BATCH_ROWS))
+
+        # The next batch is read in a thread while this one is written (SQLite and the
+        # network wait release the GIL), one read at a time.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(take))
         while True:
-            batch = []
-            for cells in rows:
-                batch.append(cells)
-                if len(batch) >= BATCH_ROWS:
-                    break
+            batch = await upcoming
             if not batch:
                 break
+            upcoming = asyncio.ensure_future(asyncio.to_thread(take))
             kept = int(options.get("rejects_bytes", 0))
             for attempt in range(3):
                 try:
@@ -487,5 +494,9 @@ async def process_file(job: dict, ctx: Context, who: Importer, on_batch=None) ->
             if on_batch:
                 on_batch(processed)
     finally:
+        if not upcoming.done():  # stopped by an error: let the read in flight finish first
+            await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # retrieved: the error that matters is the one raised here
         rejects.close()
     return totals
