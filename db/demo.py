@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from db.customers.identity import search_text
+from db.customers.lifecycle import recompute_all
 from db.engine import BUSY_TIMEOUT_S, engine, writing
 from db.staff.passwords import hash_password
 
@@ -1090,6 +1091,11 @@ async def load_demo(
         counts = await asyncio.to_thread(_load_sqlite, eng.path, gen, customers, progress)
     else:
         counts = await _load_postgres(gen, customers, progress)
+    if progress:
+        progress("figures", 0, 1)
+    await recompute_all()  # orders went in bulk, past the ingest that keeps figures current
+    if progress:
+        progress("figures", 1, 1)
     return DemoResult(
         admin_username=ADMIN_USERNAME,
         admin_password=admin_password,

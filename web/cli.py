@@ -191,6 +191,16 @@ def apikey_create(name: str) -> None:
 
 
 @main.command()
+def recompute() -> None:
+    """Recompute every customer's figures, lifecycle stage, RFM and rule tags now
+    (the app also does this every night at CRM_NIGHTLY_AT)."""
+    from db.customers.lifecycle import recompute_all
+
+    result = _run(recompute_all())
+    click.echo(f"Recomputed {result['customers']:,} customers in {result['seconds']} s.")
+
+
+@main.command()
 def doctor() -> None:
     """Check the database, migrations, PDF fonts, VAPID keys and settings."""
     from web.doctor import run_checks
