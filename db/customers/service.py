@@ -252,12 +252,9 @@ def parse_follow_up(date_text: str, in_days: str, today: dt.date, errors: dict) 
     in_days = (in_days or "").strip()[:4]
     if date_text:
         try:
-            parts = [int(p) for p in date_text.replace("/", "-").split("-")]
-            when = dt.date(*parts) if len(parts) == 3 else None
-        except (TypeError, ValueError):
-            when = None
-        if when is None:
-            errors["next_follow_up_on"] = "a date like 2025-01-31"
+            when = fields.parse_date(date_text)
+        except ValueError as exc:
+            errors["next_follow_up_on"] = str(exc)
             return None
     elif in_days:
         if not in_days.isdigit() or int(in_days) not in FOLLOW_UP_CHIPS:
@@ -449,8 +446,6 @@ async def update_customer(
     empty optional field clears it), custom field values by key, and, for managers and
     admins, the owner and team. Everything is validated first and written in one
     transaction; the audit entry names the changed fields. Returns those names."""
-    from db.customers import fields
-
     errors: dict[str, str] = {}
     parsed = None
     try:
@@ -670,21 +665,20 @@ async def customer_tags(scope: Scope, customer_id: int, with_choices: bool = Fal
 async def customer_edit(scope: Scope, customer_id: int) -> dict:
     """What the edit form needs: the customer, custom fields and their values, and who the
     customer may be assigned to (empty for staff)."""
-    from db.customers import fields
-
     async with reading():
         customer = await get_customer(scope, customer_id)
         defined = await fields.list_fields()
         values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
         choices = await assignable(scope)
-    return {"customer": customer, "custom_fields": defined, "custom_values": values, **choices}
+    return {"customer": customer, "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
+            **choices}
 
 
 async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = None) -> dict:
     """Everything the 360 card shows, read on one connection in a fixed few queries: the
     customer row (with its stored figures), tags, owner and team, custom fields and the
     first page of the timeline."""
-    from db.customers import fields, timeline
+    from db.customers import timeline
 
     async with reading():
         customer = await get_customer(scope, customer_id)

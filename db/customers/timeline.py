@@ -112,7 +112,7 @@ async def _load_orders(customer_id: int, ids: list[int]) -> dict[int, dict]:
 
 async def _load_interactions(customer_id: int, ids: list[int]) -> dict[int, dict]:
     rows = await raw(
-        "SELECT i.id, i.kind, i.body, i.outcome, i.next_follow_up_on, s.display_name AS staff_name "
+        "SELECT i.id, i.kind AS interaction_kind, i.body, i.outcome, i.next_follow_up_on, s.display_name AS staff_name "
         "FROM interaction i LEFT JOIN staff_user s ON s.id = i.staff "
         f"WHERE i.customer = {{}} AND i.id IN ({_marks(ids)})",
         customer_id, *ids,
@@ -133,8 +133,9 @@ async def _load_merges(customer_id: int, ids: list[int]) -> dict[int, dict]:
         snapshot = _json(row.pop("merged_snapshot"), {})
         moved = _json(row.pop("moved"), {})
         row["merged_name"] = str(snapshot.get("name") or "") if isinstance(snapshot, dict) else ""
-        row["moved"] = {
-            str(k): len(v) for k, v in (moved.items() if isinstance(moved, dict) else ())
+        tables = moved.get("tables", {}) if isinstance(moved, dict) else {}
+        row["moved"] = {  # {"order": 3, "interaction": 2}: what came over, by table
+            str(k): len(v) for k, v in (tables.items() if isinstance(tables, dict) else ())
             if isinstance(v, list) and v
         }
         out[row["id"]] = row
