@@ -62,7 +62,7 @@ def _render_blocks(request: Request, context: dict, blocks: list[str], headers: 
     """Several named blocks of the card in one HTMX response: the first is the swap target,
     the others carry hx-swap-oob and land where their ids are on the card."""
     html = render_blocks(env, CARD, blocks, base_context(request) | context | {"oob": blocks[1:]})
-    return Response(html, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=200, media_type="text/html; charset=utf-8",
                     headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})})
 
 
