@@ -155,9 +155,9 @@ class CustomerController(Controller):
         entries, more = await timeline.timeline_page(scope, customer_id, (after or "")[:40])
         if is_fragment_request(request):
             return render(request, CARD, {"customer_id": customer_id, "timeline": entries,
-                                          "timeline_more": more}, block="timeline_page")
+                                          "timeline_next": more}, block="timeline_page")
         page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
-        page.update(timeline=entries, timeline_more=more, timeline_older=True)
+        page.update(timeline=entries, timeline_next=more, timeline_older=True)
         return render(request, CARD, _card_context(**page))
 
     # ------------------------------------------------------------ log a call, visit, message, note

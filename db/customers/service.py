@@ -650,7 +650,7 @@ async def customer_activity(scope: Scope, customer_id: int) -> dict:
     async with reading():
         customer = await get_customer(scope, customer_id)
         entries, more = await timeline.first_page(customer_id)
-    return {"customer": customer, "timeline": entries, "timeline_more": more}
+    return {"customer": customer, "timeline": entries, "timeline_next": more}
 
 
 async def customer_tags(scope: Scope, customer_id: int, with_choices: bool = False) -> dict:
@@ -695,7 +695,7 @@ async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = N
         "figures": _figures(customer),
         "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
         "timeline": entries,
-        "timeline_more": more,
+        "timeline_next": more,
         "owner_name": people["owner_name"],
         "team_name": people["team_name"],
         "last_kind": people["last_kind"] or "call",
