@@ -232,8 +232,9 @@ class CustomerController(Controller):
     async def remove_tag(self, request: Request, customer_id: FromPath[int], tag_id: FromPath[int]) -> Response:
         try:
             await service.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
-        except ValidationFailed as exc:
-            return await self._tags_changed(request, customer_id, exc, {})
+        except ValidationFailed as exc:  # shown above the list, not by the add field
+            return await self._tags_changed(request, customer_id, ValidationFailed(
+                {"remove": message for message in exc.errors.values()}), {})
         return await self._tags_changed(request, customer_id, None, {})
 
     # ------------------------------------------------------------ profile edit
