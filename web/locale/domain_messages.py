@@ -35,6 +35,17 @@ DOMAIN_MESSAGES = [
     N_("a customer with this already exists"),
     N_("belongs to another customer"),
     N_("one of call, visit, message, note"),
+    # db/customers/service.py: the card's quick actions (log, tags, profile edit)
+    N_("one of reached, no_answer, interested, not_interested, resolved"),
+    N_("today or later"),
+    N_("within the next two years"),
+    N_("one of 1, 3, 7"),
+    N_("a date like 2024-03-05"),  # db/customers/fields.parse_date, for the follow-up date
+    N_("a rule tag follows its rule; it cannot be added by hand"),
+    N_("a rule tag follows its rule; it cannot be removed by hand"),
+    N_("only managers and admins can reassign customers"),
+    N_("not one of the choices"),
+    N_("at most 200 characters"),
     # db/customers/identity.py: InvalidIdentity
     N_("not a phone number"),
     N_("not a valid mobile number"),
