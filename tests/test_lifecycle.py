@@ -139,3 +139,17 @@ def test_recompute_command_prints_what_it_did():
 
     result = CliRunner().invoke(main, ["recompute"], catch_exceptions=False)
     assert result.exit_code == 0 and result.output.startswith("Recomputed 0 customers")
+
+
+async def test_concurrent_orders_for_one_customer_all_count():
+    """Twelve orders for one person arriving at once: the figures include every one."""
+    import asyncio
+
+    first = await order("13800000008", "J0", days_ago=3, total="10.00")
+    results = await asyncio.gather(
+        *[order("13800000008", f"J{i}", days_ago=2, total="10.00") for i in range(1, 12)],
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, Exception)]
+    row = await customer(first)
+    assert (row["orders_count"], row["total_spent_fen"]) == (12, 12000)

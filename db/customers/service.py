@@ -368,11 +368,6 @@ async def remove_tag(scope: Scope, customer_id: int, tag_id: int, actor: Actor) 
                          detail={"fields": ["tags"], "removed": [tag["name"]]})
 
 
-async def manual_tags(limit: int = 200) -> list[dict]:
-    """Manual tags to pick from, by name (rule tags are never offered)."""
-    return await raw(f"SELECT id, name, color FROM tag WHERE rule = {{}} ORDER BY name LIMIT {int(limit)}", "")
-
-
 # ---------------------------------------------------------------- profile edit
 
 PROFILE_FIELDS = ("name", "mobile", "email", "gender", "birthday", "province", "city", "address")
@@ -655,10 +650,11 @@ async def customer_activity(scope: Scope, customer_id: int) -> dict:
 
 async def customer_tags(scope: Scope, customer_id: int, with_choices: bool = False) -> dict:
     """The customer and their tags (rule tags marked), and the manual tags to choose from."""
+    from db.customers import tags as tag_admin  # it imports this module
     async with reading():
         customer = await get_customer(scope, customer_id)
         tags = (await tags_for([customer_id])).get(customer_id, [])
-        choices = await manual_tags() if with_choices else []
+        choices = await tag_admin.manual_tags() if with_choices else []
     return {"customer": customer, "tags": tags, "tag_choices": choices}
 
 
