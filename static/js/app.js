@@ -172,9 +172,12 @@
   });
 
   // A response can ask for a toast: HX-Trigger: {"crm:toast": "Saved"}.
+  // It arrives before the swap, while the sheet that sent the form is still open: show it
+  // once that sheet has closed (a toast inside a closed dialog is never seen).
   doc.addEventListener("crm:toast", function (e) {
     var detail = e.detail;
-    toast(detail && typeof detail === "object" ? detail.value : detail);
+    var message = detail && typeof detail === "object" ? detail.value : detail;
+    setTimeout(function () { toast(message); }, 260);
   });
 
   function loadMoreFailed(elt) {
