@@ -67,10 +67,20 @@ def _render_blocks(request: Request, context: dict, blocks: list[str], headers: 
 
 
 def _card_context(**extra) -> dict:
+    """What every part of the card template may use, with empty forms by default."""
+    today = _today()
     return {
-        "nav": "customers", "kinds": INTERACTION_KINDS, "outcomes": [o for o in INTERACTION_OUTCOMES if o],
-        "chips": [(n, _today() + dt.timedelta(days=n)) for n in FOLLOW_UP_CHIPS], "today": _today(), "errors": {}, "values": {}, "sheet": None,
-        "tag_choices": [], "oob": [], **extra,
+        "nav": "customers",
+        "kinds": INTERACTION_KINDS,
+        "outcomes": [o for o in INTERACTION_OUTCOMES if o],
+        "chips": [(n, today + dt.timedelta(days=n)) for n in FOLLOW_UP_CHIPS],  # (days, date)
+        "today": today,
+        "errors": {},
+        "values": {},
+        "sheet": None,  # the sheet rendered open: "log" | "tags" | "edit" (pages reached without JS)
+        "tag_choices": [],
+        "oob": [],
+        **extra,
     }
 
 
@@ -165,8 +175,8 @@ class CustomerController(Controller):
     @get("/{customer_id:int}/log")
     async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
-            found = await service.customer_tags(scope_of(request), customer_id)
-            return render(request, CARD, _card_context(customer=found["customer"]), block="log_form")
+            customer = await service.get_customer(scope_of(request), customer_id)
+            return render(request, CARD, _card_context(customer=customer, last_kind="call"), block="log_form")
         return await _full_card(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")
@@ -185,8 +195,8 @@ class CustomerController(Controller):
             if not is_fragment_request(request):
                 return await _full_card(request, customer_id, sheet="log", values=values,
                                         errors=_errors(exc))
-            found = await service.customer_tags(scope, customer_id)
-            return render(request, CARD, _card_context(customer=found["customer"], values=values,
+            customer = await service.get_customer(scope, customer_id)
+            return render(request, CARD, _card_context(customer=customer, values=values,
                                                        errors=_errors(exc), last_kind=values["kind"]),
                           block="log_form")
         if not is_fragment_request(request):
