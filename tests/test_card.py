@@ -447,3 +447,19 @@ async def test_list_filters_by_lifecycle_and_shows_the_stored_last_order(signed_
     both = await admin.get("/customers", params={"lifecycle": "prospect", "tag": tag})
     assert "张伟" in both.text
     assert "张伟" not in (await admin.get("/customers", params={"lifecycle": "new", "tag": tag})).text
+
+
+async def test_endless_scrolling_keeps_the_lifecycle_filter(signed_in):
+    admin = await signed_in("boss", "admin", None)
+    for i in range(25):
+        await add_customer(f"客户{i:02d}", f"1380000{i:04d}")
+    await order("13900000000", "TM-1", 3)  # a new buyer, never on the prospects' pages
+    await lifecycle.recompute_all()
+    seen, url = [], "/customers?lifecycle=prospect"
+    while url:
+        response = await admin.get(url, headers={"HX-Request": "true"})
+        seen += re.findall(r'<a class="row" href="/customers/(\d+)"', response.text)
+        found = re.search(r'hx-get="(/customers\?[^"]*before=\d+[^"]*)"', response.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        assert url is None or "lifecycle=prospect" in url
+    assert len(seen) == 25 and len(set(seen)) == 25
