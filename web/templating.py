@@ -19,7 +19,7 @@ from babel.numbers import format_decimal
 from jinja2_fragments import render_block
 from litestar import Request, Response
 
-from db.orders.ingest import format_fen
+from db.money import format_fen
 from web import i18n
 from web.settings import ROOT, get_settings
 

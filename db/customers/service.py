@@ -8,7 +8,8 @@ from typing import Any
 
 from db.audit.log import record
 from db.clock import now
-from db.customers import identity
+from db.customers import fields, identity
+from db.money import format_fen
 from db.customers.scope import Scope
 from db.customers.tables import GENDERS, INTERACTION_KINDS, Customer, CustomerTag, Interaction, Tag
 from db.engine import is_sqlite, is_unique_violation, raw, reading, writing
@@ -437,6 +438,7 @@ async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
     async with reading():
         rows = await Customer.select().where(Customer.id.is_in(customer_ids))
         tags = await tags_for(customer_ids)
+        custom = await fields.values_for(customer_ids)
     by_id = {r["id"]: r for r in rows if scope.allows(r["owner"], r["team"])}
     return [
         {
@@ -448,10 +450,18 @@ async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
             "birthday": row["birthday"].isoformat() if row["birthday"] else None,
             "province": row["province"],
             "city": row["city"],
+            "address": row["address"],
             "first_channel": row["first_channel"],
             "owner_id": row["owner"],
             "team_id": row["team"],
+            "lifecycle_stage": row["lifecycle_stage"],
+            "rfm": {"r": row["rfm_r"], "f": row["rfm_f"], "m": row["rfm_m"]},
+            "orders_count": row["orders_count"],
+            "total_spent": format_fen(row["total_spent_fen"]),
+            "first_order_at": _iso(row["first_order_at"]),
+            "last_order_at": _iso(row["last_order_at"]),
             "tags": [t["name"] for t in tags.get(row["id"], [])],
+            "custom_fields": custom.get(row["id"], {}),
             "created_at": _iso(row["created_at"]),
             "updated_at": _iso(row["updated_at"]),
         }

@@ -8,53 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from db.audit.log import record
 from db.clock import now
 from db.customers import identity
+from db.customers.lifecycle import refresh_customers
 from db.customers.service import Actor, customer_by_identity
 from db.customers.tables import Customer
 from db.engine import is_unique_violation, writing
+from db.money import format_fen, parse_money
 from db.errors import ValidationFailed
 from db.orders.tables import CHANNELS, STATUSES, Order
 
-MAX_FEN = 10**12  # ten billion yuan: anything above is a typo or an attack
 MAX_ITEMS = 500
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def parse_money(value: Any) -> int:
-    """'199.00', '199', '1,299.50' or '¥199' -> fen. Floats are refused: they are not exact."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError('send money as a string like "199.00"')
-    if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation as exc:
-            raise ValueError("not an amount") from exc
-    else:
-        raise ValueError('send money as a string like "199.00"')
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("must be zero or more")
-    if amount.as_tuple().exponent < -2:
-        raise ValueError("at most two decimal places")
-    fen = int(amount * 100)
-    if fen > MAX_FEN:
-        raise ValueError("too large")
-    return fen
-
-
-def format_fen(fen: int) -> str:
-    """1990 -> '19.90' (exact: integer arithmetic only)."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -194,6 +163,7 @@ async def _ingest_once(order: OrderInput, actor: Actor) -> tuple[int, int, bool]
                 await record("order.status", actor=actor.label, target_type="order",
                              target_id=existing["id"], ip=actor.ip,
                              detail={"from": existing["status"], "to": order.status})
+                await refresh_customers([existing["customer"]])
             return existing["id"], existing["customer"], False
         customer_id = await _resolve_customer(order)
         rows = await Order.insert(
@@ -203,6 +173,7 @@ async def _ingest_once(order: OrderInput, actor: Actor) -> tuple[int, int, bool]
                 currency=order.currency, items=order.items, created_at=stamp, updated_at=stamp,
             )
         ).returning(Order.id)
+        await refresh_customers([customer_id])
         return rows[0]["id"], customer_id, True
 
 
