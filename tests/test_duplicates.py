@@ -170,3 +170,99 @@ async def test_pairs_are_found_only_inside_the_scope():
     with pytest.raises(NotFound):
         await duplicates.dismiss_pair(Scope("team", 1, east), c, d, ACTOR)
     assert await DuplicateDismissal.count() == 0
+
+
+# ---------------------------------------------------------------- the review page
+
+
+EN = {"Accept-Language": "en"}
+
+
+async def test_review_page_for_managers_and_admins_only(signed_in):
+    a = await add("王芳", "13812345678", "wangfang@qq.com")
+    b = await add("王芳", "13812345679")
+    staff = await signed_in("li.na", "staff", "华东门店组")
+    assert (await staff.get("/customers/duplicates")).status_code == 403
+    assert (await staff.post("/customers/duplicates/dismiss", data={"a": a, "b": b, "_csrf_token": staff.csrf})).status_code == 403
+    assert (await staff.get(f"/customers/duplicates/merge?survivor={a}&merged={b}")).status_code == 403
+    assert "/customers/duplicates" not in (await staff.get("/more")).text
+    admin = await signed_in("boss", "admin", None)
+    assert "/customers/duplicates" in (await admin.get("/more")).text
+    page = await admin.get("/customers/duplicates", headers=EN)
+    assert page.status_code == 200 and "<html" in page.text
+    assert f'id="pair-{a}-{b}"' in page.text
+    assert "138****5678" in page.text and "138****5679" in page.text
+    assert "13812345678" not in page.text  # masked
+    assert "Mobile 1 digit apart" in page.text and 'class="dup-match"' in page.text
+    assert re.search(rf'name="survivor" value="{a}" form="pair-{a}-{b}-merge" checked', page.text)
+
+
+async def test_review_is_empty_without_pairs_and_pages_as_fragments(signed_in, monkeypatch):
+    admin = await signed_in("boss", "admin", None)
+    empty = await admin.get("/customers/duplicates", headers=EN)
+    assert "No likely duplicates" in empty.text
+    for n in range(3):
+        await add(f"王{n}", f"1381234560{n}")
+        await add(f"王{n}", f"1381234561{n}")
+    from web import duplicates as web_duplicates
+    monkeypatch.setattr(web_duplicates, "PAGE_PAIRS", 1)
+    first = await admin.get("/customers/duplicates")
+    assert first.text.count('class="card dup-pair"') == 1
+    more = re.search(r'hx-get="(/customers/duplicates\?after=[^"]+)"', first.text).group(1)
+    fragment = await admin.get(more.replace("&amp;", "&"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.text.count('class="card dup-pair"') == 1
+
+
+async def test_manager_sees_pairs_of_their_team_only(signed_in):
+    manager = await signed_in("chen.mgr", "manager", "华东门店组")
+    east = (await Team.select(Team.id).where(Team.name == "华东门店组").first())["id"]
+    await Team.insert(Team(name="华南门店组"))
+    south = (await Team.select(Team.id).where(Team.name == "华南门店组").first())["id"]
+    a = await add("王芳", "13812345678", team=east)
+    b = await add("王芳", "13812345679", team=east)
+    c = await add("李娜", "13912345678", team=south)
+    d = await add("李娜", "13912345679", team=south)
+    page = (await manager.get("/customers/duplicates")).text
+    assert f"pair-{a}-{b}" in page and f"pair-{c}-{d}" not in page and "李娜" not in page
+    dismiss = await manager.post("/customers/duplicates/dismiss", data={"a": c, "b": d, "_csrf_token": manager.csrf})
+    assert dismiss.status_code == 404
+    confirm = await manager.get(f"/customers/duplicates/merge?survivor={a}&merged={c}")
+    assert confirm.status_code == 404
+
+
+async def test_dismiss_as_fragment_and_as_form(signed_in):
+    admin = await signed_in("boss", "admin", None)
+    a = await add("王芳", "13812345678")
+    b = await add("王芳", "13812345679")
+    c = await add("李娜", "13912345678")
+    d = await add("李娜", "13912345679")
+    fragment = await admin.post("/customers/duplicates/dismiss", data={"a": a, "b": b},
+                                headers={"HX-Request": "true", "X-CSRFToken": admin.csrf, **EN})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert "marked as different people" in fragment.text
+    full = await admin.post("/customers/duplicates/dismiss", data={"a": d, "b": c, "_csrf_token": admin.csrf},
+                            follow_redirects=False)
+    assert full.status_code == 303 and full.headers["location"] == "/customers/duplicates"
+    assert "dup-pair" not in (await admin.get("/customers/duplicates")).text
+    assert await DuplicateDismissal.count() == 2
+
+
+async def test_merge_from_the_review_confirms_then_redirects_to_the_survivor(signed_in):
+    admin = await signed_in("boss", "admin", None)
+    a = await add("王芳", "13812345678")
+    b = await add("王芳", "13812345679", "wangfang@qq.com")
+    confirm = await admin.get(f"/customers/duplicates/merge?a={a}&b={b}&survivor={b}", headers=EN)
+    assert confirm.status_code == 200 and "Merged into it and removed" in confirm.text
+    assert f'name="survivor" value="{b}"' in confirm.text and f'name="merged" value="{a}"' in confirm.text
+    assert f"survivor={a}&amp;merged={b}" in confirm.text  # keep the other one instead
+    done = await admin.post("/customers/duplicates/merge",
+                            data={"survivor": b, "merged": a, "_csrf_token": admin.csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/customers/{b}?saved=merged"
+    assert await Customer.count() == 1
+    again = await admin.post("/customers/duplicates/merge",
+                             data={"survivor": b, "merged": a, "_csrf_token": admin.csrf}, headers=EN)
+    assert again.status_code == 409 and "merged this customer a moment ago" in again.text
+    assert (await admin.get(f"/customers/duplicates/merge?survivor={b}&merged={b}")).status_code in (422, 200)
+    audit = await AuditEntry.select().where(AuditEntry.action == "customer.merge")
+    assert len(audit) == 1
