@@ -20,6 +20,7 @@ from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.duplicates import DuplicatesController
+from web.export import ExportController
 from web.errors import HANDLERS
 from web.security import SecurityMiddleware
 from web.settings import get_settings
@@ -75,7 +76,7 @@ def create_app() -> Litestar:
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
-                DuplicatesController,
+                DuplicatesController, ExportController,
             ]),
             ApiController,
             create_static_files_router(
