@@ -240,7 +240,7 @@ async def test_dismiss_as_fragment_and_as_form(signed_in):
     fragment = await admin.post("/customers/duplicates/dismiss", data={"a": a, "b": b},
                                 headers={"HX-Request": "true", "X-CSRFToken": admin.csrf, **EN})
     assert fragment.status_code == 200 and "<html" not in fragment.text
-    assert "marked as different people" in fragment.text
+    assert "Marked as different people: 王芳 (138****5678) and 王芳 (138****5679)." in fragment.text
     full = await admin.post("/customers/duplicates/dismiss", data={"a": d, "b": c, "_csrf_token": admin.csrf},
                             follow_redirects=False)
     assert full.status_code == 303 and full.headers["location"] == "/customers/duplicates"
