@@ -36,7 +36,7 @@ class DuplicatesController(Controller):
         after = (after or "")[:200] or None
         pairs, cursor = await duplicates.find_likely_duplicates(scope_of(request), PAGE_PAIRS, after)
         more_url = f"/customers/duplicates?{urlencode({'after': cursor})}" if cursor else None
-        context = {"nav": "customers", "pairs": pairs, "more_url": more_url, "first_page": not after}
+        context = {"nav": "customers", "pairs": pairs, "more_url": more_url}
         return render(request, "duplicates/review.html", context, block="pairs" if after else None)
 
     @post("/dismiss")
