@@ -28,9 +28,12 @@ os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 async def main(pages: int, limit: int) -> None:
     from db.customers import duplicates
     from db.customers.scope import Scope
-    from db.engine import is_sqlite, raw
+    from db.engine import engine, is_sqlite, raw
 
     everyone = Scope.everything()
+    eng = engine()
+    if not is_sqlite():  # as the app runs: a connection pool (web/app.py _database)
+        await eng.start_connection_pool(min_size=1, max_size=2)
     total = (await raw("SELECT COUNT(*) AS n FROM customer"))[0]["n"]
     key = duplicates.NAME_KEY.format(a="c.")
     explain = "EXPLAIN QUERY PLAN " if is_sqlite() else "EXPLAIN "
@@ -73,6 +76,8 @@ async def main(pages: int, limit: int) -> None:
     print(f"full pass: {full:.1f} s in {calls} calls; {blocks['blocks']:,} name blocks holding "
           f"{blocks['rows']:,} customers (largest {blocks['largest']:,}); {pairs:,} pairs; "
           f"{full / max(total, 1) * 100_000:.1f} s per 100,000 customers")
+    if not is_sqlite():
+        await eng.close_connection_pool()
 
 
 if __name__ == "__main__":
