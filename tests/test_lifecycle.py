@@ -114,3 +114,42 @@ async def test_api_returns_the_figures(api):
     assert body["total_spent"] == "1299.50"
     assert set(body["rfm"]) == {"r", "f", "m"} and body["custom_fields"] == {}
     assert body["first_order_at"] == body["last_order_at"] and body["last_order_at"].startswith("20")
+
+
+async def test_the_nightly_run_happens_once_per_day_whoever_asks():
+    import asyncio
+
+    from db.customers import nightly
+
+    cid = await order("13800000007", "H1", days_ago=100)
+    await raw("UPDATE customer SET lifecycle_stage = 'new'")
+    at = dt.datetime(2026, 12, 1, 19, 30, tzinfo=dt.timezone.utc)  # 03:30 on 2 December in Shanghai
+    results = await asyncio.gather(*[nightly.run_if_due("03:00", "Asia/Shanghai", at) for _ in range(4)])
+    assert sum(r is not None for r in results) == 1
+    assert (await customer(cid))["lifecycle_stage"] == "dormant"
+    assert await nightly.run_if_due("03:00", "Asia/Shanghai", at + dt.timedelta(hours=3)) is None
+    # Before 03:00 the next day, the day that is due is still the one already done.
+    assert nightly.due_day(at + dt.timedelta(hours=23), "03:00", "Asia/Shanghai") == dt.date(2026, 12, 2)
+
+
+def test_recompute_command_prints_what_it_did():
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    result = CliRunner().invoke(main, ["recompute"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.startswith("Recomputed 0 customers")
+
+
+async def test_concurrent_orders_for_one_customer_all_count():
+    """Twelve orders for one person arriving at once: the figures include every one."""
+    import asyncio
+
+    first = await order("13800000008", "J0", days_ago=3, total="10.00")
+    results = await asyncio.gather(
+        *[order("13800000008", f"J{i}", days_ago=2, total="10.00") for i in range(1, 12)],
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, Exception)]
+    row = await customer(first)
+    assert (row["orders_count"], row["total_spent_fen"]) == (12, 12000)

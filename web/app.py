@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import re
 import sys
 import warnings
 from contextlib import asynccontextmanager
@@ -51,8 +54,28 @@ async def _database(app: Litestar):
             await eng.close_connection_pool()
 
 
+@asynccontextmanager
+async def _nightly(app: Litestar):
+    """The nightly recompute's scheduler (every process runs one; one of them does the work)."""
+    from db.customers.nightly import scheduler
+
+    settings = get_settings()
+    if settings.nightly_at == "off":
+        yield
+        return
+    task = asyncio.create_task(scheduler(settings.nightly_at, settings.timezone))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app() -> Litestar:
     settings = get_settings()
+    if settings.nightly_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.nightly_at):
+        raise ValueError("CRM_NIGHTLY_AT must be HH:MM (24-hour, shop time) or 'off'")
     # Litestar guesses that a negative look-ahead excludes every path; it excludes all but /static/.
     warnings.filterwarnings("ignore", message=".*greedily matches all paths.*")
     _configure_logging(settings.log_level)
@@ -89,7 +112,7 @@ def create_app() -> Litestar:
         ],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
-        lifespan=[_database],
+        lifespan=[_database, _nightly],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).

@@ -92,7 +92,9 @@ def _mark_demo_install() -> bool:
 @main.command()
 @click.option("--customers", default=2000, show_default=True, type=click.IntRange(0, 5_000_000))
 @click.option("--seed", default=42, show_default=True, type=int)
-def demo(customers: int, seed: int) -> None:
+@click.option("--order-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 20),
+              help="Multiply each customer's order count (benchmarks: 3.3 gives ~10 orders each).")
+def demo(customers: int, seed: int, order_scale: float) -> None:
     """Migrate and load realistic, deterministic demo data; print how to sign in.
 
     Marks the install as a trial in .env (demo notice, two-factor optional). Run again, it
@@ -118,7 +120,8 @@ def demo(customers: int, seed: int) -> None:
             bar.__enter__()
         bar.update(done - bar.pos)
 
-    result = _run(load_demo(customers=customers, seed=seed, progress=progress))
+    result = _run(load_demo(customers=customers, seed=seed, progress=progress,
+                                order_scale=order_scale))
     for bar in bars.values():
         bar.render_finish()
     if result.created:
@@ -188,6 +191,16 @@ def apikey_create(name: str) -> None:
         raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
     click.echo(f"API key '{name}' created. Keep it safe: it cannot be shown again.")
     click.echo(key)
+
+
+@main.command()
+def recompute() -> None:
+    """Recompute every customer's figures, lifecycle stage, RFM and rule tags now
+    (the app also does this every night at CRM_NIGHTLY_AT)."""
+    from db.customers.lifecycle import recompute_all
+
+    result = _run(recompute_all())
+    click.echo(f"Recomputed {result['customers']:,} customers in {result['seconds']} s.")
 
 
 @main.command()

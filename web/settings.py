@@ -73,6 +73,8 @@ class Settings:
     """CRM_DB_POOL_SIZE: PostgreSQL connections per worker process (0: a connection per query)."""
     log_level: str = "INFO"
     """CRM_LOG_LEVEL."""
+    nightly_at: str = "03:00"
+    """CRM_NIGHTLY_AT: shop-local time of the nightly recompute (HH:MM), or `off`."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -107,6 +109,7 @@ class Settings:
             max_body_bytes=_int("CRM_MAX_BODY_BYTES", 1_048_576),
             db_pool_size=_int("CRM_DB_POOL_SIZE", 10),
             log_level=os.environ.get("CRM_LOG_LEVEL", "INFO").upper(),
+            nightly_at=os.environ.get("CRM_NIGHTLY_AT", "03:00").strip().lower() or "03:00",
         )
 
 

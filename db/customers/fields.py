@@ -73,7 +73,7 @@ def clean_value(field: dict, value: Any) -> str:
         return parse_date(text).isoformat()
     if kind == "choice":
         if text not in field["choices"]:
-            raise ValueError("one of: " + ", ".join(field["choices"]))
+            raise ValueError("not one of the options")
         return text
     if len(text) > MAX_TEXT:
         raise ValueError(f"at most {MAX_TEXT} characters")

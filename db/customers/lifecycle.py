@@ -171,6 +171,14 @@ async def refresh_customers(customer_ids: list[int]) -> None:
     limits = await thresholds()
     bounds = await _setting(BOUNDS_KEY)
     async with writing():
+        if not is_sqlite():
+            # READ COMMITTED: lock the customers first, so the aggregate below sees an order
+            # another transaction just committed for them instead of overwriting its figures
+            # with stale ones. NO KEY UPDATE does not conflict with the KEY SHARE locks that
+            # inserting an order takes on its customer (FOR UPDATE would deadlock with them);
+            # id order keeps two multi-customer writers from deadlocking each other.
+            marks = ", ".join("{}" for _ in ids)
+            await raw(f"SELECT id FROM customer WHERE id IN ({marks}) ORDER BY id FOR NO KEY UPDATE", *ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             where = f"c.id IN ({', '.join('{}' for _ in chunk)})"
