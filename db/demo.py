@@ -640,8 +640,9 @@ class _Generator:
             # A few people signed up twice with another number: same name, city and birthday
             # (the duplicate review finds them). No random draw, so the rest stays the same.
             if cid % 97 == 0 and self.twin:
-                name, gender, birthday, province, city = self.twin
-            self.twin = (name, gender, birthday, province, city) if birthday else None
+                name, gender, born, province, city = self.twin
+                birthday = day(born)
+            self.twin = (name, gender, born, province, city) if birthday else None
 
             # Team and owner.
             x = r()

@@ -266,3 +266,13 @@ async def test_merge_from_the_review_confirms_then_redirects_to_the_survivor(sig
     assert (await admin.get(f"/customers/duplicates/merge?survivor={b}&merged={b}")).status_code in (422, 200)
     audit = await AuditEntry.select().where(AuditEntry.action == "customer.merge")
     assert len(audit) == 1
+
+
+async def test_demo_data_holds_a_few_likely_duplicates():
+    from db.demo import load_demo
+
+    await load_demo(customers=400, seed=7)
+    pairs, _ = await duplicates.find_likely_duplicates(ALL, limit=100)
+    twins = [p for p in pairs if "city_birthday" in p["evidence"]]
+    assert 1 <= len(twins) <= 6
+    assert all(p["a"]["name"] == p["b"]["name"] and p["a"]["birthday"] == p["b"]["birthday"] for p in twins)
