@@ -40,7 +40,7 @@ class ExportController(Controller):
         if not format:
             return render(request, "export/customers.html", {
                 "nav": "customers", "filters": filters, "tags": await service.all_tags(),
-                "stages": LIFECYCLE_STAGES,
+                "stages": LIFECYCLE_STAGES if export.lifecycle_filter_available() else (),
             })
         if format not in export.FORMATS:
             raise ValidationFailed({"format": "one of csv, xlsx"})
