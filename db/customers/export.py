@@ -73,6 +73,8 @@ def parse_filters(q: str | None, tag: str | None, lifecycle: str | None) -> Expo
             tag_id = int(tag)
     if lifecycle and lifecycle not in LIFECYCLE_STAGES:
         errors["lifecycle"] = f"one of {', '.join(LIFECYCLE_STAGES)}"
+    elif lifecycle and not lifecycle_filter_available():
+        errors["lifecycle"] = "not a filter of the customer list yet"
     if errors:
         raise ValidationFailed(errors)
     return ExportFilters(q, tag_id, lifecycle or None)
@@ -102,9 +104,7 @@ def lifecycle_filter_available() -> bool:
 
 def _search_kwargs(filters: ExportFilters) -> dict:
     kwargs = {"q": filters.q, "tag_id": filters.tag_id}
-    if filters.lifecycle:
-        if not lifecycle_filter_available():
-            raise ValidationFailed({"lifecycle": "not a filter of the customer list yet"})
+    if filters.lifecycle:  # parse_filters has checked the list accepts it
         kwargs["lifecycle"] = filters.lifecycle
     return kwargs
 
