@@ -470,6 +470,7 @@ class _Generator:
         self.feistel = [[rng.randrange(10_000) for _ in range(10_000)] for _ in range(4)]
         self.prefix_next = [rng.randrange(10**8) for _ in MOBILE_PREFIXES]
         self.email_locals: dict[str, int] = {}  # how often each local part was given out
+        self.twin: tuple | None = None  # the last customer with a birthday (for demo duplicates)
         self.email_domains = _sampler(EMAIL_DOMAINS, 100)
         self.qq_next = 0
         self.channel_next = {c: 0 for c, _ in CHANNEL_WEIGHTS}
@@ -636,6 +637,12 @@ class _Generator:
             province, cities = provinces[int(r() * n_provinces)]
             city = cities[int(r() * len(cities))]
             first_channel = channels[int(r() * n_channels)]
+            # A few people signed up twice with another number: same name, city and birthday
+            # (the duplicate review finds them). No random draw, so the rest stays the same.
+            if cid % 97 == 0 and self.twin:
+                name, gender, born, province, city = self.twin
+                birthday = day(born)
+            self.twin = (name, gender, born, province, city) if birthday else None
 
             # Team and owner.
             x = r()

@@ -24,6 +24,8 @@ from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.settings_pages import SettingsController
 from web.tags import TagController
+from web.duplicates import DuplicatesController
+from web.export import ExportController
 from web.errors import HANDLERS
 from web.security import SecurityMiddleware
 from web.settings import get_settings
@@ -100,6 +102,7 @@ def create_app() -> Litestar:
             Router(path="/", include_in_schema=False, route_handlers=[
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
                 TagController, SettingsController,
+                DuplicatesController, ExportController,
             ]),
             ApiController,
             create_static_files_router(

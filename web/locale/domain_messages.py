@@ -117,6 +117,13 @@ DOMAIN_MESSAGES = [
     N_("a manual tag cannot get a rule; make a new rule tag instead"),
     # db/demo.py (crm demo --customers)
     N_("customers must not be negative"),
+    # db/customers/merge.py, duplicates.py and export.py
+    N_("a customer cannot be merged with itself"),
+    N_("this customer was already merged"),
+    N_("not a tag"),
+    N_("one of prospect, new, active, dormant, churned"),
+    N_("not a filter of the customer list yet"),
+    N_("one of csv, xlsx"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
