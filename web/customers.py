@@ -49,6 +49,7 @@ def _flash(key: str | None) -> list[tuple[str, str]]:
         "logged": _("Saved to the timeline."),
         "tags": _("Tags saved."),
         "profile": _("Profile saved."),
+        "merged": _("Merged. Everything from the other profile is now here."),
     }
     return [("success", messages[key])] if key in messages else []
 
