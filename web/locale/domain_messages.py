@@ -124,6 +124,22 @@ DOMAIN_MESSAGES = [
     N_("one of prospect, new, active, dormant, churned"),
     N_("not a filter of the customer list yet"),
     N_("one of csv, xlsx"),
+    # db/customers/fields.py: custom fields (definitions and the values on a customer)
+    N_("a number like 12.5"),
+    N_("at most four decimal places"),
+    N_("not one of the options"),
+    N_("at most 500 characters"),
+    N_("no such custom field"),
+    N_("a list of options"),
+    N_("at least one option"),
+    N_("at most 50 options of up to 60 characters"),
+    N_("lowercase letters, digits and _, starting with a letter"),
+    N_("one of text, number, date, choice"),
+    N_("at most 50 custom fields"),
+    N_("a field with this key already exists"),
+    # db/customers/lifecycle.py: parse_thresholds
+    N_("a whole number of days from 1 to 3650"),
+    N_("new ≤ active < dormant days"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
