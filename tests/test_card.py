@@ -18,6 +18,18 @@ from db.staff.tables import StaffUser, Team
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 
+@pytest.fixture
+def signed_in(signed_in):
+    """The card's wording is checked in English (the default language is Chinese)."""
+
+    async def english(*args, **kwargs):
+        client = await signed_in(*args, **kwargs)
+        client.headers["Accept-Language"] = "en"
+        return client
+
+    return english
+
+
 def today() -> dt.date:
     return dt.datetime.now(SHOP_TZ).date()
 
@@ -71,7 +83,7 @@ async def test_card_shows_who_what_they_bought_and_what_next(signed_in):
     page = (await admin.get(f"/customers/{cid}")).text
     c = await row(cid)
     assert c["orders_count"] == 2 and c["lifecycle_stage"] == "active"
-    for text in ("王芳", "活跃", "138****5678", "¥1,299.50", "¥649.75", "保湿面霜", "TM-2",
+    for text in ("王芳", "Active", "138****5678", "¥1,299.50", "¥649.75", "保湿面霜", "TM-2",
                  "南京西路 1266 号", "肤质", "油性", f"R{c['rfm_r']}", "Next follow-up"):
         assert text in page, text
     assert re.search(r">\s*2\s*<", page)  # orders count tile
@@ -431,7 +443,7 @@ async def test_list_filters_by_lifecycle_and_shows_the_stored_last_order(signed_
     await add_customer("张伟", "13712345678")
     await lifecycle.recompute_all()
     page = (await admin.get("/customers")).text
-    assert 'name="lifecycle"' in page and "Prospect" in page and "活跃" in page
+    assert 'name="lifecycle"' in page and "Prospect" in page and "Active" in page
     assert "3 天前下单" in page or "Ordered 3 days ago" in page
     counts = {"new": 1, "dormant": 1, "prospect": 1, "": 3, "bogus": 3}
     for stage, count in counts.items():
