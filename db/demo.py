@@ -470,6 +470,7 @@ class _Generator:
         self.feistel = [[rng.randrange(10_000) for _ in range(10_000)] for _ in range(4)]
         self.prefix_next = [rng.randrange(10**8) for _ in MOBILE_PREFIXES]
         self.email_locals: dict[str, int] = {}  # how often each local part was given out
+        self.twin: tuple | None = None  # the last customer with a birthday (for demo duplicates)
         self.email_domains = _sampler(EMAIL_DOMAINS, 100)
         self.qq_next = 0
         self.channel_next = {c: 0 for c, _ in CHANNEL_WEIGHTS}
@@ -636,6 +637,12 @@ class _Generator:
             province, cities = provinces[int(r() * n_provinces)]
             city = cities[int(r() * len(cities))]
             first_channel = channels[int(r() * n_channels)]
+            # A few people signed up twice with another number: same name, city and birthday
+            # (the duplicate review finds them). No random draw, so the rest stays the same.
+            if cid % 97 == 0 and self.twin:
+                name, gender, born, province, city = self.twin
+                birthday = day(born)
+            self.twin = (name, gender, born, province, city) if birthday else None
 
             # Team and owner.
             x = r()
@@ -1053,6 +1060,44 @@ async def _existing_counts() -> dict[str, int]:
 # ------------------------------------------------------------------------ entry point
 
 
+DEMO_RULES = {  # tags whose members follow a rule rather than a person's hand
+    "高价值": {"all": [{"total_spent": {"min": "3000"}}]},
+    "复购客户": {"all": [{"orders_count": {"min": 2}}]},
+}
+DEMO_FIELDS = [  # (key, label, kind, choices, how many customers have a value: every n-th)
+    ("skin_type", "肤质", "choice", ["干性", "油性", "混合", "敏感"], 3),
+    ("contact_pref", "偏好联系方式", "choice", ["电话", "微信", "短信"], 4),
+    ("wedding_day", "结婚纪念日", "date", [], 0),
+]
+
+
+async def _rule_tags_and_fields() -> None:
+    """Two of the demo's tags become rule tags, and a few custom fields get values (set-based)."""
+    from db.customers import fields
+    from db.customers.rules import dumps
+    from db.engine import raw
+
+    for name, rule in DEMO_RULES.items():
+        async with writing():
+            tag = await raw("SELECT id FROM tag WHERE name = {}", name)
+            if tag:
+                await raw("UPDATE tag SET rule = {} WHERE id = {}", dumps(rule), tag[0]["id"])
+                await raw("DELETE FROM customer_tag WHERE tag = {}", tag[0]["id"])
+    existing = {f["key"]: f["id"] for f in await fields.list_fields()}
+    for key, label, kind, choices, every in DEMO_FIELDS:
+        field_id = existing.get(key) or await fields.create_field(key, label, kind, choices)
+        if not every:
+            continue
+        picks = " ".join(f"WHEN {i} THEN '{c}'" for i, c in enumerate(choices))
+        async with writing():
+            await raw(
+                "INSERT INTO customer_field_value (customer, field, value) "
+                f"SELECT id, {{}}, CASE (id / {every}) % {len(choices)} {picks} END "
+                f"FROM customer WHERE id % {every} = 0",
+                field_id,
+            )
+
+
 async def load_demo(
     customers: int = 2000,
     seed: int = 42,
@@ -1067,7 +1112,7 @@ async def load_demo(
     `now` (aware) anchors the two years of history; the same seed and `now` give the same
     data. When customers already exist nothing is loaded and only `admin` is reset.
     """
-    from db.customers.tables import Customer
+    from db.customers.tables import Customer, CustomerTag
 
     if customers < 0:
         raise ValueError("customers must not be negative")
@@ -1098,6 +1143,7 @@ async def load_demo(
         counts = await _load_postgres(gen, customers, progress)
     if progress:
         progress("figures", 0, 1)
+    await _rule_tags_and_fields()
     await recompute_all()  # orders went in bulk, past the ingest that keeps figures current
     if progress:
         progress("figures", 1, 1)
@@ -1111,6 +1157,6 @@ async def load_demo(
         tags=len(tag_ids),
         interactions=counts["interaction"],
         staff=len(staff),
-        customer_tags=counts["customer_tag"],
+        customer_tags=await CustomerTag.count(),  # rule tags were filled after the load
         teams=len(team_ids),
     )

@@ -144,14 +144,14 @@ async def test_customer_page_shows_profile_orders_and_interactions(signed_in):
     assert 'href="tel:+8613812345678"' in page
 
 
-async def test_add_interaction_with_htmx_updates_the_activity_block(signed_in):
+async def test_add_interaction_with_htmx_updates_the_timeline(signed_in):
     me = await signed_in("li.na", "staff", "华东门店组")
     customer_id = await add_customer("王芳", "13812345678", owner=me.user_id)
     response = await me.post(f"/customers/{customer_id}/interactions",
                              data={"kind": "call", "body": "回访：很满意，下月再联系"},
                              headers={"HX-Request": "true", "X-CSRFToken": me.csrf})
     assert response.status_code == 200
-    assert 'id="activity"' in response.text and "<html" not in response.text
+    assert 'id="timeline"' in response.text and "<html" not in response.text
     assert "回访：很满意" in response.text
     row = await Interaction.select().first()
     assert row["staff"] == me.user_id and row["kind"] == "call"
@@ -163,7 +163,7 @@ async def test_add_interaction_without_javascript_redirects(signed_in):
     response = await me.post(f"/customers/{customer_id}/interactions",
                              data={"kind": "visit", "body": "到店试用", "_csrf_token": me.csrf},
                              follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"].endswith("#activity")
+    assert response.status_code == 303 and response.headers["location"].endswith("#timeline")
 
 
 async def test_bad_interaction_shows_field_errors_and_saves_nothing(signed_in):

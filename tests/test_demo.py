@@ -27,7 +27,8 @@ async def _snapshot() -> dict[str, list[dict]]:
     return {
         "customer": await Customer.select().order_by(Customer.id),
         "order": await Order.select().order_by(Order.id),
-        "customer_tag": await CustomerTag.select().order_by(CustomerTag.id),
+        # rule tags' members are stamped when the rule ran: compare who has which tag
+        "customer_tag": sorted((r["customer"], r["tag"]) for r in await CustomerTag.select()),
         "interaction": await Interaction.select().order_by(Interaction.id),
     }
 

@@ -25,6 +25,8 @@ from web.customers import CustomerController
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
+from web.duplicates import DuplicatesController
+from web.export import ExportController
 from web.errors import HANDLERS
 from web.security import SecurityMiddleware
 from web.settings import get_settings
@@ -100,7 +102,8 @@ def create_app() -> Litestar:
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
-                TagController, SettingsController, import_controller(),
+                TagController, SettingsController,
+                DuplicatesController, ExportController, import_controller(),
             ]),
             ApiController,
             create_static_files_router(

@@ -1,22 +1,101 @@
-"""Customer pages: the searchable list, the customer page and adding an interaction."""
+"""Customer pages: the searchable list, the 360 card, its timeline and its quick actions.
+
+Every quick action (log, tag, edit) is a real form that works without JavaScript (a page
+with that bottom sheet open, then Post/Redirect/Get). With HTMX the sheet's form posts in
+place and the response carries the refreshed form plus out-of-band swaps for the parts of
+the card the change touched (header, timeline, profile), so the card updates without a
+reload.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from jinja2_fragments import render_blocks
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers import service
-from db.customers.tables import INTERACTION_KINDS
+from db.customers import service, timeline
+from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from web.auth import actor_of, scope_of, staff_required
 from web.i18n import gettext as _
-from web.templating import is_fragment_request, render
+from web.settings import get_settings
+from web.templating import base_context, env, is_fragment_request, render
+
+CARD = "customers/detail.html"
+FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
+
 
 def _clean_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+def _today() -> dt.date:
+    """Today in the shop's time zone: "tomorrow" means the shop's tomorrow."""
+    return dt.datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def _errors(exc: ValidationFailed) -> dict[str, str]:
+    return {k: _(v) for k, v in exc.errors.items()}
+
+
+def _flash(key: str | None) -> list[tuple[str, str]]:
+    messages = {
+        "logged": _("Saved to the timeline."),
+        "tags": _("Tags saved."),
+        "profile": _("Profile saved."),
+        "merged": _("Merged. Everything from the other profile is now here."),
+    }
+    return [("success", messages[key])] if key in messages else []
+
+
+def _toast_header(message: str) -> dict[str, str]:
+    # ASCII-only JSON (\u escapes): header values must be Latin-1; htmx decodes the JSON.
+    return {"HX-Trigger": json.dumps({"crm:toast": message})}
+
+
+def _render_blocks(request: Request, context: dict, blocks: list[str], headers: dict | None = None) -> Response:
+    """Several named blocks of the card in one HTMX response: the first is the swap target,
+    the others carry hx-swap-oob and land where their ids are on the card."""
+    html = render_blocks(env, CARD, blocks, base_context(request) | context | {"oob": blocks[1:]})
+    return Response(html, status_code=200, media_type="text/html; charset=utf-8",
+                    headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})})
+
+
+def _card_context(**extra) -> dict:
+    """What every part of the card template may use, with empty forms by default."""
+    today = _today()
+    return {
+        "nav": "customers",
+        "kinds": INTERACTION_KINDS,
+        "outcomes": [o for o in INTERACTION_OUTCOMES if o],
+        "chips": [(n, today + dt.timedelta(days=n)) for n in FOLLOW_UP_CHIPS],  # (days, date)
+        "today": today,
+        "errors": {},
+        "values": {},
+        "sheet": None,  # the sheet rendered open: "log" | "tags" | "edit" (pages reached without JS)
+        "tag_choices": [],
+        "oob": [],
+        **extra,
+    }
+
+
+async def _full_card(request: Request, customer_id: int, **extra) -> Response:
+    """The whole card, optionally with one sheet open and its form's values and errors."""
+    scope = scope_of(request)
+    page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+    sheet = extra.get("sheet")
+    if sheet == "tags":
+        page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
+    if sheet == "edit":
+        edit = await service.customer_edit(scope, customer_id)
+        page.update(staff=edit["staff"], teams=edit["teams"])
+    return render(request, CARD, _card_context(**{**page, **extra}))
 
 
 class CustomerController(Controller):
@@ -29,21 +108,25 @@ class CustomerController(Controller):
         request: Request,
         q: FromQuery[str] = "",
         tag: FromQuery[str | None] = None,
+        lifecycle: FromQuery[str | None] = None,
         before: FromQuery[str | None] = None,
     ) -> Response:
         q = q[:100]
         tag_id, before_id = _clean_int(tag), _clean_int(before)
-        rows, next_cursor = await service.search_customers(scope_of(request), q, tag_id, before_id)
+        stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
+        rows, next_cursor = await service.search_customers(
+            scope_of(request), q, tag_id, before_id, lifecycle=stage)
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
-        params = {k: v for k, v in {"q": q, "tag": tag_id}.items() if v}
+        params = {k: v for k, v in {"q": q, "tag": tag_id, "lifecycle": stage}.items() if v}
         more_url = (f"/customers?{urlencode({**params, 'before': next_cursor})}"
                     if next_cursor else None)
         context = {
-            "nav": "customers", "q": q, "tag_id": tag_id, "rows": rows, "more_url": more_url,
+            "nav": "customers", "q": q, "tag_id": tag_id, "lifecycle": stage, "stages": LIFECYCLE_STAGES,
+            "rows": rows, "more_url": more_url,
             "short_digits": q.strip().isdigit() and len(q.strip()) < 4,
         }
-        if not is_fragment_request(request):  # the tag filter is outside the HTMX blocks
+        if not is_fragment_request(request):  # the filters are outside the HTMX blocks
             context["tags"] = await service.all_tags()
         block = "rows" if before_id else "results"
         return render(request, "customers/list.html", context, block=block)
@@ -67,30 +150,137 @@ class CustomerController(Controller):
                           {"nav": "customers", "values": values, "errors": errors})
         return Redirect(f"/customers/{customer_id}", status_code=303)
 
+    # ------------------------------------------------------------ the card and its timeline
+
     @get("/{customer_id:int}")
-    async def customer_page(self, request: Request, customer_id: FromPath[int]) -> Response:
-        page = await service.customer_page(scope_of(request), customer_id)
-        return render(request, "customers/detail.html",
-                      {**page, "nav": "customers", "kinds": INTERACTION_KINDS,
-                       "errors": {}, "values": {}})
+    async def customer_page(self, request: Request, customer_id: FromPath[int],
+                            saved: FromQuery[str | None] = None) -> Response:
+        return await _full_card(request, customer_id, flashes=_flash(saved))
+
+    @get("/{customer_id:int}/timeline")
+    async def timeline_page(self, request: Request, customer_id: FromPath[int],
+                            after: FromQuery[str | None] = None) -> Response:
+        """HTMX: the next page of entries and the next sentinel. Without JavaScript the
+        'Show older' link lands here: the card with the timeline from that point on."""
+        scope = scope_of(request)
+        entries, more = await timeline.timeline_page(scope, customer_id, (after or "")[:40])
+        if is_fragment_request(request):
+            return render(request, CARD, {"customer_id": customer_id, "timeline": entries,
+                                          "timeline_next": more}, block="timeline_page")
+        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page.update(timeline=entries, timeline_next=more, timeline_older=True)
+        return render(request, CARD, _card_context(**page))
+
+    # ------------------------------------------------------------ log a call, visit, message, note
+
+    @get("/{customer_id:int}/log")
+    async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if is_fragment_request(request):
+            customer = await service.get_customer(scope_of(request), customer_id)
+            return render(request, CARD, _card_context(customer=customer, last_kind="call"), block="log_form")
+        return await _full_card(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")
     async def add_interaction(self, request: Request, customer_id: FromPath[int]) -> Response:
         form = await request.form()
-        values = {"kind": str(form.get("kind", "")), "body": str(form.get("body", ""))[:4000]}
+        values = {k: str(form.get(k, ""))[:4000] for k in
+                  ("kind", "body", "outcome", "next_follow_up_on", "follow_up_in")}
         scope = scope_of(request)
-        errors = {}
         try:
-            await service.add_interaction(scope, customer_id, values["kind"], values["body"],
-                                          actor_of(request))
-            values = {}
+            await service.add_interaction(
+                scope, customer_id, values["kind"], values["body"], actor_of(request),
+                outcome=values["outcome"], next_follow_up=values["next_follow_up_on"],
+                follow_up_in=values["follow_up_in"], today=_today(),
+            )
         except ValidationFailed as exc:
-            errors = {k: _(v) for k, v in exc.errors.items()}
-        if not is_fragment_request(request) and not errors:
-            return Redirect(f"/customers/{customer_id}#activity", status_code=303)
-        # Without HTMX only an invalid form gets here: it needs the whole page around it.
-        load = service.customer_activity if is_fragment_request(request) else service.customer_page
-        return render(request, "customers/detail.html",
-                      {**await load(scope, customer_id), "nav": "customers",
-                       "kinds": INTERACTION_KINDS, "errors": errors, "values": values},
-                      block="activity")
+            if not is_fragment_request(request):
+                return await _full_card(request, customer_id, sheet="log", values=values,
+                                        errors=_errors(exc))
+            customer = await service.get_customer(scope, customer_id)
+            return render(request, CARD, _card_context(customer=customer, values=values,
+                                                       errors=_errors(exc), last_kind=values["kind"]),
+                          block="log_form")
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
+        fresh = await service.customer_activity(scope, customer_id)
+        return _render_blocks(request, _card_context(**fresh, last_kind=values["kind"]),
+                              ["log_form", "follow_up", "timeline"],
+                              headers=_toast_header(_("Saved to the timeline.")))
+
+    # ------------------------------------------------------------ tags
+
+    @get("/{customer_id:int}/tags")
+    async def tags_form(self, request: Request, customer_id: FromPath[int],
+                        saved: FromQuery[str | None] = None) -> Response:
+        if is_fragment_request(request):
+            found = await service.customer_tags(scope_of(request), customer_id, True)
+            return render(request, CARD, _card_context(**found), block="tag_form")
+        return await _full_card(request, customer_id, sheet="tags", flashes=_flash(saved))
+
+    async def _tags_changed(self, request: Request, customer_id: int, error: ValidationFailed | None,
+                            values: dict) -> Response:
+        scope = scope_of(request)
+        errors = _errors(error) if error else {}
+        if not is_fragment_request(request):
+            if error:
+                return await _full_card(request, customer_id, sheet="tags", values=values, errors=errors)
+            return Redirect(f"/customers/{customer_id}/tags?saved=tags", status_code=303)
+        found = await service.customer_tags(scope, customer_id, True)
+        context = _card_context(**found, values=values, errors=errors)
+        return _render_blocks(request, context, ["tag_form"] if error else ["tag_form", "header_tags"])
+
+    @post("/{customer_id:int}/tags")
+    async def add_tag(self, request: Request, customer_id: FromPath[int]) -> Response:
+        form = await request.form()
+        values = {"name": str(form.get("name", ""))[:200]}
+        try:
+            await service.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
+        except ValidationFailed as exc:
+            return await self._tags_changed(request, customer_id, exc, values)
+        return await self._tags_changed(request, customer_id, None, {})
+
+    @post("/{customer_id:int}/tags/{tag_id:int}/remove")
+    async def remove_tag(self, request: Request, customer_id: FromPath[int], tag_id: FromPath[int]) -> Response:
+        try:
+            await service.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
+        except ValidationFailed as exc:  # shown above the list, not by the add field
+            return await self._tags_changed(request, customer_id, ValidationFailed(
+                {"remove": message for message in exc.errors.values()}), {})
+        return await self._tags_changed(request, customer_id, None, {})
+
+    # ------------------------------------------------------------ profile edit
+
+    @get("/{customer_id:int}/edit")
+    async def edit_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if is_fragment_request(request):
+            found = await service.customer_edit(scope_of(request), customer_id)
+            return render(request, CARD, _card_context(**found), block="edit_form")
+        return await _full_card(request, customer_id, sheet="edit")
+
+    @post("/{customer_id:int}/edit")
+    async def edit(self, request: Request, customer_id: FromPath[int]) -> Response:
+        form = await request.form()
+        values = {k: str(form.get(k, ""))[:400] for k in service.PROFILE_FIELDS}
+        custom = {str(k)[7:]: str(v)[:1000] for k, v in form.items() if str(k).startswith("custom.")}
+        owner = str(form["owner"]) if "owner" in form else None
+        team = str(form["team"]) if "team" in form else None
+        scope = scope_of(request)
+        try:
+            await service.update_customer(scope, customer_id, values, actor_of(request),
+                                          custom=custom, owner=owner, team=team)
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+            keep = {**values, **{f"custom.{k}": v for k, v in custom.items()},
+                    "owner": owner, "team": team}
+            if not is_fragment_request(request):
+                return await _full_card(request, customer_id, sheet="edit", values=keep, errors=errors)
+            found = await service.customer_edit(scope, customer_id)
+            return render(request, CARD, _card_context(**found, values=keep, errors=errors),
+                          block="edit_form")
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=profile", status_code=303)
+        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        edit = await service.customer_edit(scope, customer_id)
+        context = _card_context(**page, staff=edit["staff"], teams=edit["teams"])
+        return _render_blocks(request, context, ["edit_form", "header", "profile"],
+                              headers=_toast_header(_("Profile saved.")))

@@ -61,8 +61,8 @@ def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
     return format_datetime(value, format=fmt, tzinfo=_tz(), locale=i18n.locale_for(i18n.current_lang()))
 
 
-def ago(value: dt.datetime | None) -> str:
-    """'3 days ago' style, falling back to the date after a month."""
+def ago(value: dt.datetime | None, max_days: int = 31) -> str:
+    """'3 days ago' style, falling back to the date after `max_days`."""
     if value is None:
         return "—"
     delta = dt.datetime.now(dt.timezone.utc) - value
@@ -71,7 +71,7 @@ def ago(value: dt.datetime | None) -> str:
         return i18n.gettext("today")
     if days < 2:
         return i18n.gettext("yesterday")
-    if days < 31:
+    if days < max_days:
         return i18n.gettext("%(n)d days ago") % {"n": days}
     return local_date(value, "short")
 

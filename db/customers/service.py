@@ -11,7 +11,16 @@ from db.clock import now
 from db.customers import fields, identity
 from db.money import format_fen
 from db.customers.scope import Scope
-from db.customers.tables import GENDERS, INTERACTION_KINDS, Customer, CustomerTag, Interaction, Tag
+from db.customers.tables import (
+    GENDERS,
+    INTERACTION_KINDS,
+    INTERACTION_OUTCOMES,
+    LIFECYCLE_STAGES,
+    Customer,
+    CustomerTag,
+    Interaction,
+    Tag,
+)
 from db.engine import is_sqlite, is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 
@@ -232,31 +241,257 @@ async def upsert_customer(data: CustomerInput, actor: Actor) -> tuple[int, bool]
         return await _upsert_once(data, actor)
 
 
+FOLLOW_UP_CHIPS = (1, 3, 7)  # tomorrow, in 3 days, next week
+FOLLOW_UP_MAX_DAYS = 730
+
+
+def parse_follow_up(date_text: str, in_days: str, today: dt.date, errors: dict) -> dt.date | None:
+    """The next follow-up date from a date (2024-03-05, 2024/3/5) or a quick chip (days from
+    today); the date wins when both are sent. None when neither is."""
+    date_text = (date_text or "").strip()[:20]
+    in_days = (in_days or "").strip()[:4]
+    if date_text:
+        try:
+            when = fields.parse_date(date_text)
+        except ValueError as exc:
+            errors["next_follow_up_on"] = str(exc)
+            return None
+    elif in_days:
+        if not in_days.isdigit() or int(in_days) not in FOLLOW_UP_CHIPS:
+            errors["next_follow_up_on"] = "one of 1, 3, 7"
+            return None
+        when = today + dt.timedelta(days=int(in_days))
+    else:
+        return None
+    if when < today:
+        errors["next_follow_up_on"] = "today or later"
+    elif when > today + dt.timedelta(days=FOLLOW_UP_MAX_DAYS):
+        errors["next_follow_up_on"] = "within the next two years"
+    return when
+
+
 async def add_interaction(
-    scope: Scope, customer_id: int, kind: str, body: str, actor: Actor
+    scope: Scope,
+    customer_id: int,
+    kind: str,
+    body: str,
+    actor: Actor,
+    outcome: str = "",
+    next_follow_up: str = "",
+    follow_up_in: str = "",
+    today: dt.date | None = None,
 ) -> int:
-    errors = {}
+    """Log a call, visit, message or note with its outcome and, optionally, the next
+    follow-up date (which the customer then shows). Scope first: out of scope is NotFound."""
+    errors: dict[str, str] = {}
     if kind not in INTERACTION_KINDS:
         errors["kind"] = f"one of {', '.join(INTERACTION_KINDS)}"
-    body = (body or "").strip()
+    body = (body or "").strip() if isinstance(body, str) else ""
     if not body:
         errors["body"] = "required"
     elif len(body) > 2000:
         errors["body"] = "at most 2000 characters"
-    if errors:
-        raise ValidationFailed(errors)
-    await get_customer(scope, customer_id)
-    stamp = now()
+    outcome = (outcome or "").strip()
+    if outcome not in INTERACTION_OUTCOMES:
+        errors["outcome"] = f"one of {', '.join(o for o in INTERACTION_OUTCOMES if o)}"
+    follow_up = parse_follow_up(next_follow_up, follow_up_in, today or dt.date.today(), errors)
     async with writing():
+        await get_customer(scope, customer_id)  # an unknown customer is 404, not a form error
+        if errors:
+            raise ValidationFailed(errors)
+        stamp = now()
         rows = await Interaction.insert(
             Interaction(customer=customer_id, staff=actor.id, kind=kind, body=body,
+                        outcome=outcome, next_follow_up_on=follow_up,
                         happened_at=stamp, created_at=stamp)
         ).returning(Interaction.id)
+        if follow_up is not None:
+            await Customer.update({Customer.next_follow_up_on: follow_up, Customer.updated_at: stamp}
+                                  ).where(Customer.id == customer_id)
+        detail = {"kind": kind, "fields": ["next_follow_up_on"]} if follow_up else {"kind": kind}
         await record("interaction.create", actor_id=actor.id, actor=actor.label,
-                     target_type="customer", target_id=customer_id, ip=actor.ip,
-                     detail={"kind": kind})
+                     target_type="customer", target_id=customer_id, ip=actor.ip, detail=detail)
     return rows[0]["id"]
 
+
+# ---------------------------------------------------------------- tags on one customer
+
+
+async def _tag_row(tag_id: int | None = None, name: str | None = None) -> dict | None:
+    rows = await raw(
+        "SELECT id, name, color, rule FROM tag WHERE " + ("id = {}" if tag_id is not None else "name = {}"),
+        tag_id if tag_id is not None else name,
+    )
+    return rows[0] if rows else None
+
+
+async def add_tag(scope: Scope, customer_id: int, name: str, actor: Actor) -> dict:
+    """Put a manual tag on the customer, creating the tag when it is new. Rule tags follow
+    their rule and are refused. Returns the tag ({id, name, color})."""
+    errors: dict[str, str] = {}
+    name = _text({"name": name}, "name", errors, 40, required=True)
+    async with writing():
+        await get_customer(scope, customer_id)
+        if errors:
+            raise ValidationFailed(errors)
+        tag = await _tag_row(name=name)
+        if tag and tag["rule"]:
+            raise ValidationFailed({"name": "a rule tag follows its rule; it cannot be added by hand"})
+        if tag is None:
+            await raw("INSERT INTO tag (name, color, rule, description, created_at) "
+                      "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (name) DO NOTHING",
+                      name, "blue", "", "", now())
+            tag = await _tag_row(name=name)
+        added = await raw("INSERT INTO customer_tag (customer, tag, created_at) VALUES ({}, {}, {}) "
+                          "ON CONFLICT DO NOTHING RETURNING id", customer_id, tag["id"], now())
+        if added:
+            await record("customer.update", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": ["tags"], "tags": [tag["name"]]})
+    return {"id": tag["id"], "name": tag["name"], "color": tag["color"]}
+
+
+async def remove_tag(scope: Scope, customer_id: int, tag_id: int, actor: Actor) -> None:
+    """Take a manual tag off the customer (a tag it does not have: nothing happens)."""
+    async with writing():
+        await get_customer(scope, customer_id)
+        tag = await _tag_row(tag_id=tag_id)
+        if tag is None:
+            return
+        if tag["rule"]:
+            raise ValidationFailed({"name": "a rule tag follows its rule; it cannot be removed by hand"})
+        removed = await raw("DELETE FROM customer_tag WHERE customer = {} AND tag = {} RETURNING id",
+                            customer_id, tag_id)
+        if removed:
+            await record("customer.update", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": ["tags"], "removed": [tag["name"]]})
+
+
+# ---------------------------------------------------------------- profile edit
+
+PROFILE_FIELDS = ("name", "mobile", "email", "gender", "birthday", "province", "city", "address")
+
+
+async def assignable(scope: Scope) -> dict:
+    """Who a customer may be given to by this scope: managers their team's active staff,
+    admins every active staff member and every team; staff nobody (they cannot reassign)."""
+    if scope.kind == "own" or (scope.kind == "team" and scope.team_id is None):
+        return {"staff": [], "teams": []}
+    where, args = "s.is_active = {}", [True]
+    if scope.kind == "team":
+        where += " AND s.team = {}"
+        args.append(scope.team_id)
+    staff = await raw(
+        "SELECT s.id, s.display_name, s.username, s.team, t.name AS team_name FROM staff_user s "
+        f"LEFT JOIN team t ON t.id = s.team WHERE {where} ORDER BY s.display_name, s.id LIMIT 500",
+        *args,
+    )
+    teams = await raw("SELECT id, name FROM team ORDER BY name LIMIT 200") if scope.kind == "all" else []
+    return {"staff": staff, "teams": teams}
+
+
+def _int_or_none(value, errors: dict, key: str) -> int | None:
+    value = "" if value is None else str(value).strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        errors[key] = "not one of the choices"
+        return None
+    return int(value)
+
+
+async def _check_assignment(scope: Scope, row: dict, owner_raw, team_raw, errors: dict) -> dict:
+    """The owner/team change the scope allows, as column values ({} when nothing changes)."""
+    if owner_raw is None and team_raw is None:
+        return {}
+    if scope.kind == "own":
+        errors["owner"] = "only managers and admins can reassign customers"
+        return {}
+    owner_id = _int_or_none(owner_raw, errors, "owner")
+    if scope.kind == "team":
+        team_id = scope.team_id
+    else:
+        team_id = _int_or_none(team_raw, errors, "team") if team_raw is not None else row["team"]
+    if "owner" in errors or "team" in errors:
+        return {}
+    choices = await assignable(scope)
+    if owner_id is not None and owner_id not in {s["id"] for s in choices["staff"]}:
+        errors["owner"] = "not one of the choices"
+    if scope.kind == "all" and team_id is not None and team_id not in {t["id"] for t in choices["teams"]}:
+        errors["team"] = "not one of the choices"
+    changes = {}
+    if owner_id != row["owner"]:
+        changes["owner"] = owner_id
+    if team_id != row["team"]:
+        changes["team"] = team_id
+    return changes
+
+
+async def update_customer(
+    scope: Scope,
+    customer_id: int,
+    data: dict[str, Any],
+    actor: Actor,
+    custom: dict[str, Any] | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+) -> list[str]:
+    """Edit a customer's profile from the card: the fields in PROFILE_FIELDS as sent (an
+    empty optional field clears it), custom field values by key, and, for managers and
+    admins, the owner and team. Everything is validated first and written in one
+    transaction; the audit entry names the changed fields. Returns those names."""
+    errors: dict[str, str] = {}
+    parsed = None
+    try:
+        parsed = parse_customer({k: data.get(k, "") for k in PROFILE_FIELDS if k != "address"})
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    address = _text(data, "address", errors, 200)
+    custom = custom or {}
+    async with writing():
+        row = await get_customer(scope, customer_id)
+        defined = {f["key"]: f for f in await fields.list_fields()} if custom else {}
+        for key, value in custom.items():
+            if key in defined:
+                try:
+                    fields.clean_value(defined[key], value)
+                except ValueError as exc:
+                    errors[f"custom.{key}"] = str(exc)
+        assignment = await _check_assignment(scope, row, owner, team, errors)
+        if errors:
+            raise ValidationFailed(errors)
+        for key, column in (("mobile", Customer.mobile), ("email", Customer.email)):
+            value = getattr(parsed, key)
+            if value and value != row[key] and await Customer.exists().where(
+                (column == value) & (Customer.id != customer_id)
+            ):
+                errors[key] = "belongs to another customer"
+        if errors:
+            raise ValidationFailed(errors)
+        wanted = {
+            "name": parsed.name, "mobile": parsed.mobile, "email": parsed.email,
+            "gender": parsed.gender, "birthday": parsed.birthday, "province": parsed.province,
+            "city": parsed.city, "address": address, **assignment,
+        }
+        changes = {k: v for k, v in wanted.items() if row.get(k) != v}
+        if changes:
+            changes["search_text"] = identity.search_text(parsed.name, parsed.mobile, parsed.email)
+            changes["updated_at"] = now()
+            try:
+                await Customer.update(changes).where(Customer.id == customer_id)
+            except Exception as exc:
+                if is_unique_violation(exc):
+                    raise ValidationFailed({"mobile": "belongs to another customer"}) from exc
+                raise
+        changed_custom = await fields.set_values(customer_id, {k: v for k, v in custom.items() if k in defined})
+        changed = sorted(k for k in changes if k not in ("search_text", "updated_at"))
+        changed += [f"custom.{k}" for k in changed_custom]
+        if changed:
+            await record("customer.update", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": changed})
+    return changed
 
 # ---------------------------------------------------------------- reads
 
@@ -289,11 +524,14 @@ async def search_customers(
     tag_id: int | None = None,
     before_id: int | None = None,
     limit: int = PAGE_SIZE,
+    lifecycle: str | None = None,
 ) -> tuple[list[dict], int | None]:
     """A page of customers, newest first, and the cursor for the next page (or None).
 
     Text of three or more characters is matched anywhere in the name, the mobile's digits or
     the e-mail through the substring index; shorter text matches the start of the name.
+    `lifecycle` (one of LIFECYCLE_STAGES; anything else is ignored) keeps one stage, off the
+    (lifecycle_stage, id) index when it is the only filter.
     """
     q = normalise_query(q)
     scope_sql, args = scope.clause("c")
@@ -320,12 +558,15 @@ async def search_customers(
         else:
             where.append("EXISTS (SELECT 1 FROM customer_tag ct WHERE ct.customer = c.id AND ct.tag = {})")
         args.append(tag_id)
+    if lifecycle in LIFECYCLE_STAGES:
+        where.append("c.lifecycle_stage = {}")
+        args.append(lifecycle)
     if before_id:
         where.append(f"{order} < {{}}")
         args.append(before_id)
     sql = (
         "SELECT c.id, c.name, c.mobile, c.province, c.city, c.first_channel, c.owner, "
-        '(SELECT MAX(o.placed_at) FROM "order" o WHERE o.customer = c.id) AS last_order_at '
+        "c.lifecycle_stage, c.last_order_at "
         f"FROM {source} WHERE {' AND '.join(where)} ORDER BY {order} DESC LIMIT {limit + 1}"
     )
     async with reading():
@@ -351,14 +592,14 @@ async def tags_for(customer_ids: list[int]) -> dict[int, list[dict]]:
         return {}
     marks = ", ".join("{}" for _ in customer_ids)
     rows = await raw(
-        "SELECT ct.customer, t.id, t.name, t.color FROM customer_tag ct "
+        "SELECT ct.customer, t.id, t.name, t.color, t.rule FROM customer_tag ct "
         f"JOIN tag t ON t.id = ct.tag WHERE ct.customer IN ({marks}) ORDER BY t.name",
         *customer_ids,
     )
     out: dict[int, list[dict]] = {}
     for row in rows:
         out.setdefault(row["customer"], []).append(
-            {"id": row["id"], "name": row["name"], "color": row["color"]}
+            {"id": row["id"], "name": row["name"], "color": row["color"], "rule": bool(row["rule"])}
         )
     return out
 
@@ -367,61 +608,94 @@ async def all_tags() -> list[dict]:
     return await Tag.select(Tag.id, Tag.name, Tag.color).order_by(Tag.name).limit(500)
 
 
-async def _interactions(customer_id: int) -> list[dict]:
-    return await Interaction.select(
-        Interaction.id, Interaction.kind, Interaction.body, Interaction.happened_at,
-        Interaction.staff.display_name.as_alias("staff_name"),
-    ).where(Interaction.customer == customer_id).order_by(
-        Interaction.happened_at, ascending=False
-    ).limit(20)
+async def _card_people(customer: dict, staff_id: int | None) -> dict:
+    """Owner and team names, and the kind this staff member logged last (the log form's default)."""
+    rows = await raw(
+        "SELECT (SELECT display_name FROM staff_user WHERE id = {}) AS owner_name, "
+        "(SELECT name FROM team WHERE id = {}) AS team_name, "
+        "(SELECT kind FROM interaction WHERE staff = {} ORDER BY happened_at DESC LIMIT 1) AS last_kind",
+        customer["owner"], customer["team"], staff_id,
+    )
+    return rows[0]
+
+
+def _figures(customer: dict) -> dict:
+    """Key figures from the stored columns (db/customers/lifecycle.py keeps them current)."""
+    count, spent = customer["orders_count"] or 0, customer["total_spent_fen"] or 0
+    rfm = (customer["rfm_r"], customer["rfm_f"], customer["rfm_m"])
+    return {
+        "orders": count,
+        "spent_fen": spent,
+        "average_fen": spent // count if count else None,
+        "first_order_at": _as_datetime(customer["first_order_at"]),
+        "last_order_at": _as_datetime(customer["last_order_at"]),
+        "rfm": rfm if all(rfm) else None,
+        # Slots for capabilities still to come: None renders nothing on the card.
+        "points_balance": None,
+        "predicted_value_fen": None,
+        "tier": None,
+    }
 
 
 async def customer_activity(scope: Scope, customer_id: int) -> dict:
-    """Just what the activity block shows: refreshed after logging, without the whole page."""
+    """What the card refreshes after an interaction is logged: the customer (its next
+    follow-up) and the first page of the timeline, without the rest of the card."""
+    from db.customers import timeline
+
     async with reading():
         customer = await get_customer(scope, customer_id)
-        return {"customer": customer, "interactions": await _interactions(customer_id)}
+        entries, more = await timeline.first_page(customer_id)
+    return {"customer": customer, "timeline": entries, "timeline_next": more}
 
 
-async def customer_page(scope: Scope, customer_id: int) -> dict:
-    """Everything the customer page shows, read on one connection in a fixed few queries."""
-    from db.orders.tables import Order  # orders depend on customers, not the other way
+async def customer_tags(scope: Scope, customer_id: int, with_choices: bool = False) -> dict:
+    """The customer and their tags (rule tags marked), and the manual tags to choose from."""
+    from db.customers import tags as tag_admin  # it imports this module
+    async with reading():
+        customer = await get_customer(scope, customer_id)
+        tags = (await tags_for([customer_id])).get(customer_id, [])
+        choices = await tag_admin.manual_tags() if with_choices else []
+    return {"customer": customer, "tags": tags, "tag_choices": choices}
+
+
+async def customer_edit(scope: Scope, customer_id: int) -> dict:
+    """What the edit form needs: the customer, custom fields and their values, and who the
+    customer may be assigned to (empty for staff)."""
+    async with reading():
+        customer = await get_customer(scope, customer_id)
+        defined = await fields.list_fields()
+        values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
+        choices = await assignable(scope)
+    return {"customer": customer, "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
+            **choices}
+
+
+async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = None) -> dict:
+    """Everything the 360 card shows, read on one connection in a fixed few queries: the
+    customer row (with its stored figures), tags, owner and team, custom fields and the
+    first page of the timeline."""
+    from db.customers import timeline
 
     async with reading():
         customer = await get_customer(scope, customer_id)
         tags = (await tags_for([customer_id])).get(customer_id, [])
-        stats = await raw(
-            'SELECT COUNT(*) AS orders, '
-            'CAST(COALESCE(SUM(CASE WHEN status = {} THEN total_fen END), 0) AS BIGINT) AS paid_fen, '
-            'MAX(placed_at) AS last_order_at FROM "order" WHERE customer = {}',
-            "paid", customer_id,
-        )
-        orders = await Order.select(
-            Order.id, Order.channel, Order.external_id, Order.placed_at, Order.status,
-            Order.total_fen, Order.currency, Order.items,
-        ).where(Order.customer == customer_id).order_by(
-            Order.placed_at, ascending=False
-        ).limit(10).output(load_json=True)
-        interactions = await _interactions(customer_id)
-        people = await raw(
-            "SELECT (SELECT display_name FROM staff_user WHERE id = {}) AS owner_name, "
-            "(SELECT name FROM team WHERE id = {}) AS team_name",
-            customer["owner"], customer["team"],
-        )
-    stat = stats[0]
-    stat["last_order_at"] = _as_datetime(stat["last_order_at"])
+        people = await _card_people(customer, staff_id)
+        defined = await fields.list_fields()
+        values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
+        entries, more = await timeline.first_page(customer_id)
     return {
         "customer": customer,
         "mobile_display": identity.display_mobile(customer["mobile"]),
         "mobile_masked": identity.mask_mobile(customer["mobile"]),
         "tags": tags,
-        "stats": stat,
-        "orders": orders,
-        "interactions": interactions,
-        "owner_name": people[0]["owner_name"],
-        "team_name": people[0]["team_name"],
+        "figures": _figures(customer),
+        "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
+        "timeline": entries,
+        "timeline_next": more,
+        "owner_name": people["owner_name"],
+        "team_name": people["team_name"],
+        "last_kind": people["last_kind"] or "call",
     }
-
 
 # ---------------------------------------------------------------- API representation
 

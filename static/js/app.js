@@ -4,7 +4,10 @@
      response (unless the swapped content still shows a field with aria-invalid="true")
    - CSRF: X-CSRFToken header from <meta name="csrf-token"> on every htmx request
    - service worker /sw.js (scope /), offline/online toasts, [data-copy] copy-to-clipboard,
-     [data-dismiss] on flash messages, a top progress bar and retry for endless scrolling. */
+     [data-dismiss] on flash messages, a top progress bar and retry for endless scrolling.
+   - customer card: sheets the server rendered open become modals; a form's data-then-show
+     scrolls to that element after it closes its sheet; HX-Trigger "crm:toast" shows a toast;
+     follow-up chips and the date input clear each other. */
 (function () {
   "use strict";
   var doc = document;
@@ -153,14 +156,28 @@
     var form = elt && elt.closest ? elt.closest("form[data-close-on-success]") : null;
     var dialog = form && form.closest("dialog");
     if (dialog) {
+      var show = form.getAttribute("data-then-show");
       // Registered after htmx's own onload, so this runs once the response has been swapped in.
       xhr.addEventListener("load", function () {
         if (xhr.status >= 200 && xhr.status < 300 && !dialog.querySelector('[aria-invalid="true"]')) {
           closeSheet(dialog);
           if (form.isConnected) form.reset();
+          var target = show && doc.querySelector(show);
+          if (target) setTimeout(function () {
+            target.scrollIntoView({ behavior: reduceMotion ? "auto" : "smooth", block: "start" });
+          }, 200);
         }
       });
     }
+  });
+
+  // A response can ask for a toast: HX-Trigger: {"crm:toast": "Saved"}.
+  // It arrives before the swap, while the sheet that sent the form is still open: show it
+  // once that sheet has closed (a toast inside a closed dialog is never seen).
+  doc.addEventListener("crm:toast", function (e) {
+    var detail = e.detail;
+    var message = detail && typeof detail === "object" ? detail.value : detail;
+    setTimeout(function () { toast(message); }, 260);
   });
 
   function loadMoreFailed(elt) {
@@ -180,6 +197,28 @@
     if (xhr && xhr.status === 422) return; // validation errors are shown next to the fields
     loadMoreFailed(e.detail.elt);
     toast(label("error", "Something went wrong. Please try again.", "出错了，请稍后重试"));
+  });
+
+  /* Sheets rendered open by the server (a page reached without JS, a form with errors): once
+     JS runs, show them as modals. Follow-up chips and the date input exclude each other. */
+  function upgradeOpenSheets() {
+    var open = doc.querySelectorAll("dialog.sheet[open]");
+    for (var i = 0; i < open.length; i++) {
+      if (typeof open[i].showModal === "function") { open[i].close(); open[i].showModal(); }
+    }
+  }
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", upgradeOpenSheets);
+  else upgradeOpenSheets();
+  doc.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!(t instanceof HTMLInputElement) || !t.form) return;
+    if (t.name === "follow_up_in" && t.checked) {
+      var date = t.form.querySelector('input[name="next_follow_up_on"]');
+      if (date) date.value = "";
+    } else if (t.name === "next_follow_up_on" && t.value) {
+      var chips = t.form.querySelectorAll('input[name="follow_up_in"]');
+      for (var j = 0; j < chips.length; j++) chips[j].checked = false;
+    }
   });
 
   /* Offline / online ------------------------------------------------------------------------------ */

@@ -35,6 +35,17 @@ DOMAIN_MESSAGES = [
     N_("a customer with this already exists"),
     N_("belongs to another customer"),
     N_("one of call, visit, message, note"),
+    # db/customers/service.py: the card's quick actions (log, tags, profile edit)
+    N_("one of reached, no_answer, interested, not_interested, resolved"),
+    N_("today or later"),
+    N_("within the next two years"),
+    N_("one of 1, 3, 7"),
+    N_("a date like 2024-03-05"),  # db/customers/fields.parse_date, for the follow-up date
+    N_("a rule tag follows its rule; it cannot be added by hand"),
+    N_("a rule tag follows its rule; it cannot be removed by hand"),
+    N_("only managers and admins can reassign customers"),
+    N_("not one of the choices"),
+    N_("at most 200 characters"),
     # db/customers/identity.py: InvalidIdentity
     N_("not a phone number"),
     N_("not a valid mobile number"),
@@ -143,6 +154,29 @@ DOMAIN_MESSAGES = [
     N_("the account that started this import no longer exists"),
     N_("only managers and admins may import"),
     N_("the import stopped on an unexpected error; the rows before it were saved"),
+    # db/customers/merge.py, duplicates.py and export.py
+    N_("a customer cannot be merged with itself"),
+    N_("this customer was already merged"),
+    N_("not a tag"),
+    N_("one of prospect, new, active, dormant, churned"),
+    N_("not a filter of the customer list yet"),
+    N_("one of csv, xlsx"),
+    # db/customers/fields.py: custom fields (definitions and the values on a customer)
+    N_("a number like 12.5"),
+    N_("at most four decimal places"),
+    N_("not one of the options"),
+    N_("at most 500 characters"),
+    N_("no such custom field"),
+    N_("a list of options"),
+    N_("at least one option"),
+    N_("at most 50 options of up to 60 characters"),
+    N_("lowercase letters, digits and _, starting with a letter"),
+    N_("one of text, number, date, choice"),
+    N_("at most 50 custom fields"),
+    N_("a field with this key already exists"),
+    # db/customers/lifecycle.py: parse_thresholds
+    N_("a whole number of days from 1 to 3650"),
+    N_("new ≤ active < dormant days"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
