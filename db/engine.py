@@ -10,7 +10,7 @@ at once with "database is locked" when another process writes).
 from __future__ import annotations
 
 import sqlite3
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING
 
 from piccolo.engine.base import Engine
@@ -27,7 +27,7 @@ def make_engine(settings: "Settings") -> Engine:
     if settings.is_sqlite:
         path = settings.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(path) as conn:  # WAL is a property of the file: set it once
+        with closing(sqlite3.connect(path)) as conn:  # WAL is a property of the file: set it once
             conn.execute("PRAGMA journal_mode=WAL")
         return SQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_S)
     url = settings.database_url

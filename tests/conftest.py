@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,10 @@ async def _prepare_database() -> list[str]:
         path = _sqlite_path()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         await _migrate()
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copyfile(path, TEMPLATE_DB)
         return []
@@ -77,7 +78,9 @@ async def clean_database(_database_schema):
     if IS_SQLITE:
         # Through SQLite's backup API, not a file copy: a connection left open by the test
         # before (an app's background task, say) sees a consistent database, not a torn file.
-        with sqlite3.connect(TEMPLATE_DB) as source, sqlite3.connect(_sqlite_path()) as target:
+        # (closing(): a sqlite3 connection's own `with` commits but never closes.)
+        with closing(sqlite3.connect(TEMPLATE_DB)) as source, \
+                closing(sqlite3.connect(_sqlite_path())) as target:
             source.backup(target)
     else:
         names = ", ".join(f'"{t}"' for t in _database_schema)

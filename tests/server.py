@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ def running_server(workers: int = 1, **env: str):
     proc = subprocess.Popen(
         [str(crm), "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the workers stop with it
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -45,8 +47,24 @@ def running_server(workers: int = 1, **env: str):
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop the server and every worker process, and wait until all are gone: a worker still
+    closing its SQLite connection while the next test resets the file corrupts the reset."""
+    group = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 10
+    while True:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(group, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    proc.wait()
