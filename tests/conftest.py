@@ -167,6 +167,18 @@ async def signed_in(app, make_user):
 
 
 @pytest.fixture
+def signed_in_english(signed_in):
+    """Like signed_in, for tests that check English wording (the default language is Chinese)."""
+
+    async def factory(*args, **kwargs):
+        client = await signed_in(*args, **kwargs)
+        client.headers["Accept-Language"] = "en"
+        return client
+
+    return factory
+
+
+@pytest.fixture
 async def api_key():
     from db.staff.accounts import create_api_key
 

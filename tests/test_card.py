@@ -19,15 +19,9 @@ SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def signed_in(signed_in):
+def signed_in(signed_in_english):
     """The card's wording is checked in English (the default language is Chinese)."""
-
-    async def english(*args, **kwargs):
-        client = await signed_in(*args, **kwargs)
-        client.headers["Accept-Language"] = "en"
-        return client
-
-    return english
+    return signed_in_english
 
 
 def today() -> dt.date:

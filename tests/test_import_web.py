@@ -8,11 +8,19 @@ import csv
 import io
 import re
 
+import pytest
+
 from db.audit.tables import AuditEntry
 from db.customers.tables import Customer
 from db.imports.tables import ImportJob
 from db.orders.tables import Order
 from tests.import_helpers import CUSTOMER_HEADERS, order_rows, write_csv, write_xlsx
+
+
+@pytest.fixture
+def signed_in(signed_in_english):
+    """Messages are checked in English (the default language is Chinese)."""
+    return signed_in_english
 
 
 def _csv_bytes(rows, encoding="utf-8"):
@@ -160,6 +168,7 @@ async def test_a_file_over_the_upload_limit_gets_a_clear_message(settings_env, m
     settings_env(CRM_IMPORT_MAX_BYTES="4096")
     await make_user("li.manager", "manager")
     async with AsyncTestClient(app=create_app(), base_url=BASE_URL) as client:
+        client.headers["Accept-Language"] = "en"
         assert (await sign_in(client, "li.manager")).status_code == 303
         client.csrf = await csrf_token(client, "/import")
         small = await upload(client, _csv_bytes(CUSTOMERS), "small.csv")
