@@ -67,8 +67,8 @@ async def test_sign_in_search_by_four_digits_and_open_the_customer(make_user):
 
 async def test_log_a_visit_with_a_next_follow_up_in_three_taps_on_a_phone(make_user):
     """The issue's "done when": on a 390x844 screen, log a visit with a next follow-up date in
-    three taps plus typing (Log, the "next week" chip, Save; the form starts on the kind this
-    person logged last, so a field worker's visit needs no tap); the timeline shows it at once,
+    three taps plus typing (Log, the "next week" chip, Save; the form starts on a visit, then on
+    the kind this person logged last); the timeline shows it at once,
     the header shows the follow-up date, and the page never reloads."""
     from playwright.async_api import async_playwright, expect
 
@@ -98,7 +98,7 @@ async def test_log_a_visit_with_a_next_follow_up_in_three_taps_on_a_phone(make_u
             await page.locator(".card-bar-primary").tap()                     # tap 1: Log
             sheet = page.locator("#log-sheet")
             await expect(sheet).to_be_visible()
-            await page.locator("#log-sheet .segmented-option", has_text="拜访").tap()  # the kind
+            await expect(page.locator('#log-sheet input[name=kind][value=visit]')).to_be_checked()
             await page.locator("#log-sheet textarea[name=body]").fill("到店试用新品，下周再来")
             await page.locator("#log-sheet .chip-date").nth(2).tap()          # tap 2: next week
             box = await page.locator("#log-form button[type=submit]").bounding_box()
@@ -113,8 +113,13 @@ async def test_log_a_visit_with_a_next_follow_up_in_three_taps_on_a_phone(make_u
             assert await page.evaluate("window.__sameDocument") is True  # no reload
             if SHOTS:
                 await page.screenshot(path=str(SHOTS / "card-logged-390.png"))
-            # The next time, the form starts on "visit": Log, type, chip, Save is three taps.
+            # The form remembers the kind this person logged last.
             await page.locator(".card-bar-primary").tap()
-            await expect(page.locator('#log-sheet input[name=kind][value=visit]')).to_be_checked()
+            await page.locator("#log-sheet .segmented-option", has_text="电话").tap()
+            await page.locator("#log-sheet textarea[name=body]").fill("电话确认到店时间")
+            await page.locator("#log-form button[type=submit]").tap()
+            await expect(item).to_contain_text("电话确认到店时间")
+            await page.locator(".card-bar-primary").tap()
+            await expect(page.locator('#log-sheet input[name=kind][value=call]')).to_be_checked()
             assert not [e for e in errors if "Content Security Policy" in e], errors
             await browser.close()

@@ -177,7 +177,7 @@ class CustomerController(Controller):
     async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
             customer = await service.get_customer(scope_of(request), customer_id)
-            return render(request, CARD, _card_context(customer=customer, last_kind="call"), block="log_form")
+            return render(request, CARD, _card_context(customer=customer, last_kind=service.FIRST_KIND), block="log_form")
         return await _full_card(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")

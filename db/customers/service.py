@@ -30,6 +30,9 @@ GENDER_ALIASES = {
     "u": "unknown", "unknown": "unknown", "": "unknown", "未知": "unknown",
 }
 PAGE_SIZE = 20
+# The log form starts on the kind this person logged last; before their first, on a visit:
+# field staff log visits on their phones, and a call placed from the card is one tap anyway.
+FIRST_KIND = "visit"
 MAX_TAGS = 20
 
 
@@ -694,7 +697,7 @@ async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = N
         "timeline_next": more,
         "owner_name": people["owner_name"],
         "team_name": people["team_name"],
-        "last_kind": people["last_kind"] or "call",
+        "last_kind": people["last_kind"] or FIRST_KIND,
     }
 
 # ---------------------------------------------------------------- API representation
