@@ -55,18 +55,22 @@ def test_an_encoding_error_further_on_is_found_before_anything_is_imported(tmp_p
 def test_xlsx_with_real_date_cells_numbers_and_formulas(tmp_path):
     path = write_xlsx(tmp_path / "c.xlsx", [
         CUSTOMER_HEADERS,
-        ['=HYPERLINK("http://evil.example","点我")', 13812345678, "a@example.com", "女",
-         dt.datetime(1990, 5, 17), "浙江", "杭州"],
+        ["王芳", 13812345678, "a@example.com", "女", dt.datetime(1990, 5, 17), "浙江", "杭州"],
+        ['=HYPERLINK("http://evil.example","点我")', 13912345678, "", "", "", "", ""],
     ])
     info = reader.inspect(path, "c.xlsx")
-    assert (info.file_format, info.total_rows) == ("xlsx", 1)
-    (row,) = reader.iter_rows(path, "xlsx", "")
-    assert row[0] == '=HYPERLINK("http://evil.example","点我")'  # the formula's text, never its result
+    assert (info.file_format, info.total_rows) == ("xlsx", 2)
+    row, formula_row = reader.iter_rows(path, "xlsx", "")
     ctx = Context.build("customers", info.headers, mapping.guess_mapping(info.headers, "customers"))
     record, errors = parse_customer(ctx, row)
-    assert not errors and record.name.startswith("=HYPERLINK") and record.mobile == "+8613812345678"
+    assert not errors and record.name == "王芳" and record.mobile == "+8613812345678"
     assert record.fields["birthday"] == dt.date(1990, 5, 17)
-    assert neutralise(record.name).startswith("'=")  # inert when written back to a CSV
+    # A formula is never evaluated: the cell reads as the value saved with it, and this file
+    # (written by a program, not by Excel) saved none, so the row has no name.
+    assert formula_row[0] is None and formula_row[1] == 13912345678
+    _, errors = parse_customer(ctx, formula_row)
+    assert "name" in errors
+    assert neutralise('=HYPERLINK("x")').startswith("'=")  # inert when written back to a CSV
     assert neutralise("+86 138 1234 5678") == "+86 138 1234 5678" and neutralise("@SUM(A1)") == "'@SUM(A1)"
 
 

@@ -3,8 +3,8 @@
 Files are streamed row by row (a 50 MB export is never held in memory). `inspect()` reads
 the whole file once before anything is written: it finds the encoding, checks every byte
 decodes, and counts the rows, so a file that cannot be read fails before the first batch.
-An XLSX is a zip: its members and unpacked size are checked before openpyxl opens it, and
-openpyxl parses with defusedxml (installed) so entity tricks are refused.
+An XLSX is a zip: its members and unpacked size are checked before python-calamine opens it
+(its XML parser expands no entities).
 """
 
 from __future__ import annotations
@@ -109,43 +109,38 @@ def check_zip(path: Path) -> None:
 
 
 def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
-    """The first sheet's rows; `dimension`, when given, receives the row count the sheet
-    declares (its <dimension> element; None when absent) before the first row is read."""
-    import openpyxl  # openpyxl uses defusedxml when it is installed
+    """The first sheet's rows; `dimension`, when given, receives the sheet's row count before
+    the first row is read.
+
+    python-calamine (Rust) reads the sheet about twenty times faster than openpyxl, whose
+    cell parsing alone took over a minute for 100,000 order rows. A formula cell gives the
+    value Excel saved with it (what the shop sees in the sheet), never its formula, and it is
+    never evaluated. Whole numbers come back as floats and are made ints again, so a mobile
+    stays 13812345678, not 13812345678.0."""
+    from python_calamine import CalamineWorkbook
 
     check_zip(path)
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds for damaged files
-        raise UnreadableFile("this .xlsx file could not be opened: " + type(exc).__name__) from exc
-    try:
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
-            return
-        if dimension is not None:
-            dimension.append(sheet.max_row or _count_row_tags(book, sheet))
-        for row in sheet.iter_rows(values_only=True):
-            if len(row) > MAX_COLUMNS:
-                row = row[:MAX_COLUMNS]
-            yield list(row)
-    finally:
-        book.close()
+        book = CalamineWorkbook.from_path(str(path))
+        sheet = book.get_sheet_by_index(0) if book.sheet_names else None
+    except Exception as exc:  # calamine raises one error type per format problem
+        raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
+    if sheet is None:
+        return
+    if dimension is not None:
+        dimension.append(sheet.height)
+    for row in sheet.iter_rows():
+        if len(row) > MAX_COLUMNS:
+            row = row[:MAX_COLUMNS]
+        yield [_cell(value) for value in row]
 
 
-def _count_row_tags(book, sheet) -> int | None:
-    """Rows in a sheet without a declared size (files written by scripts): the <row> tags in
-    its XML, counted in the raw stream without parsing cells."""
-    try:
-        count, tail = 0, b""
-        with book._archive.open(sheet._worksheet_path) as xml:
-            while chunk := xml.read(1 << 20):
-                data = tail + chunk
-                count += data.count(b"<row ") + data.count(b"<row>")
-                tail = data[-5:]
-                count -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again next time
-        return count + tail.count(b"<row ") + tail.count(b"<row>")
-    except Exception:
-        return None
+def _cell(value):
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    if value == "":
+        return None  # an empty cell, as openpyxl gave it
+    return value
 
 
 def _is_blank(row: list) -> bool:
@@ -182,7 +177,7 @@ def inspect(path: Path, filename: str = "") -> FileInfo:
     """Format, encoding, headers and row count. A CSV is read whole once (streamed), so a
     decoding error anywhere is found before anything is written. An XLSX is parsed only as
     far as its first data row: the row count is the one the sheet declares (parsing 100,000
-    rows with openpyxl takes half a minute, and the zip and its XML were checked on opening);
+    rows twice would double the work, and the zip was checked on opening);
     without a declared size the sheet is counted row by row."""
     file_format = detect_format(path, filename)
     encoding = "" if file_format == "xlsx" else detect_encoding(path)
