@@ -469,3 +469,24 @@ async def test_endless_scrolling_keeps_the_lifecycle_filter(signed_in):
         url = found.group(1).replace("&amp;", "&") if found else None
         assert url is None or "lifecycle=prospect" in url
     assert len(seen) == 25 and len(set(seen)) == 25
+
+
+async def test_a_tag_name_in_another_case_is_the_same_tag(signed_in):
+    me = await signed_in("li.na", "staff", "华东门店组")
+    cid = await add_customer(owner=me.user_id)
+    await Tag.insert(Tag(name="VIP", created_at=now()))
+    response = await me.post(f"/customers/{cid}/tags", headers=hx(me), data={"name": "vip"})
+    assert response.status_code == 200
+    assert await Tag.count() == 1 and await CustomerTag.count() == 1
+
+
+async def test_odd_digits_in_ids_are_refused_not_crashed(signed_in):
+    """'²' is a digit to str.isdigit() but not to int(): every id parser refuses it."""
+    admin = await signed_in("boss", "admin", None)
+    cid = await add_customer()
+    for path in ("/customers?before=²", "/customers?tag=²", "/customers/export?tag=²&format=csv",
+                 "/customers/duplicates/merge?a=²&b=1"):
+        assert (await admin.get(path)).status_code < 500, path
+    response = await admin.post(f"/customers/{cid}/edit", headers=hx(admin),
+                                data={"name": "王芳", "mobile": "13812345678", "owner": "²"})
+    assert response.status_code < 500

@@ -32,7 +32,7 @@ FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
 
 
 def _clean_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
+    return int(value) if value and value.isdecimal() and len(value) < 12 else None
 
 
 def _today() -> dt.date:

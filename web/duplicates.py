@@ -20,7 +20,7 @@ PAGE_PAIRS = 20
 
 def _int(value) -> int | None:
     text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return int(text) if text.isdecimal() and len(text) < 12 else None
 
 
 def _errors(exc: ValidationFailed) -> dict[str, str]:

@@ -98,7 +98,7 @@ def rule_from_draft(draft: list[dict]) -> dict:
         elif kind in ("province", "city"):
             out.append({kind: _split_names(d["names"])})
         elif kind == "birthday_month":
-            out.append({"birthday_month": [int(m) for m in d["choices"] if m.isdigit()]})
+            out.append({"birthday_month": [int(m) for m in d["choices"] if m.isdecimal()]})
         elif kind == "custom":
             out.append({"custom": {"key": d["key"], "op": d["op"] or "eq", "value": d["value"]}})
         elif kind == "last_order":
@@ -144,7 +144,7 @@ def condition_errors(errors: dict[str, str], count: int) -> list[dict[str, str]]
     out: list[dict[str, str]] = [{} for _ in range(count)]
     for key, message in errors.items():
         parts = key.split(".")
-        if parts[0] == "all" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < count:
+        if parts[0] == "all" and len(parts) >= 2 and parts[1].isdecimal() and int(parts[1]) < count:
             part = parts[2] if len(parts) > 2 else ""
             out[int(parts[1])][part] = _(message)
     return out
@@ -193,7 +193,7 @@ def _is_rule(tag: dict | None, values: dict) -> bool:
 async def _tag_or_404(request: Request, raw_id: str) -> dict | None:
     if not raw_id:
         return None
-    if not raw_id.isdigit() or len(raw_id) > 11:
+    if not raw_id.isdecimal() or len(raw_id) > 11:
         raise NotFound()
     return await tag_domain.get_tag(scope_of(request), int(raw_id))
 
@@ -278,7 +278,7 @@ class TagController(Controller):
             kind = str(form.get("add_type", ""))
             if kind in CONDITION_TYPES and len(draft) < MAX_CONDITIONS:
                 draft.append(_blank(kind))
-        elif remove.isdigit() and int(remove) < len(draft):
+        elif remove.isdecimal() and int(remove) < len(draft):
             del draft[int(remove)]
         context = await _form_context(request, tag, values, draft, {})
         return render(request, "tags/form.html", context, block="builder")

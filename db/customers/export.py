@@ -67,7 +67,7 @@ def parse_filters(q: str | None, tag: str | None, lifecycle: str | None) -> Expo
     q = (q or "").strip()[:100]
     tag_id = None
     if tag:
-        if not str(tag).isdigit() or len(str(tag)) > 11:
+        if not str(tag).isdecimal() or len(str(tag)) > 11:
             errors["tag"] = "not a tag"
         else:
             tag_id = int(tag)

@@ -58,7 +58,7 @@ def parse_thresholds(new_days: Any, active_days: Any, dormant_days: Any) -> dict
     for key, value in (("new_days", new_days), ("active_days", active_days),
                        ("dormant_days", dormant_days)):
         text = str(value if value is not None else "").strip()
-        if not text.isdigit() or not 1 <= int(text) <= 3650:
+        if not text.isdecimal() or not 1 <= int(text) <= 3650:
             errors[key] = "a whole number of days from 1 to 3650"
         else:
             values[key] = int(text)

@@ -92,7 +92,7 @@ def _text_list(value: Any, key: str, errors: dict) -> list[str]:
 def _int_or_none(value: Any, key: str, errors: dict, lo: int, hi: int) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         errors[key] = f"a whole number from {lo} to {hi}"

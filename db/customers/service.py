@@ -260,7 +260,7 @@ def parse_follow_up(date_text: str, in_days: str, today: dt.date, errors: dict) 
             errors["next_follow_up_on"] = str(exc)
             return None
     elif in_days:
-        if not in_days.isdigit() or int(in_days) not in FOLLOW_UP_CHIPS:
+        if not in_days.isdecimal() or int(in_days) not in FOLLOW_UP_CHIPS:
             errors["next_follow_up_on"] = "one of 1, 3, 7"
             return None
         when = today + dt.timedelta(days=int(in_days))
@@ -322,7 +322,9 @@ async def add_interaction(
 
 async def _tag_row(tag_id: int | None = None, name: str | None = None) -> dict | None:
     rows = await raw(
-        "SELECT id, name, color, rule FROM tag WHERE " + ("id = {}" if tag_id is not None else "name = {}"),
+        # names are unique ignoring case (as the tag pages treat them): "vip" finds "VIP"
+        "SELECT id, name, color, rule FROM tag WHERE "
+        + ("id = {}" if tag_id is not None else "lower(name) = lower({})"),
         tag_id if tag_id is not None else name,
     )
     return rows[0] if rows else None
@@ -398,7 +400,7 @@ def _int_or_none(value, errors: dict, key: str) -> int | None:
     value = "" if value is None else str(value).strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 12:
+    if not value.isdecimal() or len(value) > 12:
         errors[key] = "not one of the choices"
         return None
     return int(value)
