@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pytest
 
+from db.spreadsheet import neutralise
 from db.audit.tables import AuditEntry
 from db.customers import export, fields
 from db.customers.service import Actor, parse_customer, upsert_customer
@@ -181,8 +182,9 @@ async def test_export_page_offers_the_filters_and_both_formats(signed_in):
 
 
 def test_neutralise_and_mobile_cells():
-    assert [export.neutralise(v) for v in ("=1", "+1", "-1", "@a", "\t", "\rx", "a=1", 5, None)] == [
-        "'=1", "'+1", "'-1", "'@a", "'\t", "'\rx", "a=1", 5, None]
+    cells = ("=1", "+1", "-1", "-2+3", "+SUM(A1)", "+86 138 1234 5678", "@a", "\t", "\rx", "a=1", 5, None)
+    assert [neutralise(v) for v in cells] == [
+        "'=1", "+1", "-1", "'-2+3", "'+SUM(A1)", "+86 138 1234 5678", "'@a", "'\t", "'\rx", "a=1", 5, None]
     assert export.export_mobile("+8613812345678") == "13812345678"
     assert export.export_mobile("+447911123456") == "00447911123456"
     assert export.export_mobile(None) == ""

@@ -31,6 +31,7 @@ from db.customers.tables import LIFECYCLE_STAGES
 from db.engine import raw, reading, writing
 from db.errors import ValidationFailed
 from db.money import format_fen
+from db.spreadsheet import neutralise
 
 FORMATS = ("csv", "xlsx")
 PAGE = 500
@@ -38,7 +39,6 @@ HEADERS = ("姓名", "手机号", "邮箱", "性别", "生日", "省份", "城�
            "订单数", "累计消费", "首单时间", "末单时间")
 GENDERS_ZH = {"female": "女", "male": "男", "unknown": "未知"}
 LIFECYCLE_ZH = {"prospect": "潜在", "new": "新客户", "active": "活跃", "dormant": "沉睡", "churned": "流失"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_CHUNK = 64 * 1024
 
 
@@ -78,13 +78,6 @@ def parse_filters(q: str | None, tag: str | None, lifecycle: str | None) -> Expo
     if errors:
         raise ValidationFailed(errors)
     return ExportFilters(q, tag_id, lifecycle or None)
-
-
-def neutralise(value):
-    """Text a spreadsheet would evaluate becomes plain text: a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def export_mobile(mobile: str | None) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from db.clock import now
 from db.customers import identity
 from db.imports import values
+from db import spreadsheet
 
 CUSTOMER_TEXT_LIMITS = {"name": 100, "province": 20, "city": 40, "address": 200}
 
@@ -207,15 +208,6 @@ def default_name(mobile: str | None, email: str | None) -> str:
     return identity.mask_mobile(mobile) if mobile else (email or "").split("@")[0]
 
 
-_FORMULA_START = ("=", "@", "\t", "\r")
-
-
 def neutralise(cell) -> str:
-    """A cell as written to a CSV people open in Excel: formulas become inert text, while
-    '+86 138…' and '-5' stay as they are."""
-    text = values.cell_text(cell)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    if text[:1] in "+-" and not all(ch.isdigit() or ch in " +-.()" for ch in text):
-        return "'" + text
-    return text
+    """A file's cell as text, safe to write back into a CSV people open in Excel."""
+    return spreadsheet.neutralise(values.cell_text(cell))
