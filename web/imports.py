@@ -82,11 +82,6 @@ def _field_labels(custom: list[dict]) -> dict[str, str]:
     return labels
 
 
-def _channel_labels() -> dict[str, str]:
-    return {"tmall": _("Tmall / Taobao"), "jd": _("JD"), "douyin": _("Douyin"), "pdd": _("Pinduoduo"),
-            "web": _("Own web shop"), "store": _("Store")}
-
-
 def _max_mb() -> int:
     return max(1, get_settings().import_max_bytes // (1024 * 1024))
 
@@ -119,7 +114,7 @@ async def _mapping_context(job: dict, errors: dict | None = None, chosen: dict |
         "nav": "more", "job": job, "headers": headers, "sample": sample, "field_options": options,
         "chosen": chosen if chosen is not None else job["mapping"],
         "channel": channel if channel is not None else job["options"].get("default_channel", ""),
-        "channels": [("", _("From the file's channel column"))] + list(_channel_labels().items()),
+        "channels": CHANNELS,  # named by components/labels.html
         "errors": errors or {},
     }
 
@@ -162,7 +157,7 @@ class ImportPages(Controller):
         custom = await jobs.custom_fields() if job["kind"] == "customers" else []
         return render(request, "imports/preview.html", {
             "nav": "more", "job": job, "preview": shown, "labels": _field_labels(custom),
-            "channel_label": _channel_labels().get(job["options"].get("default_channel", ""), ""),
+            "default_channel": job["options"].get("default_channel", ""),
         })
 
     @post("/{job_id:int}/start")
