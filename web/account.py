@@ -23,6 +23,7 @@ from web.auth import (
     staff_required,
 )
 from web.i18n import LANGUAGES
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.settings import get_settings
 from web.templating import render
@@ -242,7 +243,7 @@ async def change_password(request: Request) -> Response:
         try:
             await accounts.change_password(user.id, str(form.get("current_password", ""))[:256], new)
         except ValidationFailed as exc:
-            errors = {k: _(v) for k, v in exc.errors.items()}
+            errors = field_errors(exc.errors)
     if errors:
         return render(request, "account/password.html", {"errors": errors, "nav": "more"})
     ip = client_ip(request.scope)

@@ -23,6 +23,7 @@ from db.customers import service, timeline
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from web.auth import actor_of, scope_of, staff_required
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.settings import get_settings
 from web.templating import base_context, env, is_fragment_request, render
@@ -38,10 +39,6 @@ def _clean_int(value: str | None) -> int | None:
 def _today() -> dt.date:
     """Today in the shop's time zone: "tomorrow" means the shop's tomorrow."""
     return dt.datetime.now(ZoneInfo(get_settings().timezone)).date()
-
-
-def _errors(exc: ValidationFailed) -> dict[str, str]:
-    return {k: _(v) for k, v in exc.errors.items()}
 
 
 def _flash(key: str | None) -> list[tuple[str, str]]:
@@ -145,7 +142,7 @@ class CustomerController(Controller):
             user = request.scope["auth"].user
             customer_id = await service.create_customer(data, actor_of(request), user.team_id)
         except ValidationFailed as exc:
-            errors = {k: _(v) for k, v in exc.errors.items()}
+            errors = field_errors(exc.errors)
             return render(request, "customers/new.html",
                           {"nav": "customers", "values": values, "errors": errors})
         return Redirect(f"/customers/{customer_id}", status_code=303)
@@ -195,10 +192,10 @@ class CustomerController(Controller):
         except ValidationFailed as exc:
             if not is_fragment_request(request):
                 return await _full_card(request, customer_id, sheet="log", values=values,
-                                        errors=_errors(exc))
+                                        errors=field_errors(exc.errors))
             customer = await service.get_customer(scope, customer_id)
             return render(request, CARD, _card_context(customer=customer, values=values,
-                                                       errors=_errors(exc), last_kind=values["kind"]),
+                                                       errors=field_errors(exc.errors), last_kind=values["kind"]),
                           block="log_form")
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
@@ -220,7 +217,7 @@ class CustomerController(Controller):
     async def _tags_changed(self, request: Request, customer_id: int, error: ValidationFailed | None,
                             values: dict) -> Response:
         scope = scope_of(request)
-        errors = _errors(error) if error else {}
+        errors = field_errors(error.errors) if error else {}
         if not is_fragment_request(request):
             if error:
                 return await _full_card(request, customer_id, sheet="tags", values=values, errors=errors)
@@ -269,7 +266,7 @@ class CustomerController(Controller):
             await service.update_customer(scope, customer_id, values, actor_of(request),
                                           custom=custom, owner=owner, team=team)
         except ValidationFailed as exc:
-            errors = _errors(exc)
+            errors = field_errors(exc.errors)
             keep = {**values, **{f"custom.{k}": v for k, v in custom.items()},
                     "owner": owner, "team": team}
             if not is_fragment_request(request):

@@ -12,6 +12,7 @@ from litestar.response import Redirect
 from db.customers import duplicates, merge
 from db.errors import ValidationFailed
 from web.auth import actor_of, role_required, scope_of
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.templating import is_fragment_request, render
 
@@ -21,10 +22,6 @@ PAGE_PAIRS = 20
 def _int(value) -> int | None:
     text = str(value or "")
     return int(text) if text.isdecimal() and len(text) < 12 else None
-
-
-def _errors(exc: ValidationFailed) -> dict[str, str]:
-    return {k: _(v) for k, v in exc.errors.items()}
 
 
 class DuplicatesController(Controller):
@@ -86,7 +83,7 @@ class DuplicatesController(Controller):
             if survivor_id == merged_id:
                 raise
             try:
-                return await self._confirm(request, survivor_id, merged_id, _errors(exc))
+                return await self._confirm(request, survivor_id, merged_id, field_errors(exc.errors))
             except Exception:  # the merged customer is gone (merged meanwhile): say so
                 return render(request, "error.html", {
                     "status": 409, "title": _("Already merged"),

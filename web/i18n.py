@@ -73,6 +73,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.get().ngettext(singular, plural, n)
 
 
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """A domain error's messages per field, in the request's language, for a form."""
+    return {field: gettext(message) for field, message in errors.items()}
+
+
 @lru_cache(maxsize=None)
 def locale_for(lang: str) -> Locale:
     return Locale.parse(LANGUAGES.get(lang, "zh_CN"))

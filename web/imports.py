@@ -24,6 +24,7 @@ from db.imports import jobs
 from db.imports.mapping import field_choices
 from db.orders.tables import CHANNELS
 from web.auth import actor_of, role_required
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.settings import get_settings
 from web.templating import render
@@ -97,10 +98,6 @@ def _too_large(request: Request, _exc: Exception) -> Response:
     return _index(request, "customers", [], {"file": message}, status=413)
 
 
-def _errors(exc: ValidationFailed) -> dict[str, str]:
-    return {k: _(v) for k, v in exc.errors.items()}
-
-
 async def _mapping_context(job: dict, errors: dict | None = None, chosen: dict | None = None,
                            channel: str | None = None) -> dict:
     headers = await asyncio.to_thread(jobs.headers_of, job)
@@ -145,7 +142,7 @@ class ImportPages(Controller):
             await jobs.save_mapping(job, chosen, channel)
         except ValidationFailed as exc:
             return render(request, "imports/mapping.html",
-                          await _mapping_context(job, _errors(exc), chosen, channel))
+                          await _mapping_context(job, field_errors(exc.errors), chosen, channel))
         return Redirect(f"/import/{job_id}/preview", status_code=303)
 
     @get("/{job_id:int}/preview")
@@ -203,7 +200,7 @@ async def _upload(request: Request) -> Response:
             await asyncio.to_thread(_copy, upload.file, path)
             job_id = await jobs.create_job(kind, path, upload.filename, _viewer(request)[0])
         except ValidationFailed as exc:
-            errors = _errors(exc)
+            errors = field_errors(exc.errors)
         finally:
             await upload.close()
     if errors:

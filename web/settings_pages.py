@@ -11,6 +11,7 @@ from db.customers import lifecycle
 from db.customers.tables import FIELD_KINDS
 from db.errors import NotFound, ValidationFailed
 from web.auth import role_required
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.templating import is_fragment_request, render
 
@@ -25,10 +26,6 @@ MESSAGES = {
 def _flashes(request: Request) -> list[tuple[str, str]]:
     key = request.query_params.get("msg")
     return [("success", _(MESSAGES[key]))] if key in MESSAGES else []
-
-
-def _errors(exc: ValidationFailed) -> dict[str, str]:
-    return {k: _(v) for k, v in exc.errors.items()}
 
 
 async def _field(field_id: int) -> dict:
@@ -66,7 +63,7 @@ class SettingsController(Controller):
                                             values["choices"])
         except ValidationFailed as exc:
             return render(request, "settings/field_form.html", {
-                "nav": "more", "item": None, "kinds": FIELD_KINDS, "errors": _errors(exc),
+                "nav": "more", "item": None, "kinds": FIELD_KINDS, "errors": field_errors(exc.errors),
                 "values": values,
             })
         return Redirect("/settings/fields?msg=field_created", status_code=303)
@@ -88,7 +85,7 @@ class SettingsController(Controller):
             await field_domain.update_field(field_id, values["label"], values["choices"])
         except ValidationFailed as exc:
             return render(request, "settings/field_form.html", {
-                "nav": "more", "item": field, "kinds": FIELD_KINDS, "errors": _errors(exc),
+                "nav": "more", "item": field, "kinds": FIELD_KINDS, "errors": field_errors(exc.errors),
                 "values": values,
             })
         return Redirect("/settings/fields?msg=field_saved", status_code=303)
@@ -132,6 +129,6 @@ class SettingsController(Controller):
             await lifecycle.set_thresholds(values["new_days"], values["active_days"], values["dormant_days"])
         except ValidationFailed as exc:
             return render(request, "settings/lifecycle.html",
-                          {"nav": "more", "values": values, "errors": _errors(exc)})
+                          {"nav": "more", "values": values, "errors": field_errors(exc.errors)})
         await lifecycle.recompute_all()
         return Redirect("/settings/lifecycle?msg=lifecycle_saved", status_code=303)

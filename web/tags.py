@@ -22,6 +22,7 @@ from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import NotFound, ValidationFailed
 from web import i18n
 from web.auth import actor_of, role_required, scope_of, staff_required
+from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.templating import render
 
@@ -175,7 +176,7 @@ async def _form_context(request: Request, tag: dict | None, values: dict, draft:
             pass
     return {
         "nav": "more", "tag": tag, "values": values, "draft": draft,
-        "errors": {k: _(v) for k, v in errors.items()},
+        "errors": field_errors(errors),
         "cond_errors": condition_errors(errors, len(draft)),
         "colors": tag_domain.TAG_COLORS, "condition_types": CONDITION_TYPES,
         "stages": LIFECYCLE_STAGES, "channels": _channels(), "fields": fields,
