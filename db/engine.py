@@ -88,6 +88,11 @@ async def raw(sql: str, *args):
     return [dict(row) for row in rows]  # asyncpg gives read-only Records
 
 
+def like_escape(text: str) -> str:
+    """Text for a LIKE pattern with ESCAPE '\\': its own %, _ and \\ match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     """True for a unique-index violation on either engine (a concurrent insert won)."""
     if isinstance(exc, sqlite3.IntegrityError):

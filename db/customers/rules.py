@@ -31,7 +31,7 @@ from typing import Any
 
 from db.clock import now
 from db.customers.tables import FIELD_KINDS, LIFECYCLE_STAGES
-from db.engine import is_sqlite, raw, writing
+from db.engine import is_sqlite, like_escape, raw, writing
 from db.errors import ValidationFailed
 from db.money import format_fen, parse_money
 
@@ -310,10 +310,6 @@ def _numeric(expr: str) -> str:
     return f"(CASE WHEN {expr} ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN CAST({expr} AS NUMERIC) END)"
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _compile_custom(spec: dict, a: str) -> tuple[str, list]:
     field = "v.field = (SELECT f.id FROM custom_field f WHERE f.key = {})"
     head = f"SELECT 1 FROM customer_field_value v WHERE v.customer = {a}.id AND {field} AND "
@@ -324,7 +320,7 @@ def _compile_custom(spec: dict, a: str) -> tuple[str, list]:
         return (sql if op == "set" else f"NOT {sql}"), args
     if op == "contains":
         return (f"EXISTS ({head}lower(v.value) LIKE {{}} ESCAPE '\\')",
-                args + ["%" + _like_escape(value.lower()) + "%"])
+                args + ["%" + like_escape(value.lower()) + "%"])
     cmp = {"eq": "=", "gte": ">=", "lte": "<="}[op]
     if kind == "number":
         number = float(value) if is_sqlite() else Decimal(value)

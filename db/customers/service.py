@@ -21,7 +21,7 @@ from db.customers.tables import (
     Interaction,
     Tag,
 )
-from db.engine import is_sqlite, is_unique_violation, raw, reading, writing
+from db.engine import is_sqlite, is_unique_violation, like_escape, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 
 GENDER_ALIASES = {
@@ -509,10 +509,6 @@ async def get_customer(scope: Scope, customer_id: int) -> dict:
     return row
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def normalise_query(q: str) -> str:
     q = (q or "").strip()[:100]
     if identity.looks_like_digits(q):
@@ -551,7 +547,7 @@ async def search_customers(
             order = "s.rowid"
         else:
             where.append("c.search_text LIKE {} ESCAPE '\\'")
-            args.append("%" + _like_escape(q) + "%")
+            args.append("%" + like_escape(q) + "%")
     elif q:  # one or two characters: the name-prefix indexes, already in id order
         where.append(f"lower(substr(c.name, 1, {len(q)})) = {{}}")
         args.append(q)

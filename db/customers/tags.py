@@ -7,7 +7,6 @@ transaction, so a tag and its members never disagree. Every change is in the aud
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from db.audit.log import record
@@ -240,6 +239,3 @@ async def count_parsed(scope: Scope, rule: dict) -> int:
     )
     return int(rows[0]["n"])
 
-
-def rule_json(rule: dict | None) -> str:
-    return json.dumps(rule or {"all": []}, ensure_ascii=False)

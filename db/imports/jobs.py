@@ -15,7 +15,8 @@ import secrets
 from pathlib import Path
 
 from db.audit.log import record
-from db.clock import now
+from db.clock import SHOP_TZ, now
+from db.money import format_fen
 from db.customers.scope import Scope
 from db.engine import raw, writing
 from db.errors import NotFound, ValidationFailed
@@ -168,11 +169,9 @@ async def context_for(job: dict) -> Context:
 
 
 def _interpreted(record) -> dict[str, str]:
-    from zoneinfo import ZoneInfo
-
     if isinstance(record, OrderRecord):
-        local = record.placed_at.astimezone(ZoneInfo("Asia/Shanghai"))
-        return {"placed_at": local.strftime("%Y-%m-%d %H:%M"), "total": f"¥{record.total_fen // 100:,}.{record.total_fen % 100:02d}",
+        local = record.placed_at.astimezone(SHOP_TZ)
+        return {"placed_at": local.strftime("%Y-%m-%d %H:%M"), "total": "¥" + format_fen(record.total_fen),
                 "mobile": identity.display_mobile(record.mobile)}
     out = {"mobile": identity.display_mobile(record.mobile)}
     if record.fields.get("birthday"):

@@ -12,13 +12,12 @@ import datetime as dt
 import re
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from db.customers import identity
+from db.clock import SHOP_TZ
 from db.money import parse_money
 from db.orders.tables import CHANNELS, STATUSES
 
-SHOP_TZ = ZoneInfo("Asia/Shanghai")
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 (with the 1900 leap-year bug folded in)
 
 CHANNEL_ALIASES = {

@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from db.audit.log import record
-from db.clock import now
+from db.clock import SHOP_TZ, now
 from db.customers import identity
 from db.customers.lifecycle import refresh_customers
 from db.customers.service import Actor, customer_by_identity
@@ -23,7 +22,6 @@ from db.errors import ValidationFailed
 from db.orders.tables import CHANNELS, STATUSES, Order
 
 MAX_ITEMS = 500
-SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def parse_time(value: Any) -> dt.datetime:
