@@ -90,8 +90,7 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     if sheet == "tags":
         page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
     if sheet == "edit":
-        edit = await service.customer_edit(scope, customer_id)
-        page.update(staff=edit["staff"], teams=edit["teams"])
+        page.update(await service.assignable(scope))
     return render(request, CARD, _card_context(**{**page, **extra}))
 
 
@@ -277,7 +276,6 @@ class CustomerController(Controller):
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=profile", status_code=303)
         page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
-        edit = await service.customer_edit(scope, customer_id)
-        context = _card_context(**page, staff=edit["staff"], teams=edit["teams"])
+        context = _card_context(**page, **await service.assignable(scope))
         return _render_blocks(request, context, ["edit_form", "header", "profile"],
                               headers=_toast_header(_("Profile saved.")))

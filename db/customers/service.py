@@ -659,16 +659,21 @@ async def customer_tags(scope: Scope, customer_id: int, with_choices: bool = Fal
     return {"customer": customer, "tags": tags, "tag_choices": choices}
 
 
+async def _custom_fields_of(customer_id: int) -> list[dict]:
+    """Every defined custom field with this customer's value ("" when none)."""
+    defined = await fields.list_fields()
+    values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
+    return [{**f, "value": values.get(f["key"], "")} for f in defined]
+
+
 async def customer_edit(scope: Scope, customer_id: int) -> dict:
     """What the edit form needs: the customer, custom fields and their values, and who the
     customer may be assigned to (empty for staff)."""
     async with reading():
         customer = await get_customer(scope, customer_id)
-        defined = await fields.list_fields()
-        values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
+        custom = await _custom_fields_of(customer_id)
         choices = await assignable(scope)
-    return {"customer": customer, "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
-            **choices}
+    return {"customer": customer, "custom_fields": custom, **choices}
 
 
 async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = None) -> dict:
@@ -681,8 +686,7 @@ async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = N
         customer = await get_customer(scope, customer_id)
         tags = (await tags_for([customer_id])).get(customer_id, [])
         people = await _card_people(customer, staff_id)
-        defined = await fields.list_fields()
-        values = (await fields.values_for([customer_id])).get(customer_id, {}) if defined else {}
+        custom = await _custom_fields_of(customer_id)
         entries, more = await timeline.first_page(customer_id)
     return {
         "customer": customer,
@@ -690,7 +694,7 @@ async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = N
         "mobile_masked": identity.mask_mobile(customer["mobile"]),
         "tags": tags,
         "figures": _figures(customer),
-        "custom_fields": [{**f, "value": values.get(f["key"], "")} for f in defined],
+        "custom_fields": custom,
         "timeline": entries,
         "timeline_next": more,
         "owner_name": people["owner_name"],
