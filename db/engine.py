@@ -9,6 +9,7 @@ at once with "database is locked" when another process writes).
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING
@@ -86,6 +87,23 @@ async def raw(sql: str, *args):
 
     rows = await engine().run_querystring(QueryString(sql, *args))
     return [dict(row) for row in rows]  # asyncpg gives read-only Records
+
+
+def as_datetime(value):
+    """A time from raw(): aggregates and raw SQL bypass Piccolo's converters on SQLite and come
+    back as text; a time without an offset is UTC (how Piccolo stores them)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if value else None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def as_date(value):
+    """A date from raw(): text on SQLite (possibly with a time after it), "" for none."""
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10]) if value else None
+    return value
 
 
 def like_escape(text: str) -> str:

@@ -23,7 +23,6 @@ block is what a background job would run (see tests/bench/bench_duplicates.py fo
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from db.clock import now
 from db.customers import identity
 from db.customers.scope import Scope
 from db.customers.tables import DuplicateDismissal
-from db.engine import is_unique_violation, raw, reading, writing
+from db.engine import as_date, as_datetime, is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 
 # The same expression as the index in the migration: change both or neither.
@@ -181,29 +180,19 @@ def compare_block(rows: list[dict]) -> list[Pair]:
 def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
     """(survivor, merged): more paid orders first, then the older customer."""
     def rank(row):
-        created = _as_datetime(row["created_at"])
+        created = as_datetime(row["created_at"])
         return (-(row.get("orders_count") or 0), created, row["id"])
     return (a, b) if rank(a) <= rank(b) else (b, a)
 
 
-def _as_datetime(value):
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
 
 
-def _as_date(value):
-    if isinstance(value, str) and value:
-        return dt.date.fromisoformat(value[:10])
-    return value
 
 
 def _present(row: dict) -> dict:
-    row["created_at"] = _as_datetime(row["created_at"])
-    row["last_order_at"] = _as_datetime(row.get("last_order_at"))
-    row["birthday"] = _as_date(row.get("birthday"))
+    row["created_at"] = as_datetime(row["created_at"])
+    row["last_order_at"] = as_datetime(row.get("last_order_at"))
+    row["birthday"] = as_date(row.get("birthday"))
     row["mobile_masked"] = identity.mask_mobile(row.get("mobile"))
     return row
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import inspect
 import io
 import os
@@ -28,7 +27,7 @@ from db.customers import fields as custom_fields
 from db.customers import identity, service
 from db.customers.scope import Scope
 from db.customers.tables import LIFECYCLE_STAGES
-from db.engine import raw, reading, writing
+from db.engine import as_date, as_datetime, raw, reading, writing
 from db.errors import ValidationFailed
 from db.money import format_fen
 from db.spreadsheet import neutralise
@@ -102,18 +101,8 @@ def _search_kwargs(filters: ExportFilters) -> dict:
     return kwargs
 
 
-def _as_datetime(value):
-    if isinstance(value, str) and value:
-        value = dt.datetime.fromisoformat(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value or None
 
 
-def _as_date(value):
-    if isinstance(value, str) and value:
-        return dt.date.fromisoformat(value[:10])
-    return value or None
 
 
 async def _details(ids: list[int]) -> tuple[list[dict], dict, dict]:
@@ -153,8 +142,8 @@ async def export_rows(
 
 
 def _cells(row, tags, values, defined, tz, typed) -> list:
-    birthday = _as_date(row["birthday"])
-    first, last = _as_datetime(row["first_order_at"]), _as_datetime(row["last_order_at"])
+    birthday = as_date(row["birthday"])
+    first, last = as_datetime(row["first_order_at"]), as_datetime(row["last_order_at"])
 
     def when(value):
         if value is None:

@@ -21,7 +21,7 @@ from db.customers.tables import (
     Interaction,
     Tag,
 )
-from db.engine import is_sqlite, is_unique_violation, like_escape, raw, reading, writing
+from db.engine import as_datetime, is_sqlite, is_unique_violation, like_escape, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 
 GENDER_ALIASES = {
@@ -577,15 +577,10 @@ async def search_customers(
     for row in rows:
         row["tags"] = tags.get(row["id"], [])
         row["mobile_masked"] = identity.mask_mobile(row["mobile"])
-        row["last_order_at"] = _as_datetime(row["last_order_at"])
+        row["last_order_at"] = as_datetime(row["last_order_at"])
     return rows, (rows[-1]["id"] if more and rows else None)
 
 
-def _as_datetime(value):
-    """Aggregates bypass Piccolo's column converters on SQLite and come back as text."""
-    if isinstance(value, str):
-        return dt.datetime.fromisoformat(value)
-    return value
 
 
 async def tags_for(customer_ids: list[int]) -> dict[int, list[dict]]:
@@ -628,8 +623,8 @@ def _figures(customer: dict) -> dict:
         "orders": count,
         "spent_fen": spent,
         "average_fen": spent // count if count else None,
-        "first_order_at": _as_datetime(customer["first_order_at"]),
-        "last_order_at": _as_datetime(customer["last_order_at"]),
+        "first_order_at": as_datetime(customer["first_order_at"]),
+        "last_order_at": as_datetime(customer["last_order_at"]),
         "rfm": rfm if all(rfm) else None,
         # Slots for capabilities still to come: None renders nothing on the card.
         "points_balance": None,
@@ -706,7 +701,7 @@ async def customer_page(scope: Scope, customer_id: int, staff_id: int | None = N
 
 
 def _iso(value) -> str | None:
-    value = _as_datetime(value)
+    value = as_datetime(value)
     return value.isoformat() if value is not None else None
 
 
@@ -782,5 +777,5 @@ async def recent_activity(scope: Scope, staff_id: int, limit: int = 15) -> list[
         staff_id, *args,
     )
     for row in rows:
-        row["happened_at"] = _as_datetime(row["happened_at"])
+        row["happened_at"] = as_datetime(row["happened_at"])
     return rows

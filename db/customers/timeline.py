@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from db.customers.scope import Scope
-from db.engine import raw, reading
+from db.engine import as_date, as_datetime, raw, reading
 
 PAGE_SIZE = 20
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -64,18 +64,8 @@ class Source:
     load: Callable[[int, list[int]], Awaitable[dict[int, dict]]]  # (customer, ids) -> details
 
 
-def _as_datetime(value):
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
 
 
-def _as_date(value):
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10]) if value else None
-    return value
 
 
 def _json(value, default):
@@ -118,7 +108,7 @@ async def _load_interactions(customer_id: int, ids: list[int]) -> dict[int, dict
         customer_id, *ids,
     )
     for row in rows:
-        row["next_follow_up_on"] = _as_date(row["next_follow_up_on"])
+        row["next_follow_up_on"] = as_date(row["next_follow_up_on"])
     return {row["id"]: row for row in rows}
 
 
@@ -200,11 +190,11 @@ async def _page(customer_id: int, cursor: Cursor | None, limit: int) -> tuple[li
         if detail is None:  # removed between the two reads
             continue
         entries.append({**detail, "kind": by_rank[key["rank"]].kind, "rank": key["rank"],
-                        "id": key["id"], "at": _as_datetime(key["at"])})
+                        "id": key["id"], "at": as_datetime(key["at"])})
     next_cursor = None
     if more and keys:
         last = keys[-1]
-        next_cursor = Cursor(_as_datetime(last["at"]), last["rank"], last["id"]).encode()
+        next_cursor = Cursor(as_datetime(last["at"]), last["rank"], last["id"]).encode()
     return entries, next_cursor
 
 

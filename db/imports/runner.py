@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import itertools
 import json
 import logging
@@ -24,7 +23,7 @@ from pathlib import Path
 from db.clock import now
 from db.customers import identity
 from db.customers.scope import Scope
-from db.engine import is_sqlite, is_unique_violation, raw, writing
+from db.engine import as_date, is_sqlite, is_unique_violation, raw, writing
 from db.imports import reader
 from db.imports.rows import Context, CustomerRecord, OrderRecord, default_name, neutralise, parse_row, reason
 
@@ -87,10 +86,6 @@ def _in(column: str, items: list, pg_type: str = "text") -> tuple[str, list]:
     return f"{column} = ANY({{}}::{pg_type}[])", [list(items)]
 
 
-def _as_date(value):
-    if isinstance(value, str) and value:
-        return dt.date.fromisoformat(value[:10])
-    return value
 
 
 # ---------------------------------------------------------------- customers
@@ -111,7 +106,7 @@ async def _existing_customers(mobiles: set[str], emails: set[str]) -> list[dict]
         *args,
     )
     for row in rows:
-        row["birthday"] = _as_date(row["birthday"])
+        row["birthday"] = as_date(row["birthday"])
     return rows
 
 
