@@ -490,3 +490,31 @@ async def test_odd_digits_in_ids_are_refused_not_crashed(signed_in):
     response = await admin.post(f"/customers/{cid}/edit", headers=hx(admin),
                                 data={"name": "王芳", "mobile": "13812345678", "owner": "²"})
     assert response.status_code < 500
+
+
+async def test_labels_follow_each_requests_language(signed_in, make_user):
+    """Labels set when a component is imported must not keep the first request's language."""
+    from tests.conftest import sign_in
+
+    english = await signed_in("boss", "admin", None)
+    await order("13812345678", "TM-1", 10, "100.00")
+    cid = (await Customer.select(Customer.id).first())["id"]
+    await add_interaction_for(cid)
+    await make_user("laoban", "admin", None)
+    chinese = english.__class__(app=english.app, base_url=str(english.base_url))
+    async with chinese:
+        assert (await sign_in(chinese, "laoban")).status_code == 303
+        for _ in range(2):
+            zh = (await chinese.get(f"/customers/{cid}")).text
+            en = (await english.get(f"/customers/{cid}")).text
+            assert "活跃" in zh or "新客" in zh
+            assert "Active" in en or "New buyer" in en
+            assert "活跃" not in en and "新客" not in en and "拜访" not in en
+            assert "Visit" in en and "拜访" in zh
+
+
+async def add_interaction_for(cid: int) -> None:
+    from db.customers.service import add_interaction
+    from db.customers.scope import Scope
+
+    await add_interaction(Scope.everything(), cid, "visit", "到店", Actor(None, "t"))
