@@ -24,6 +24,7 @@ from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYC
 from db.errors import ValidationFailed
 from web.auth import actor_of, scope_of, staff_required
 from web.i18n import field_errors
+from web.params import parse_id
 from web.i18n import gettext as _
 from web.settings import get_settings
 from web.templating import base_context, env, is_fragment_request, render
@@ -31,9 +32,6 @@ from web.templating import base_context, env, is_fragment_request, render
 CARD = "customers/detail.html"
 FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
 
-
-def _clean_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdecimal() and len(value) < 12 else None
 
 
 def _today() -> dt.date:
@@ -108,7 +106,7 @@ class CustomerController(Controller):
         before: FromQuery[str | None] = None,
     ) -> Response:
         q = q[:100]
-        tag_id, before_id = _clean_int(tag), _clean_int(before)
+        tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
         rows, next_cursor = await service.search_customers(
             scope_of(request), q, tag_id, before_id, lifecycle=stage)

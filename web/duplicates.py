@@ -13,15 +13,12 @@ from db.customers import duplicates, merge
 from db.errors import ValidationFailed
 from web.auth import actor_of, role_required, scope_of
 from web.i18n import field_errors
+from web.params import parse_id
 from web.i18n import gettext as _
 from web.templating import is_fragment_request, render
 
 PAGE_PAIRS = 20
 
-
-def _int(value) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdecimal() and len(text) < 12 else None
 
 
 class DuplicatesController(Controller):
@@ -39,7 +36,7 @@ class DuplicatesController(Controller):
     @post("/dismiss")
     async def dismiss(self, request: Request) -> Response:
         form = await request.form()
-        first, second = _int(form.get("a")), _int(form.get("b"))
+        first, second = parse_id(form.get("a")), parse_id(form.get("b"))
         if first is None or second is None:
             raise ValidationFailed({"a": "required"})
         scope = scope_of(request)
@@ -55,9 +52,9 @@ class DuplicatesController(Controller):
                             merged: FromQuery[str] = "", a: FromQuery[str] = "",
                             b: FromQuery[str] = "") -> Response:
         """From the review (a, b and the survivor chosen) or from "Keep the other one"."""
-        survivor_id, merged_id = _int(survivor), _int(merged)
+        survivor_id, merged_id = parse_id(survivor), parse_id(merged)
         if merged_id is None and survivor_id is not None:
-            pair = {_int(a), _int(b)}
+            pair = {parse_id(a), parse_id(b)}
             if survivor_id in pair and len(pair) == 2:
                 merged_id = (pair - {survivor_id}).pop()
         return await self._confirm(request, survivor_id, merged_id, {})
@@ -74,7 +71,7 @@ class DuplicatesController(Controller):
     @post("/merge")
     async def merge(self, request: Request) -> Response:
         form = await request.form()
-        survivor_id, merged_id = _int(form.get("survivor")), _int(form.get("merged"))
+        survivor_id, merged_id = parse_id(form.get("survivor")), parse_id(form.get("merged"))
         if survivor_id is None or merged_id is None:
             raise ValidationFailed({"merged_id": "required"})
         try:

@@ -23,6 +23,7 @@ from db.errors import NotFound, ValidationFailed
 from web import i18n
 from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import field_errors
+from web.params import parse_id
 from web.i18n import gettext as _
 from web.templating import render
 
@@ -194,9 +195,10 @@ def _is_rule(tag: dict | None, values: dict) -> bool:
 async def _tag_or_404(request: Request, raw_id: str) -> dict | None:
     if not raw_id:
         return None
-    if not raw_id.isdecimal() or len(raw_id) > 11:
+    tag_id = parse_id(raw_id)
+    if tag_id is None:
         raise NotFound()
-    return await tag_domain.get_tag(scope_of(request), int(raw_id))
+    return await tag_domain.get_tag(scope_of(request), tag_id)
 
 
 class TagController(Controller):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from db.audit.log import record
 from db.clock import now
-from db.customers import identity
+from db.customers import fields, identity, service
 from db.customers.scope import Scope
 from db.customers.tables import Customer, MergeRecord
 from db.engine import is_sqlite, raw, writing
@@ -96,17 +96,10 @@ async def _load(scope: Scope, survivor_id: int, merged_id: int) -> tuple[dict, d
 
 
 async def _snapshot(customer: dict) -> dict:
-    tags = await raw(
-        "SELECT t.name FROM customer_tag ct JOIN tag t ON t.id = ct.tag "
-        "WHERE ct.customer = {} ORDER BY t.name", customer["id"],
-    )
-    values = await raw(
-        "SELECT f.key, v.value FROM customer_field_value v JOIN custom_field f ON f.id = v.field "
-        "WHERE v.customer = {} ORDER BY f.position, f.id", customer["id"],
-    )
+    cid = customer["id"]
     snap = {k: _jsonable(v) for k, v in customer.items() if k != "search_text"}
-    snap["tags"] = [t["name"] for t in tags]
-    snap["custom_fields"] = {v["key"]: v["value"] for v in values if v["value"] != ""}
+    snap["tags"] = [t["name"] for t in (await service.tags_for([cid])).get(cid, [])]
+    snap["custom_fields"] = (await fields.values_for([cid])).get(cid, {})
     return snap
 
 
