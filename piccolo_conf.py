@@ -11,6 +11,7 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "db.staff.piccolo_app",
         "db.customers.piccolo_app",
+        "db.pipeline.piccolo_app",
         "db.orders.piccolo_app",
         "db.audit.piccolo_app",
         "db.imports.piccolo_app",

@@ -62,7 +62,28 @@ async def _prepare_database() -> list[str]:
     rows = await eng.run_ddl(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
     )
-    return [r["tablename"] for r in rows]
+    tables = [r["tablename"] for r in rows]
+    for table in tables:  # rows the migrations seed (the built-in pipeline stages)
+        seeded = await eng.run_ddl(f'SELECT * FROM "{table}" ORDER BY id')
+        if seeded:
+            _SEEDED[table] = [{k: v for k, v in dict(r).items() if k != "id"} for r in seeded]
+    return tables
+
+
+_SEEDED: dict[str, list[dict]] = {}
+
+
+async def _reseed() -> None:
+    """Put back what the migrations seeded, in id order (TRUNCATE restarted the ids)."""
+    from piccolo.querystring import QueryString
+
+    for table, rows in _SEEDED.items():
+        for row in rows:
+            columns = ", ".join(f'"{k}"' for k in row)
+            marks = ", ".join("{}" for _ in row)
+            await engine().run_querystring(
+                QueryString(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', *row.values())
+            )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,6 +106,7 @@ async def clean_database(_database_schema):
     else:
         names = ", ".join(f'"{t}"' for t in _database_schema)
         await engine().run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await _reseed()
     yield
 
 

@@ -49,6 +49,8 @@ CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("customer_tag", unique_with="tag"),
     CustomerReference("customer_field_value", unique_with="field", blank="value = ''"),
     CustomerReference("merge_record", column="survivor"),  # customers this one absorbed before
+    CustomerReference("opportunity"),
+    CustomerReference("opportunity_stage_change"),
 )
 
 # Profile fields filled from the merged customer when the survivor's is empty; a group is
