@@ -12,6 +12,7 @@ APP_REGISTRY = AppRegistry(
         "db.staff.piccolo_app",
         "db.customers.piccolo_app",
         "db.pipeline.piccolo_app",
+        "db.followups.piccolo_app",
         "db.orders.piccolo_app",
         "db.audit.piccolo_app",
         "db.imports.piccolo_app",

@@ -137,6 +137,7 @@ class AuthMiddleware:
         lang = i18n.choose(getattr(user, "locale", None), _header(scope, b"accept-language"))
         state["lang"] = lang
         i18n.activate(lang)
+        i18n.activate_zone(getattr(user, "timezone", None), settings.timezone)
 
         async def send_wrapper(message):
             if set_cookie and message["type"] == "http.response.start":

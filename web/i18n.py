@@ -11,6 +11,7 @@ import gettext as _gettext
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
@@ -54,6 +55,26 @@ def choose(user_setting: str | None, accept_language: str | None) -> str:
         # zh-TW, zh-HK and friends read Simplified better than English in a Chinese shop
         found = "zh_CN" if any(w.lower().startswith("zh") for w in wanted) else "en"
     return "en" if found == "en" else "zh-CN"
+
+
+_current_zone: contextvars.ContextVar[ZoneInfo] = contextvars.ContextVar(
+    "zone", default=ZoneInfo("Asia/Shanghai")
+)
+
+
+def activate_zone(name: str | None, default: str) -> None:
+    """The viewer's time zone for this request: theirs if set and valid, else the shop's."""
+    for candidate in (name, default):
+        if candidate:
+            try:
+                _current_zone.set(ZoneInfo(candidate))
+                return
+            except (KeyError, ValueError):
+                continue
+
+
+def current_zone() -> ZoneInfo:
+    return _current_zone.get()
 
 
 def activate(lang: str) -> None:

@@ -44,7 +44,7 @@ def money(fen: int | None, currency: str = "CNY") -> str:
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(get_settings().timezone)
+    return i18n.current_zone()  # the viewer's zone, else the shop's (set per request)
 
 
 def local_date(value: dt.datetime | dt.date | None, fmt: str = "medium") -> str:

@@ -40,9 +40,8 @@ class CustomerReference:
 
 # Tables that reference customer. Every table with a customer column MUST be listed here, or
 # a merge would lose its rows (a foreign key that cascades) or fail (one that restricts);
-# tests/test_merge.py checks the list against the database's foreign keys. Follow-ups,
-# points entries, tickets and campaign messages go here when their tables land, e.g.
-#     CustomerReference("follow_up"), CustomerReference("points_entry"),
+# tests/test_merge.py checks the list against the database's foreign keys. Points entries,
+# tickets and campaign messages go here when their tables land.
 CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("order"),
     CustomerReference("interaction"),
@@ -51,6 +50,8 @@ CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("merge_record", column="survivor"),  # customers this one absorbed before
     CustomerReference("opportunity"),
     CustomerReference("opportunity_stage_change"),
+    CustomerReference("follow_up"),
+    CustomerReference("follow_up_plan"),
 )
 
 # Profile fields filled from the merged customer when the survivor's is empty; a group is
@@ -192,6 +193,9 @@ async def merge_customers(scope: Scope, survivor_id: int, merged_id: int, actor)
         ).returning(MergeRecord.id)
         record_id = rows[0]["id"]
         await lifecycle.refresh_customers([survivor_id])
+        from db.followups.service import refresh_next_follow_up  # followups builds on customers
+
+        await refresh_next_follow_up([survivor_id])
         await record(
             "customer.merge", actor_id=actor.id, actor=actor.label, target_type="customer",
             target_id=survivor_id, ip=actor.ip,

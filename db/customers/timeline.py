@@ -62,6 +62,7 @@ class Source:
     customer_col: str
     time_col: str
     load: Callable[[int, list[int]], Awaitable[dict[int, dict]]]  # (customer, ids) -> details
+    where: str = ""  # an extra condition (a follow-up is an entry once it is done)
 
 
 
@@ -132,12 +133,25 @@ async def _load_merges(customer_id: int, ids: list[int]) -> dict[int, dict]:
     return out
 
 
+async def _load_follow_ups(customer_id: int, ids: list[int]) -> dict[int, dict]:
+    rows = await raw(
+        "SELECT f.id, f.kind AS follow_up_kind, f.title, f.outcome, f.due_at, f.next_follow_up, "
+        "s.display_name AS staff_name FROM follow_up f LEFT JOIN staff_user s ON s.id = f.done_by "
+        f"WHERE f.customer = {{}} AND f.id IN ({_marks(ids)})",
+        customer_id, *ids,
+    )
+    for row in rows:
+        row["due_at"] = as_datetime(row["due_at"])
+    return {row["id"]: row for row in rows}
+
+
 # The one list of what the timeline shows. Follow-ups, points entries, tickets and campaign
 # messages join here as their tables land (each needs a (customer, time, id) index).
 SOURCES: tuple[Source, ...] = (
     Source("order", 1, '"order"', "customer", "placed_at", _load_orders),
     Source("interaction", 2, "interaction", "customer", "happened_at", _load_interactions),
     Source("merge", 3, "merge_record", "survivor", "merged_at", _load_merges),
+    Source("follow_up", 4, "follow_up", "customer", "done_at", _load_follow_ups, "status = 'done'"),
 )
 
 
@@ -147,6 +161,8 @@ SOURCES: tuple[Source, ...] = (
 def _source_sql(source: Source, cursor: Cursor | None, limit: int) -> tuple[str, list]:
     """One source's newest entries after the cursor, straight off its index."""
     where, args = [f"{source.customer_col} = {{}}"], []
+    if source.where:
+        where.append(source.where)
     if cursor is not None:
         # (time, rank, id) < cursor, with this source's rank fixed: a plain range on the index.
         if source.rank < cursor.rank:

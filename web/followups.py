@@ -1,0 +1,380 @@
+"""Follow-up pages: Today (my overdue, today and upcoming), one follow-up, the new and edit
+forms, the complete and snooze sheets, and the managers' team view.
+
+Every action is a real form (a page with its sheet open without JavaScript, then
+Post/Redirect/Get). From Today, HTMX loads a sheet into #sheet-slot and a completed or
+snoozed follow-up refreshes the lists in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from db.errors import Conflict, NotFound, ValidationFailed
+from db.followups import service
+from db.followups.service import FollowUpInput
+from db.followups.tables import KINDS, PRIORITIES
+from db.engine import raw, reading
+from web.auth import actor_of, role_required, scope_of, staff_required
+from web.i18n import current_zone, field_errors
+from web.i18n import gettext as _
+from web.params import parse_id
+from web.templating import is_fragment_request, render
+
+TODAY = "followups/today.html"
+DETAIL = "followups/detail.html"
+FORM = "followups/form.html"
+TEAM = "followups/team.html"
+
+REMIND_OPTIONS = ("", "0", "10", "30", "60", "1440")  # minutes before the due time
+NEXT_CHIPS = (1, 3, 7, 30)
+SNOOZE_OPTIONS = ("1h", "3h", "tomorrow", "next_week")
+
+
+def _toast(message: str) -> dict[str, str]:
+    return {"HX-Trigger": json.dumps({"crm:toast": message})}
+
+
+def _local_now() -> dt.datetime:
+    return dt.datetime.now(current_zone())
+
+
+def snooze_until(option: str) -> dt.datetime | None:
+    """The time a snooze option means, in the viewer's zone (mornings at 09:00)."""
+    at = _local_now().replace(second=0, microsecond=0)
+    nine = dt.time(9, 0)
+    if option == "1h":
+        return at + dt.timedelta(hours=1)
+    if option == "3h":
+        return at + dt.timedelta(hours=3)
+    if option == "tomorrow":
+        return dt.datetime.combine(at.date() + dt.timedelta(days=1), nine, tzinfo=at.tzinfo)
+    if option == "next_week":
+        days = 7 - at.weekday()
+        return dt.datetime.combine(at.date() + dt.timedelta(days=days), nine, tzinfo=at.tzinfo)
+    return None
+
+
+def _form_values(form, keys) -> dict[str, str]:
+    return {k: str(form.get(k, "") or "")[:2000] for k in keys}
+
+
+async def _staff_choices(request: Request) -> list[tuple[int, str]]:
+    """Whom the viewer may assign to: admins anyone, others their team (or just themselves)."""
+    user = request.scope["auth"].user
+    if user.role == "admin":
+        rows = await raw("SELECT id, display_name FROM staff_user WHERE is_active ORDER BY display_name")
+    elif user.team_id is not None:
+        rows = await raw("SELECT id, display_name FROM staff_user WHERE is_active AND team = {} "
+                         "ORDER BY display_name", user.team_id)
+    else:
+        rows = [{"id": user.id, "display_name": user.display_name}]
+    return [(r["id"], r["display_name"]) for r in rows]
+
+
+def parse_form(values: dict, user_id: int, errors: dict) -> FollowUpInput:
+    """The new/edit form: a local date and time, a reminder as minutes before, a repeat."""
+    tz = current_zone()
+    due = service.parse_local(values["due_date"], values["due_time"], tz, "due_at", errors)
+    remind = values.get("remind", "")
+    remind_at = None
+    if remind not in REMIND_OPTIONS:
+        errors["remind"] = "one of the listed choices"
+    elif remind and due is not None:
+        remind_at = due - dt.timedelta(minutes=int(remind))
+    every = values.get("every_days", "")
+    kind = values["kind"]
+    return FollowUpInput(
+        customer_id=parse_id(values.get("customer_id")),
+        assignee_id=parse_id(values.get("assignee")) or user_id,
+        kind=kind,
+        title=values["title"].strip() or (_label_kind(kind) if kind in KINDS else ""),
+        priority=values.get("priority") or "normal",
+        due_at=due, remind_at=remind_at,
+        opportunity_id=parse_id(values.get("opportunity_id")),
+        every_days=int(every) if every.isdecimal() else (None if not every else -1),
+    )
+
+
+def _label_kind(kind: str) -> str:
+    return {"call": _("Call back"), "visit": _("Visit"), "message": _("Send a message"),
+            "after_sales": _("After-sales check")}[kind]
+
+
+def _next_from(values: dict, row: dict, errors: dict) -> FollowUpInput | None:
+    """The optional next follow-up on the complete sheet: a chip (days) or a date; the same
+    time of day, kind and reminder lead as the one being completed."""
+    tz = current_zone()
+    day = None
+    if values.get("next_on"):
+        try:
+            day = dt.date.fromisoformat(values["next_on"][:10])
+        except ValueError:
+            errors["next_on"] = "a date like 2026-12-01"
+            return None
+    elif values.get("next_in"):
+        if not values["next_in"].isdecimal() or int(values["next_in"]) not in NEXT_CHIPS:
+            errors["next_on"] = "one of the listed choices"
+            return None
+        day = _local_now().date() + dt.timedelta(days=int(values["next_in"]))
+    if day is None:
+        return None
+    clock = row["due_at"].astimezone(tz).time()
+    due = dt.datetime.combine(day, clock, tzinfo=tz).astimezone(dt.timezone.utc)
+    lead = row["due_at"] - row["remind_at"] if row["remind_at"] else None
+    return FollowUpInput(
+        customer_id=row["customer"], assignee_id=row["assignee"], kind=row["kind"],
+        title=row["title"], priority=row["priority"], due_at=due,
+        remind_at=due - lead if lead is not None else None, opportunity_id=row["opportunity"],
+    )
+
+
+def _outcome(values: dict) -> str:
+    labels = {"reached": _("Reached"), "no_answer": _("No answer"), "interested": _("Interested"),
+              "not_interested": _("Not interested"), "resolved": _("Resolved")}
+    chip = labels.get(values.get("result", ""), "")
+    note = values.get("note", "").strip()
+    return " · ".join(p for p in (chip, note) if p)
+
+
+async def today_context(request: Request) -> dict:
+    user = request.scope["auth"].user
+    lists = await service.today_lists(user.id, current_zone())
+    devices = await raw("SELECT COUNT(*) AS n FROM push_subscription WHERE \"user\" = {}", user.id)
+    return {"nav": "today", **lists, "has_devices": bool(devices[0]["n"]),
+            "is_manager": user.role in ("admin", "manager"), "snooze_options": SNOOZE_OPTIONS}
+
+
+class FollowUpController(Controller):
+    path = "/"
+    guards = [staff_required]
+
+    @get("/today")
+    async def today(self, request: Request) -> Response:
+        async with reading():
+            context = await today_context(request)
+        return render(request, TODAY, context, block="lists")
+
+    # ------------------------------------------------------------ one follow-up
+
+    async def _detail(self, request: Request, follow_up_id: int, **extra) -> Response:
+        async with reading():
+            row = await service.get(scope_of(request), follow_up_id)
+        context = {"nav": "today", "f": row, "next_chips": NEXT_CHIPS, "snooze_options": SNOOZE_OPTIONS,
+                   "values": {}, "errors": {}, "htmx": is_fragment_request(request), **extra}
+        block = extra.pop("block", None)
+        return render(request, DETAIL, context, block=block)
+
+    @get("/followups/{follow_up_id:int}")
+    async def detail(self, request: Request, follow_up_id: FromPath[int],
+                     msg: FromQuery[str | None] = None) -> Response:
+        flashes = {"done": _("Done. Nice work."), "snoozed": _("Snoozed."), "saved": _("Saved."),
+                   "cancelled": _("Cancelled."), "stopped": _("It will not repeat again."),
+                   "already": _("Someone already completed this follow-up.")}
+        return await self._detail(request, follow_up_id,
+                                  flashes=[("success", flashes[msg])] if msg in flashes else [])
+
+    @get("/followups/{follow_up_id:int}/complete")
+    async def complete_form(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        return await self._detail(request, follow_up_id, sheet="complete", block="complete_sheet")
+
+    @get("/followups/{follow_up_id:int}/snooze")
+    async def snooze_form(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        return await self._detail(request, follow_up_id, sheet="snooze", block="snooze_sheet")
+
+    async def _after_change(self, request: Request, follow_up_id: int, msg: str, toast: str) -> Response:
+        """Where a finished action goes: Today's lists (HTMX from Today) or the follow-up page."""
+        if is_fragment_request(request):
+            async with reading():
+                context = await today_context(request)
+            return render(request, TODAY, context, block="lists", headers=_toast(toast))
+        return Redirect(f"/followups/{follow_up_id}?msg={msg}", status_code=303)
+
+    @post("/followups/{follow_up_id:int}/complete")
+    async def complete(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        values = _form_values(await request.form(), ("result", "note", "next_in", "next_on"))
+        scope, errors = scope_of(request), {}
+        row = await service.get(scope, follow_up_id)
+        next_values = _next_from(values, row, errors)
+        try:
+            if errors:
+                raise ValidationFailed(errors)
+            await service.complete(scope, follow_up_id, actor_of(request), _outcome(values), next_values)
+        except ValidationFailed as exc:
+            return await self._form_errors(request, follow_up_id, "complete", values, exc)
+        except Conflict:
+            return await self._after_change(request, follow_up_id, "already",
+                                            _("Someone already completed this follow-up."))
+        return await self._after_change(request, follow_up_id, "done", _("Done. Nice work."))
+
+    async def _form_errors(self, request, follow_up_id, sheet, values, exc) -> Response:
+        errors = field_errors(exc.errors)
+        if "outcome" in errors:
+            errors["note"] = _("Choose an outcome or write what happened.")
+        response = await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
+                                      block=f"{sheet}_form")
+        if is_fragment_request(request):
+            response.headers.update({"HX-Retarget": f"#{sheet}-form", "HX-Reswap": "outerHTML"})
+        return response
+
+    @post("/followups/{follow_up_id:int}/snooze")
+    async def snooze(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        values = _form_values(await request.form(), ("until",))
+        until = snooze_until(values["until"])
+        try:
+            if until is None:
+                raise ValidationFailed({"until": "one of the listed choices"})
+            await service.snooze(scope_of(request), follow_up_id, actor_of(request),
+                                 until.astimezone(dt.timezone.utc))
+        except ValidationFailed as exc:
+            return await self._form_errors(request, follow_up_id, "snooze", values, exc)
+        except Conflict:
+            return await self._after_change(request, follow_up_id, "already",
+                                            _("Someone already completed this follow-up."))
+        return await self._after_change(request, follow_up_id, "snoozed", _("Snoozed."))
+
+    @post("/followups/{follow_up_id:int}/cancel")
+    async def cancel(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        try:
+            await service.cancel_follow_up(scope_of(request), follow_up_id, actor_of(request))
+        except Conflict:
+            return Redirect(f"/followups/{follow_up_id}?msg=already", status_code=303)
+        return Redirect(f"/followups/{follow_up_id}?msg=cancelled", status_code=303)
+
+    @post("/followups/{follow_up_id:int}/stop-repeating")
+    async def stop_repeating(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        await service.stop_plan(scope_of(request), follow_up_id, actor_of(request))
+        return Redirect(f"/followups/{follow_up_id}?msg=stopped", status_code=303)
+
+    # ------------------------------------------------------------ new and edit
+
+    async def _form_page(self, request: Request, values: dict, errors: dict, follow_up=None) -> Response:
+        scope = scope_of(request)
+        customer, opportunities = None, []
+        async with reading():
+            customer_id = parse_id(values.get("customer_id"))
+            if customer_id:
+                clause, args = scope.clause("c")
+                found = await raw(f"SELECT c.id, c.name, c.mobile FROM customer c WHERE c.id = {{}} AND {clause}",
+                                  customer_id, *args)
+                customer = found[0] if found else None
+                opportunities = await raw("SELECT id, title FROM opportunity WHERE customer = {} "
+                                          "AND status = 'open' ORDER BY updated_at DESC LIMIT 20", customer_id)
+            staff = await _staff_choices(request)
+            matches = []
+            if not customer and values.get("q"):
+                from db.customers.service import search_customers
+
+                matches, _more = await search_customers(scope, values["q"], limit=10)
+        today = _local_now().date()
+        return render(request, FORM, {
+            "nav": "today", "values": values, "errors": errors, "customer": customer,
+            "opportunities": opportunities, "staff": staff, "matches": matches, "follow_up": follow_up,
+            "kinds": KINDS, "priorities": PRIORITIES, "remind_options": REMIND_OPTIONS,
+            "plan_choices": [("", _("Does not repeat"))]
+            + [(str(n), _("Every %(n)d days") % {"n": n}) for n in service.PLAN_DAYS],
+            "opportunity_choices": [("", _("None"))] + [(str(o["id"]), o["title"]) for o in opportunities],
+            "day_chips": [(0, today), (1, today + dt.timedelta(days=1)), (3, today + dt.timedelta(days=3)),
+                          (7, today + dt.timedelta(days=7))],
+        }, status=200)
+
+    @get("/followups/new")
+    async def new(self, request: Request, customer_id: FromQuery[str | None] = None,
+                  q: FromQuery[str | None] = None) -> Response:
+        user = request.scope["auth"].user
+        soon = (_local_now() + dt.timedelta(hours=1)).replace(minute=0)
+        values = {"customer_id": customer_id or "", "q": (q or "")[:100], "kind": "call",
+                  "due_date": soon.date().isoformat(), "due_time": soon.strftime("%H:%M"),
+                  "remind": "0", "priority": "normal", "assignee": str(user.id), "title": "",
+                  "every_days": ""}
+        return await self._form_page(request, values, {})
+
+    FIELDS = ("customer_id", "kind", "title", "due_date", "due_time", "remind", "priority",
+              "assignee", "opportunity_id", "every_days")
+
+    @post("/followups")
+    async def create(self, request: Request) -> Response:
+        values = _form_values(await request.form(), self.FIELDS)
+        user = request.scope["auth"].user
+        errors: dict[str, str] = {}
+        parsed = parse_form(values, user.id, errors)
+        try:
+            if errors:
+                service.check(parsed, errors)
+                raise ValidationFailed(errors)
+            follow_up_id = await service.create(scope_of(request), parsed, actor_of(request))
+        except ValidationFailed as exc:
+            return await self._form_page(request, values, field_errors(_form_keys(exc.errors)))
+        return Redirect(f"/followups/{follow_up_id}?msg=saved", status_code=303)
+
+    @get("/followups/{follow_up_id:int}/edit")
+    async def edit(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        row = await service.get(scope_of(request), follow_up_id)
+        tz = current_zone()
+        due = row["due_at"].astimezone(tz)
+        lead = ""
+        if row["remind_at"]:
+            minutes = str(int((row["due_at"] - row["remind_at"]).total_seconds() // 60))
+            lead = minutes if minutes in REMIND_OPTIONS else "0"
+        values = {"customer_id": str(row["customer"]), "kind": row["kind"], "title": row["title"],
+                  "due_date": due.date().isoformat(), "due_time": due.strftime("%H:%M"),
+                  "remind": lead, "priority": row["priority"], "assignee": str(row["assignee"] or ""),
+                  "opportunity_id": str(row["opportunity"] or "")}
+        return await self._form_page(request, values, {}, follow_up=row)
+
+    @post("/followups/{follow_up_id:int}/edit")
+    async def save_edit(self, request: Request, follow_up_id: FromPath[int]) -> Response:
+        values = _form_values(await request.form(), self.FIELDS)
+        row = await service.get(scope_of(request), follow_up_id)
+        values["customer_id"] = str(row["customer"])
+        errors: dict[str, str] = {}
+        parsed = parse_form(values, request.scope["auth"].user.id, errors)
+        parsed.every_days = None
+        try:
+            if errors:
+                service.check(parsed, errors)
+                raise ValidationFailed(errors)
+            await service.update(scope_of(request), follow_up_id, parsed, actor_of(request))
+        except ValidationFailed as exc:
+            return await self._form_page(request, values, field_errors(_form_keys(exc.errors)), follow_up=row)
+        except Conflict:
+            return Redirect(f"/followups/{follow_up_id}?msg=already", status_code=303)
+        return Redirect(f"/followups/{follow_up_id}?msg=saved", status_code=303)
+
+    # ------------------------------------------------------------ managers: the team
+
+    @get("/today/team", guards=[role_required("admin", "manager")])
+    async def team(self, request: Request, person: FromQuery[str | None] = None,
+                   msg: FromQuery[str | None] = None) -> Response:
+        scope = scope_of(request)
+        async with reading():
+            people = await service.team_overview(scope, current_zone())
+            chosen = next((p for p in people if p["id"] == parse_id(person)), None)
+            items = await service.open_for(scope, chosen["id"]) if chosen else []
+        flashes = [("success", _("Reassigned."))] if msg == "reassigned" else []
+        return render(request, TEAM, {"nav": "today", "people": people, "chosen": chosen,
+                                      "items": items, "flashes": flashes})
+
+    @post("/today/team/reassign", guards=[role_required("admin", "manager")])
+    async def reassign(self, request: Request) -> Response:
+        form = await request.form()
+        ids = [i for i in (parse_id(v) for v in form.getall("follow_up", [])[:500]) if i]
+        to = parse_id(form.get("to"))
+        person = parse_id(form.get("person"))
+        scope = scope_of(request)
+        if not ids or not to or to not in {p["id"] for p in await service.team_overview(scope, current_zone())}:
+            return Redirect(f"/today/team?person={person or ''}", status_code=303)
+        await service.reassign(scope, ids, to, actor_of(request))
+        return Redirect(f"/today/team?person={person or ''}&msg=reassigned", status_code=303)
+
+
+def _form_keys(errors: dict[str, str]) -> dict[str, str]:
+    """Domain field names -> the form's (the due time is a date and a time there)."""
+    renamed = {"due_at": "due_date", "remind_at": "remind", "customer_id": "customer_id",
+               "assignee": "assignee", "every_days": "every_days"}
+    return {renamed.get(k, k): v for k, v in errors.items()}
