@@ -16,5 +16,6 @@ APP_REGISTRY = AppRegistry(
         "db.orders.piccolo_app",
         "db.audit.piccolo_app",
         "db.imports.piccolo_app",
+        "db.push.piccolo_app",
     ]
 )

@@ -33,6 +33,8 @@ MESSAGES = {
     "2fa_on": "Two-factor sign-in is on.",
     "2fa_off": "Two-factor sign-in is off.",
     "language": "Language saved.",
+    "push_test": "A test notification is on its way to your devices.",
+    "push_none": "No device gets reminders yet. Turn them on on this phone first.",
 }
 
 

@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web import account, pages, system
+from web import account, pages, push, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
@@ -75,6 +75,23 @@ async def _nightly(app: Litestar):
             await task
 
 
+@asynccontextmanager
+async def _push_sender(app: Litestar):
+    """The push outbox's sender (every process runs one; claims keep messages from going twice)."""
+    from db.push.sender import run_sender
+
+    if not get_settings().push_sender:
+        yield
+        return
+    task = asyncio.create_task(run_sender())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app() -> Litestar:
     settings = get_settings()
     if settings.nightly_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.nightly_at):
@@ -101,7 +118,7 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, CustomerController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
             ]),
@@ -116,7 +133,7 @@ def create_app() -> Litestar:
         ],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
-        lifespan=[_database, _nightly, import_watchdog],
+        lifespan=[_database, _nightly, _push_sender, import_watchdog],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).

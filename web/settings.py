@@ -30,6 +30,30 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+# The push services browsers subscribe with: a subscription endpoint anywhere else is refused,
+# so the sender can never be pointed at an internal address (SSRF).
+PUSH_SERVICES = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "web.push.apple.com",
+    "*.push.apple.com",
+    "*.notify.windows.com",
+)
+
+
 def _kept_secret(data_dir: Path) -> str:
     """CRM_SECRET_KEY, else a key generated on first run and kept in the data folder."""
     path = data_dir / "secret_key"
@@ -77,6 +101,25 @@ class Settings:
     """CRM_LOG_LEVEL."""
     nightly_at: str = "03:00"
     """CRM_NIGHTLY_AT: shop-local time of the nightly recompute (HH:MM), or `off`."""
+    push_contact: str = "mailto:admin@localhost"
+    """CRM_PUSH_CONTACT: the VAPID `sub` push services may write to (mailto: or https: URL)."""
+    push_allowed_hosts: tuple[str, ...] = PUSH_SERVICES
+    """CRM_PUSH_ALLOWED_HOSTS: comma-separated hosts (`*.example.com`, `host:port`) that
+    subscription endpoints may point at; replaces the list of known push services."""
+    push_allow_http: bool = False
+    """CRM_PUSH_ALLOW_HTTP: accept http:// endpoints (a local test push service only)."""
+    push_sender: bool = True
+    """CRM_PUSH_SENDER: `off` stops this process from sending queued push messages."""
+    push_poll_seconds: float = 5.0
+    """CRM_PUSH_POLL_SECONDS: how often an idle sender looks for due messages."""
+    push_timeout_seconds: float = 10.0
+    """CRM_PUSH_TIMEOUT_SECONDS: the longest one request to a push service may take."""
+    push_retry_seconds: float = 30.0
+    """CRM_PUSH_RETRY_SECONDS: the first retry delay; doubles per attempt, at most 1 h."""
+    push_max_attempts: int = 6
+    """CRM_PUSH_MAX_ATTEMPTS: attempts before a message is marked failed."""
+    push_concurrency: int = 64
+    """CRM_PUSH_CONCURRENCY: requests to push services in flight per process."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -113,6 +156,15 @@ class Settings:
             db_pool_size=_int("CRM_DB_POOL_SIZE", 10),
             log_level=os.environ.get("CRM_LOG_LEVEL", "INFO").upper(),
             nightly_at=os.environ.get("CRM_NIGHTLY_AT", "03:00").strip().lower() or "03:00",
+            push_contact=os.environ.get("CRM_PUSH_CONTACT", "").strip() or "mailto:admin@localhost",
+            push_allowed_hosts=_list("CRM_PUSH_ALLOWED_HOSTS", PUSH_SERVICES),
+            push_allow_http=_flag("CRM_PUSH_ALLOW_HTTP", False),
+            push_sender=os.environ.get("CRM_PUSH_SENDER", "on").strip().lower() != "off",
+            push_poll_seconds=_float("CRM_PUSH_POLL_SECONDS", 5.0),
+            push_timeout_seconds=_float("CRM_PUSH_TIMEOUT_SECONDS", 10.0),
+            push_retry_seconds=_float("CRM_PUSH_RETRY_SECONDS", 30.0),
+            push_max_attempts=max(1, _int("CRM_PUSH_MAX_ATTEMPTS", 6)),
+            push_concurrency=max(1, _int("CRM_PUSH_CONCURRENCY", 64)),
         )
 
 

@@ -76,6 +76,32 @@ def ago(value: dt.datetime | None, max_days: int = 31) -> str:
     return local_date(value, "short")
 
 
+@lru_cache(maxsize=4)
+def _vapid_public_key(data_dir) -> str:
+    from web.vapid import public_key_b64
+
+    return public_key_b64(data_dir)
+
+
+def push_public_key() -> str:
+    """The VAPID public key for push_prompt.html (read once from the data folder)."""
+    return _vapid_public_key(get_settings().data_dir)
+
+
+_BROWSERS = (("Edg/", "Edge"), ("SamsungBrowser", "Samsung Internet"), ("Firefox", "Firefox"),
+             ("CriOS", "Chrome"), ("Chrome", "Chrome"), ("Safari", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+            ("Windows", "Windows"), ("Mac OS X", "Mac"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def device_name(user_agent: str | None) -> str:
+    """"Chrome · Android" from a User-Agent: enough for a person to tell their devices apart."""
+    ua = user_agent or ""
+    browser = next((name for key, name in _BROWSERS if key in ua), "")
+    system = next((name for key, name in _SYSTEMS if key in ua), "")
+    return " · ".join(p for p in (browser, system) if p) or i18n.gettext("Unknown browser")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([ROOT / "web" / "templates", ROOT, ROOT / "reports"]),
@@ -86,8 +112,8 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
-    env.globals.update(static=static_url)
-    env.filters.update(money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
+    env.globals.update(static=static_url, push_public_key=push_public_key)
+    env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
     return env
 
 

@@ -7,7 +7,10 @@
      [data-dismiss] on flash messages, a top progress bar and retry for endless scrolling.
    - customer card: sheets the server rendered open become modals; a form's data-then-show
      scrolls to that element after it closes its sheet; HX-Trigger "crm:toast" shows a toast;
-     follow-up chips and the date input clear each other. */
+     follow-up chips and the date input clear each other.
+   - Web Push ([data-push], components/push_prompt.html): shows this browser's state; subscribes
+     only when [data-push-subscribe] is pressed (permission, service worker, pushManager, then
+     POST /push/subscriptions); [data-push-unsubscribe] unsubscribes and DELETEs it. */
 (function () {
   "use strict";
   var doc = document;
@@ -245,4 +248,130 @@
       else setTimeout(registerWorker, 2000);
     });
   }
+  /* Web Push ----------------------------------------------------------------------------------------- */
+  // Never asks for permission on load: only a press on [data-push-subscribe] does.
+  function pushSupported() {
+    return window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window &&
+      "Notification" in window;
+  }
+  function isIos() {
+    var ua = navigator.userAgent || "";
+    return /iPad|iPhone|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
+  }
+  function isStandalone() {
+    return navigator.standalone === true ||
+      (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
+  }
+  function b64urlToBytes(text) {
+    var b64 = (text + "===".slice((text.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(b64), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+  function csrfToken() {
+    var meta = doc.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+  function pushRequest(method, url, body) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken() },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  }
+  function workerReady() {
+    // register() is idempotent; ready never settles without a worker, so give up after a while.
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* below */ });
+    return Promise.race([navigator.serviceWorker.ready, new Promise(function (_, reject) {
+      setTimeout(function () { reject(new Error("no service worker")); }, 15000);
+    })]);
+  }
+  function pushState(box, state, text) {
+    box.setAttribute("data-push-status", state);
+    var shown = box.querySelector("[data-push-text]");
+    if (shown) shown.textContent = text || box.getAttribute("data-label-" + state) || "";
+    var on = state === "on", off = state === "off" || state === "failed";
+    var sub = box.querySelector("[data-push-subscribe]");
+    var unsub = box.querySelector("[data-push-unsubscribe]");
+    if (sub) { sub.hidden = !off; sub.disabled = false; }
+    if (unsub) { unsub.hidden = !on; unsub.disabled = false; }
+    if (box.hasAttribute("data-push-prompt")) box.hidden = !off;  // a prompt only asks
+  }
+  function pushCount(box, n) {
+    var el = box.querySelector("[data-push-count]");
+    if (el && n !== null && !isNaN(n)) {
+      el.setAttribute("data-push-count", String(n));
+      el.textContent = (box.getAttribute("data-label-devices") || "%(n)s").replace("%(n)s", String(n));
+    }
+    var test = box.querySelector("[data-push-test]");
+    if (test && n !== null && !isNaN(n)) test.hidden = n === 0;
+  }
+  function pushCheck(box) {
+    if (!pushSupported()) return pushState(box, isIos() && !isStandalone() ? "ios" : "unsupported");
+    if (Notification.permission === "denied") return pushState(box, "blocked");
+    navigator.serviceWorker.getRegistration("/").then(function (reg) {
+      return reg ? reg.pushManager.getSubscription() : null;
+    }).then(function (sub) {
+      pushState(box, sub ? "on" : "off");
+    }, function () { pushState(box, "off"); });
+  }
+  function askPermission() {
+    return new Promise(function (resolve) {  // Safari's older callback form, or the promise
+      var result = Notification.requestPermission(resolve);
+      if (result && result.then) result.then(resolve);
+    });
+  }
+  function pushSubscribe(box) {
+    pushState(box, "working");
+    box.querySelectorAll("[data-push-subscribe]").forEach(function (b) { b.hidden = false; b.disabled = true; });
+    askPermission().then(function (permission) {
+      if (permission !== "granted") throw new Error(permission === "denied" ? "blocked" : "off");
+      return workerReady();
+    }).then(function (reg) {
+      return reg.pushManager.subscribe({
+        userVisibleOnly: true, applicationServerKey: b64urlToBytes(box.getAttribute("data-push-key")),
+      });
+    }).then(function (sub) {
+      return pushRequest("POST", "/push/subscriptions", sub.toJSON()).then(function (response) {
+        if (response.status === 201) return response.json();
+        sub.unsubscribe();  // the server refused it: do not leave a half-on state behind
+        throw new Error("failed");
+      });
+    }).then(function (saved) {
+      pushState(box, "on");
+      pushCount(box, saved.devices);
+      toast(box.getAttribute("data-label-on"));
+    }).catch(function (err) {
+      var reason = err && err.message;
+      pushState(box, reason === "blocked" || reason === "off" ? reason : "failed");
+    });
+  }
+  function pushUnsubscribe(box) {
+    pushState(box, "working");
+    workerReady().then(function (reg) { return reg.pushManager.getSubscription(); }).then(function (sub) {
+      if (!sub) return null;
+      var endpoint = sub.endpoint;
+      return sub.unsubscribe().then(function () {
+        return pushRequest("DELETE", "/push/subscriptions", { endpoint: endpoint });
+      });
+    }).then(function (response) {
+      pushState(box, "off");
+      if (response) pushCount(box, parseInt(response.headers.get("X-Push-Devices"), 10));
+    }, function () { pushCheck(box); });
+  }
+  doc.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-push-subscribe], [data-push-unsubscribe]");
+    var box = button && button.closest("[data-push]");
+    if (!box) return;
+    e.preventDefault();
+    if (button.hasAttribute("data-push-subscribe")) pushSubscribe(box);
+    else pushUnsubscribe(box);
+  });
+  function initPush() { doc.querySelectorAll("[data-push]").forEach(pushCheck); }
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", initPush);
+  else initPush();
+  doc.addEventListener("htmx:load", function (e) {
+    var elt = e.detail && e.detail.elt;
+    if (elt && elt.querySelectorAll) elt.querySelectorAll("[data-push]").forEach(pushCheck);
+  });
 })();
