@@ -22,6 +22,7 @@ from web import account, pages, push, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
+from web.followups import FollowUpController
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
@@ -58,38 +59,30 @@ async def _database(app: Litestar):
 
 
 @asynccontextmanager
-async def _nightly(app: Litestar):
-    """The nightly recompute's scheduler (every process runs one; one of them does the work)."""
+async def _background(app: Litestar):
+    """The loops every process runs: the nightly recompute, the reminder queue and the push
+    sender. Claims in the database let exactly one process do each piece of work."""
     from db.customers.nightly import scheduler
+    from db.push.sender import run_sender
+    from web.reminders import run_reminder_loop
 
     settings = get_settings()
-    if settings.nightly_at == "off":
-        yield
-        return
-    task = asyncio.create_task(scheduler(settings.nightly_at, settings.timezone))
+    loops = []
+    if settings.nightly_at != "off":
+        loops.append(scheduler(settings.nightly_at, settings.timezone))
+    if settings.reminders:
+        loops.append(run_reminder_loop())
+    if settings.push_sender:
+        loops.append(run_sender())
+    tasks = [asyncio.create_task(loop) for loop in loops]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@asynccontextmanager
-async def _push_sender(app: Litestar):
-    """The push outbox's sender (every process runs one; claims keep messages from going twice)."""
-    from db.push.sender import run_sender
-
-    if not get_settings().push_sender:
-        yield
-        return
-    task = asyncio.create_task(run_sender())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def create_app() -> Litestar:
@@ -118,7 +111,7 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, CustomerController,
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
             ]),
@@ -133,7 +126,7 @@ def create_app() -> Litestar:
         ],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
-        lifespan=[_database, _nightly, _push_sender, import_watchdog],
+        lifespan=[_database, _background, import_watchdog],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).

@@ -98,6 +98,12 @@ def _anon_csrf(anon: str) -> str:
     return hmac.new(key, b"csrf:" + anon.encode(), hashlib.sha256).hexdigest()
 
 
+def _wants_page(scope) -> bool:
+    """A full page (not an HTMX fragment, not an asset): the one place the tab bar is drawn."""
+    fragment = _header(scope, b"hx-request") == "true" and _header(scope, b"hx-boosted") != "true"
+    return scope["method"] == "GET" and not fragment
+
+
 class AuthMiddleware:
     def __init__(self, app):
         self.app = app
@@ -138,6 +144,11 @@ class AuthMiddleware:
         state["lang"] = lang
         i18n.activate(lang)
         i18n.activate_zone(getattr(user, "timezone", None), settings.timezone)
+        if scope["auth"] is not None and not scope["auth"].pending and _wants_page(scope):
+            # The Today tab's badge (overdue + due today) on every page a person opens.
+            from db.followups.service import badge_count
+
+            state["badge_counts"] = {"today": await badge_count(user.id, i18n.current_zone())}
 
         async def send_wrapper(message):
             if set_cookie and message["type"] == "http.response.start":

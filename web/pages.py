@@ -1,4 +1,4 @@
-"""Today, the More menu and the tabs whose capabilities arrive in later releases."""
+"""The More menu and the tabs whose capabilities arrive in later releases."""
 
 from __future__ import annotations
 
@@ -6,19 +6,9 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from db.audit.log import recent
-from db.customers.service import recent_activity, search_customers
 from web.account import flash_from_query
-from web.auth import role_required, scope_of, staff_required
+from web.auth import role_required, staff_required
 from web.templating import render
-
-
-@get("/today", guards=[staff_required])
-async def today(request: Request) -> Response:
-    user = request.scope["auth"].user
-    scope = scope_of(request)
-    activity = await recent_activity(scope, user.id)
-    newest, _ = await search_customers(scope, limit=5)
-    return render(request, "today.html", {"nav": "today", "activity": activity, "newest": newest})
 
 
 @get("/members", guards=[staff_required])
@@ -44,4 +34,4 @@ async def audit_log(request: Request, before: FromQuery[int | None] = None) -> R
                   {"nav": "more", "entries": entries, "more_url": more_url})
 
 
-ROUTES = [today, members, campaigns, more, audit_log]
+ROUTES = [members, campaigns, more, audit_log]

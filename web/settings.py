@@ -120,6 +120,10 @@ class Settings:
     """CRM_PUSH_MAX_ATTEMPTS: attempts before a message is marked failed."""
     push_concurrency: int = 64
     """CRM_PUSH_CONCURRENCY: requests to push services in flight per process."""
+    reminders: bool = True
+    """CRM_REMINDERS: `off` stops this process from queueing follow-up reminders and digests."""
+    reminder_poll_seconds: float = 5.0
+    """CRM_REMINDER_POLL_SECONDS: how often due reminders are looked for."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -165,6 +169,8 @@ class Settings:
             push_retry_seconds=_float("CRM_PUSH_RETRY_SECONDS", 30.0),
             push_max_attempts=max(1, _int("CRM_PUSH_MAX_ATTEMPTS", 6)),
             push_concurrency=max(1, _int("CRM_PUSH_CONCURRENCY", 64)),
+            reminders=os.environ.get("CRM_REMINDERS", "on").strip().lower() != "off",
+            reminder_poll_seconds=_float("CRM_REMINDER_POLL_SECONDS", 5.0),
         )
 
 

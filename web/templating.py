@@ -137,7 +137,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "lang": state.get("lang", i18n.DEFAULT),
         "demo": get_settings().demo,
         "flashes": state.get("flashes", []),
-        "badge_counts": {},
+        "badge_counts": state.get("badge_counts", {}),
         "nav": None,
         "now": dt.datetime.now(dt.timezone.utc),
     }

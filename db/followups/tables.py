@@ -45,7 +45,7 @@ class FollowUp(Table):
     id = Serial(primary_key=True)
     customer = ForeignKey(Customer, null=False, on_delete=OnDelete.restrict)
     opportunity = ForeignKey(Opportunity, null=True, index=True, on_delete=OnDelete.set_null)
-    plan = ForeignKey(FollowUpPlan, null=True, index=True, on_delete=OnDelete.set_null)
+    plan = Integer(null=True, default=None)  # FollowUpPlan id (never deleted); indexed as follow_up_by_plan
     assignee = ForeignKey(StaffUser, null=True, on_delete=OnDelete.set_null)
     kind = Varchar(length=16, default="call")
     title = Varchar(length=200)

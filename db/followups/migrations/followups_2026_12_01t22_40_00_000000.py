@@ -14,6 +14,7 @@ BOTH = [
     'CREATE INDEX follow_up_customer_status_due ON follow_up ("customer", "status", "due_at")',
     'CREATE INDEX follow_up_customer_done ON follow_up ("customer", "done_at", "id")',
     'CREATE INDEX follow_up_assignee_done ON follow_up ("assignee", "done_at")',
+    'CREATE INDEX follow_up_by_plan ON follow_up ("plan")',  # "follow_up_plan" is a table
     "CREATE INDEX follow_up_reminder_due ON follow_up (\"remind_at\") WHERE reminder_state = 'pending'",
 ]
 

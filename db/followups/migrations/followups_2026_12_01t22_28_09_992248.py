@@ -26,19 +26,6 @@ class Customer(Table, tablename="customer", schema=None):
     )
 
 
-class FollowUpPlan(Table, tablename="follow_up_plan", schema=None):
-    id = Serial(
-        null=False,
-        primary_key=True,
-        unique=False,
-        index=False,
-        index_method=IndexMethod.btree,
-        choices=None,
-        db_column_name=None,
-        secret=False,
-    )
-
-
 class Opportunity(Table, tablename="opportunity", schema=None):
     id = Serial(
         null=False,
@@ -65,7 +52,7 @@ class StaffUser(Table, tablename="staff_user", schema=None):
     )
 
 
-ID = "2026-12-01T22:22:50:777479"
+ID = "2026-12-01T22:28:09:992248"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -76,6 +63,10 @@ async def forwards():
     )
 
     manager.add_table(
+        class_name="FollowUp", tablename="follow_up", schema=None, columns=None
+    )
+
+    manager.add_table(
         class_name="DigestSetting",
         tablename="digest_setting",
         schema=None,
@@ -83,102 +74,10 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="FollowUp", tablename="follow_up", schema=None, columns=None
-    )
-
-    manager.add_table(
         class_name="FollowUpPlan",
         tablename="follow_up_plan",
         schema=None,
         columns=None,
-    )
-
-    manager.add_column(
-        table_class_name="DigestSetting",
-        tablename="digest_setting",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DigestSetting",
-        tablename="digest_setting",
-        column_name="user",
-        db_column_name="user",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": StaffUser,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DigestSetting",
-        tablename="digest_setting",
-        column_name="digest_at",
-        db_column_name="digest_at",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 5,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DigestSetting",
-        tablename="digest_setting",
-        column_name="last_sent_on",
-        db_column_name="last_sent_on",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 10,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
     )
 
     manager.add_column(
@@ -254,17 +153,14 @@ async def forwards():
         tablename="follow_up",
         column_name="plan",
         db_column_name="plan",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "references": FollowUpPlan,
-            "on_delete": OnDelete.set_null,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -654,6 +550,94 @@ async def forwards():
         column_class=Timestamptz,
         params={
             "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DigestSetting",
+        tablename="digest_setting",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DigestSetting",
+        tablename="digest_setting",
+        column_name="user",
+        db_column_name="user",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": StaffUser,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DigestSetting",
+        tablename="digest_setting",
+        column_name="digest_at",
+        db_column_name="digest_at",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 5,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DigestSetting",
+        tablename="digest_setting",
+        column_name="last_sent_on",
+        db_column_name="last_sent_on",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
