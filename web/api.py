@@ -8,15 +8,19 @@ loose on purpose so that every field's problem is reported by the domain's valid
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from db.customers import service
 from db.customers.service import customer_json, customers_json
+from db.followups import service as followups
 from db.orders import ingest
+from db.errors import ValidationFailed
 from web.auth import actor_of, api_key_required, scope_of
+from web.settings import get_settings
 
 
 class CustomerIn(msgspec.Struct, kw_only=True):
@@ -52,6 +56,37 @@ class OrderIn(msgspec.Struct, kw_only=True):
     total: Any = None
     currency: str | None = "CNY"
     items: list[OrderItemIn] | None = None
+
+
+class FollowUpIn(msgspec.Struct, kw_only=True):
+    customer_id: Any = None
+    assignee: Any = None
+    kind: Any = None
+    title: Any = None
+    due_at: Any = msgspec.field(default=None)
+    remind_at: Any = None
+    priority: Any = "normal"
+    opportunity_id: Any = None
+    repeat_every_days: Any = None
+
+
+class FollowUpNextIn(msgspec.Struct, kw_only=True):
+    due_at: Any = None
+    remind_at: Any = None
+    title: Any = None
+    kind: Any = None
+
+
+class FollowUpPatch(msgspec.Struct, kw_only=True):
+    status: Any = None
+    outcome: Any = None
+    next_follow_up: FollowUpNextIn | None = None
+    assignee: Any = None
+    kind: Any = None
+    title: Any = None
+    due_at: Any = None
+    remind_at: Any = None
+    priority: Any = None
 
 
 def _plain(struct: msgspec.Struct) -> dict[str, Any]:
@@ -100,3 +135,104 @@ class ApiController(Controller):
         order_id, customer_id, created = await ingest.ingest_order(parsed, actor_of(request))
         return Response({"id": order_id, "customer_id": customer_id, "created": created},
                         status_code=201 if created else 200)
+
+    # ------------------------------------------------------------ follow-ups
+
+    @post("/followups", summary="Create a follow-up for a customer, assigned to a staff member")
+    async def create_follow_up(self, request: Request, data: JSONBody[FollowUpIn]) -> Response:
+        """Times are ISO 8601; one without an offset is read in the shop's time zone.
+        `remind_at` must not be after `due_at`; a reminder already due is sent at once."""
+        values, errors = _follow_up_values(msgspec.to_builtins(data))
+        if errors:
+            followups.check(values, errors)
+            raise ValidationFailed(errors)
+        follow_up_id = await followups.create(scope_of(request), values, actor_of(request),
+                                              source="api", assignee_ref=data.assignee or "")
+        wake_reminders()
+        row = await followups.get(scope_of(request), follow_up_id)
+        return Response(followups.as_json(row), status_code=201)
+
+    @get("/followups/{follow_up_id:int}", summary="One follow-up")
+    async def get_follow_up(self, request: Request, follow_up_id: FromPath[int]) -> dict:
+        return followups.as_json(await followups.get(scope_of(request), follow_up_id))
+
+    @patch("/followups/{follow_up_id:int}", summary="Complete, cancel or change a follow-up")
+    async def patch_follow_up(self, request: Request, follow_up_id: FromPath[int],
+                              data: JSONBody[FollowUpPatch]) -> dict:
+        """`{"status": "done", "outcome": "…"}` completes it (409 if it was already done or
+        cancelled), optionally with `next_follow_up` `{"due_at", "remind_at", "title", "kind"}`;
+        `{"status": "cancelled"}` cancels it; other fields change an open follow-up."""
+        scope, actor = scope_of(request), actor_of(request)
+        row = await followups.get(scope, follow_up_id)
+        sent = {k: v for k, v in msgspec.to_builtins(data).items() if v is not None}
+        status = sent.pop("status", None)
+        if status not in (None, "done", "cancelled"):
+            raise ValidationFailed({"status": "one of done, cancelled"})
+        if status == "done":
+            next_values = None
+            if "next_follow_up" in sent:
+                nxt = sent["next_follow_up"]
+                next_values, errors = _follow_up_values({
+                    "customer_id": row["customer"], "kind": nxt.get("kind") or row["kind"],
+                    "title": nxt.get("title") or row["title"], "priority": row["priority"],
+                    "due_at": nxt.get("due_at"), "remind_at": nxt.get("remind_at"),
+                }, prefix="next_follow_up.")
+                next_values.assignee_id = row["assignee"]
+                if errors:
+                    raise ValidationFailed(errors)
+            await followups.complete(scope, follow_up_id, actor, sent.get("outcome") or "", next_values)
+        elif status == "cancelled":
+            await followups.cancel_follow_up(scope, follow_up_id, actor)
+        elif sent:
+            merged = {"customer_id": row["customer"], "kind": row["kind"], "title": row["title"],
+                      "priority": row["priority"], "due_at": row["due_at"], "remind_at": row["remind_at"],
+                      **{k: v for k, v in sent.items() if k != "outcome"}}
+            values, errors = _follow_up_values(merged)
+            values.assignee_id = row["assignee"]
+            if "assignee" in sent:
+                values.assignee_id = await _staff_id(sent["assignee"], errors)
+            if errors:
+                raise ValidationFailed(errors)
+            await followups.update(scope, follow_up_id, values, actor)
+        wake_reminders()
+        return followups.as_json(await followups.get(scope, follow_up_id))
+
+
+def wake_reminders() -> None:
+    """A reminder already due goes out now, not at the next poll (this process's loop)."""
+    from db.followups.reminders import wake
+
+    wake()
+
+
+async def _staff_id(username, errors: dict) -> int | None:
+    return await followups.assignee_id(username, errors)
+
+
+def _follow_up_values(data: dict, prefix: str = "") -> tuple[followups.FollowUpInput, dict]:
+    """The API's JSON -> the domain's input; type errors are reported per field."""
+    errors: dict[str, str] = {}
+    tz = ZoneInfo(get_settings().timezone)
+
+    def whole(key):
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[prefix + key] = "an integer id"
+            return None
+        return value
+
+    every = data.get("repeat_every_days")
+    values = followups.FollowUpInput(
+        customer_id=whole("customer_id"),
+        assignee_id=None,
+        kind=data.get("kind") if isinstance(data.get("kind"), str) else "",
+        title=data.get("title") if isinstance(data.get("title"), str) else "",
+        priority=data.get("priority") if isinstance(data.get("priority"), str) else "",
+        due_at=followups.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
+        remind_at=followups.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
+        opportunity_id=whole("opportunity_id"),
+        every_days=every if isinstance(every, int) and not isinstance(every, bool) else (None if every is None else -1),
+    )
+    return values, errors

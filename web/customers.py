@@ -22,8 +22,9 @@ from litestar.response import Redirect
 from db.customers import service, timeline
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
+from db.followups import service as followups
 from web.auth import actor_of, scope_of, staff_required
-from web.i18n import field_errors
+from web.i18n import current_zone, field_errors
 from web.params import parse_id
 from web.i18n import gettext as _
 from web.settings import get_settings
@@ -84,6 +85,7 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     """The whole card, optionally with one sheet open and its form's values and errors."""
     scope = scope_of(request)
     page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+    page["follow_ups"] = await followups.for_customer(customer_id)
     sheet = extra.get("sheet")
     if sheet == "tags":
         page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
@@ -185,6 +187,7 @@ class CustomerController(Controller):
                 scope, customer_id, values["kind"], values["body"], actor_of(request),
                 outcome=values["outcome"], next_follow_up=values["next_follow_up_on"],
                 follow_up_in=values["follow_up_in"], today=_today(),
+                follow_up_title=_("Follow up"), zone=current_zone(),
             )
         except ValidationFailed as exc:
             if not is_fragment_request(request):
@@ -197,8 +200,9 @@ class CustomerController(Controller):
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
         fresh = await service.customer_activity(scope, customer_id)
+        fresh["follow_ups"] = await followups.for_customer(customer_id)
         return _render_blocks(request, _card_context(**fresh, last_kind=values["kind"]),
-                              ["log_form", "follow_up", "timeline"],
+                              ["log_form", "follow_up", "follow_ups", "timeline"],
                               headers=_toast_header(_("Saved to the timeline.")))
 
     # ------------------------------------------------------------ tags

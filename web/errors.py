@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from db.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from db.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from web.auth import CsrfFailed, NotAllowed, NotSignedIn
 from web.i18n import gettext as _
 from web.templating import is_fragment_request, render
@@ -74,6 +74,14 @@ def validation_failed(request: Request, exc: ValidationFailed) -> Response:
     return _page(request, 422, _("Please check the form"), "; ".join(_(m) for m in exc.errors.values()))
 
 
+def conflict(request: Request, exc: Conflict) -> Response:
+    """A change that lost a race (completed from another phone meanwhile)."""
+    if _is_api(request):
+        return _json(409, {"detail": str(exc) or "conflict"})
+    return _page(request, 409, _("Already changed"),
+                 _("Someone changed this meanwhile. Reload the page to see it as it is now."))
+
+
 def request_invalid(request: Request, exc: ValidationException) -> Response:
     """Litestar's own parsing errors (bad JSON, wrong types) become 422 with field messages."""
     errors: dict[str, str] = {}
@@ -124,6 +132,7 @@ HANDLERS = {
     Forbidden: not_allowed,
     NotFound: not_found,
     ValidationFailed: validation_failed,
+    Conflict: conflict,
     ValidationException: request_invalid,
     RateLimited: rate_limited,
     HTTPException: http_error,

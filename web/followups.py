@@ -17,6 +17,7 @@ from litestar.response import Redirect
 
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
+from db.followups.reminders import wake
 from db.followups.service import FollowUpInput
 from db.followups.tables import KINDS, PRIORITIES
 from db.engine import raw, reading
@@ -60,6 +61,11 @@ def snooze_until(option: str) -> dt.datetime | None:
     return None
 
 
+def _origin(value: str | None) -> str:
+    """Where a sheet was opened: 'card' (reload it after) or 'today' (refresh the lists)."""
+    return "card" if value == "card" else "today"
+
+
 def _form_values(form, keys) -> dict[str, str]:
     return {k: str(form.get(k, "") or "")[:2000] for k in keys}
 
@@ -80,7 +86,8 @@ async def _staff_choices(request: Request) -> list[tuple[int, str]]:
 def parse_form(values: dict, user_id: int, errors: dict) -> FollowUpInput:
     """The new/edit form: a local date and time, a reminder as minutes before, a repeat."""
     tz = current_zone()
-    due = service.parse_local(values["due_date"], values["due_time"], tz, "due_at", errors)
+    day = values.get("due_chip") or values["due_date"]  # a chip tapped without JavaScript wins
+    due = service.parse_local(day, values["due_time"], tz, "due_at", errors)
     remind = values.get("remind", "")
     remind_at = None
     if remind not in REMIND_OPTIONS:
@@ -166,7 +173,8 @@ class FollowUpController(Controller):
         async with reading():
             row = await service.get(scope_of(request), follow_up_id)
         context = {"nav": "today", "f": row, "next_chips": NEXT_CHIPS, "snooze_options": SNOOZE_OPTIONS,
-                   "values": {}, "errors": {}, "htmx": is_fragment_request(request), **extra}
+                   "values": {}, "errors": {}, "htmx": is_fragment_request(request),
+                   "origin": _origin(request.query_params.get("from")), **extra}
         block = extra.pop("block", None)
         return render(request, DETAIL, context, block=block)
 
@@ -187,8 +195,12 @@ class FollowUpController(Controller):
     async def snooze_form(self, request: Request, follow_up_id: FromPath[int]) -> Response:
         return await self._detail(request, follow_up_id, sheet="snooze", block="snooze_sheet")
 
-    async def _after_change(self, request: Request, follow_up_id: int, msg: str, toast: str) -> Response:
-        """Where a finished action goes: Today's lists (HTMX from Today) or the follow-up page."""
+    async def _after_change(self, request: Request, follow_up_id: int, msg: str, toast: str,
+                            origin: str) -> Response:
+        """Where a finished action goes: Today's lists (HTMX from Today), the card again (HTMX
+        from the card) or the follow-up page."""
+        if is_fragment_request(request) and _origin(origin) == "card":
+            return Response("", status_code=200, headers={"HX-Refresh": "true"})
         if is_fragment_request(request):
             async with reading():
                 context = await today_context(request)
@@ -197,7 +209,7 @@ class FollowUpController(Controller):
 
     @post("/followups/{follow_up_id:int}/complete")
     async def complete(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        values = _form_values(await request.form(), ("result", "note", "next_in", "next_on"))
+        values = _form_values(await request.form(), ("result", "note", "next_in", "next_on", "from"))
         scope, errors = scope_of(request), {}
         row = await service.get(scope, follow_up_id)
         next_values = _next_from(values, row, errors)
@@ -209,22 +221,22 @@ class FollowUpController(Controller):
             return await self._form_errors(request, follow_up_id, "complete", values, exc)
         except Conflict:
             return await self._after_change(request, follow_up_id, "already",
-                                            _("Someone already completed this follow-up."))
-        return await self._after_change(request, follow_up_id, "done", _("Done. Nice work."))
+                                            _("Someone already completed this follow-up."), values["from"])
+        return await self._after_change(request, follow_up_id, "done", _("Done. Nice work."), values["from"])
 
     async def _form_errors(self, request, follow_up_id, sheet, values, exc) -> Response:
         errors = field_errors(exc.errors)
         if "outcome" in errors:
             errors["note"] = _("Choose an outcome or write what happened.")
         response = await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
-                                      block=f"{sheet}_form")
+                                      block=f"{sheet}_form", origin=_origin(values.get("from")))
         if is_fragment_request(request):
             response.headers.update({"HX-Retarget": f"#{sheet}-form", "HX-Reswap": "outerHTML"})
         return response
 
     @post("/followups/{follow_up_id:int}/snooze")
     async def snooze(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        values = _form_values(await request.form(), ("until",))
+        values = _form_values(await request.form(), ("until", "from"))
         until = snooze_until(values["until"])
         try:
             if until is None:
@@ -235,8 +247,9 @@ class FollowUpController(Controller):
             return await self._form_errors(request, follow_up_id, "snooze", values, exc)
         except Conflict:
             return await self._after_change(request, follow_up_id, "already",
-                                            _("Someone already completed this follow-up."))
-        return await self._after_change(request, follow_up_id, "snoozed", _("Snoozed."))
+                                            _("Someone already completed this follow-up."), values["from"])
+        wake()
+        return await self._after_change(request, follow_up_id, "snoozed", _("Snoozed."), values["from"])
 
     @post("/followups/{follow_up_id:int}/cancel")
     async def cancel(self, request: Request, follow_up_id: FromPath[int]) -> Response:
@@ -294,7 +307,7 @@ class FollowUpController(Controller):
                   "every_days": ""}
         return await self._form_page(request, values, {})
 
-    FIELDS = ("customer_id", "kind", "title", "due_date", "due_time", "remind", "priority",
+    FIELDS = ("customer_id", "kind", "title", "due_chip", "due_date", "due_time", "remind", "priority",
               "assignee", "opportunity_id", "every_days")
 
     @post("/followups")
@@ -310,6 +323,7 @@ class FollowUpController(Controller):
             follow_up_id = await service.create(scope_of(request), parsed, actor_of(request))
         except ValidationFailed as exc:
             return await self._form_page(request, values, field_errors(_form_keys(exc.errors)))
+        wake()
         return Redirect(f"/followups/{follow_up_id}?msg=saved", status_code=303)
 
     @get("/followups/{follow_up_id:int}/edit")
@@ -340,6 +354,7 @@ class FollowUpController(Controller):
                 service.check(parsed, errors)
                 raise ValidationFailed(errors)
             await service.update(scope_of(request), follow_up_id, parsed, actor_of(request))
+            wake()
         except ValidationFailed as exc:
             return await self._form_page(request, values, field_errors(_form_keys(exc.errors)), follow_up=row)
         except Conflict:

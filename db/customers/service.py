@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.audit.log import record
-from db.clock import now
+from db.clock import SHOP_TZ, now
 from db.customers import fields, identity
 from db.money import format_fen
 from db.customers.scope import Scope
@@ -283,9 +283,12 @@ async def add_interaction(
     next_follow_up: str = "",
     follow_up_in: str = "",
     today: dt.date | None = None,
+    follow_up_title: str = "Follow up",
+    zone=None,
 ) -> int:
     """Log a call, visit, message or note with its outcome and, optionally, the next
-    follow-up date (which the customer then shows). Scope first: out of scope is NotFound."""
+    follow-up date: that becomes a follow-up for the person logging, due at 10:00 that day
+    (their zone) with a reminder then. Scope first: out of scope is NotFound."""
     errors: dict[str, str] = {}
     if kind not in INTERACTION_KINDS:
         errors["kind"] = f"one of {', '.join(INTERACTION_KINDS)}"
@@ -308,13 +311,31 @@ async def add_interaction(
                         outcome=outcome, next_follow_up_on=follow_up,
                         happened_at=stamp, created_at=stamp)
         ).returning(Interaction.id)
-        if follow_up is not None:
-            await Customer.update({Customer.next_follow_up_on: follow_up, Customer.updated_at: stamp}
-                                  ).where(Customer.id == customer_id)
+        if follow_up is not None and actor.id is not None:
+            await _plan_follow_up(customer_id, kind, follow_up, actor, follow_up_title, zone)
         detail = {"kind": kind, "fields": ["next_follow_up_on"]} if follow_up else {"kind": kind}
         await record("interaction.create", actor_id=actor.id, actor=actor.label,
                      target_type="customer", target_id=customer_id, ip=actor.ip, detail=detail)
     return rows[0]["id"]
+
+
+FOLLOW_UP_AT = dt.time(10, 0)
+
+
+async def _plan_follow_up(customer_id: int, kind: str, day: dt.date, actor: Actor, title: str,
+                          zone) -> None:
+    from db.followups import service as followups  # follow-ups build on customers
+
+    due = dt.datetime.combine(day, FOLLOW_UP_AT, tzinfo=zone or SHOP_TZ).astimezone(dt.timezone.utc)
+    values = followups.FollowUpInput(
+        customer_id=customer_id, assignee_id=actor.id, kind=kind if kind in followups.KINDS else "call",
+        title=title, priority="normal", due_at=due, remind_at=due,
+    )
+    errors: dict[str, str] = {}
+    followups.check(values, errors, at=min(due, now()))
+    if errors:
+        raise ValidationFailed({"next_follow_up_on": next(iter(errors.values()))})
+    await followups.create(Scope.everything(), values, actor, source="log")
 
 
 # ---------------------------------------------------------------- tags on one customer

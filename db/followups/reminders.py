@@ -27,6 +27,15 @@ LATE_AFTER = dt.timedelta(minutes=2)
 REMINDER_TTL = 12 * 3600
 DIGEST_TTL = 6 * 3600
 
+_events: set[asyncio.Event] = set()  # one per running reminder loop in this process
+
+
+def wake() -> None:
+    """Look for due reminders now (a follow-up was just saved with one already due)."""
+    for event in list(_events):
+        event.set()
+
+
 Compose = Callable[[dict], dict]  # a follow-up row (with "late", "lang", "tz") -> payload
 
 
@@ -118,18 +127,27 @@ def _zone(name: str) -> ZoneInfo:
 async def run_reminders(compose_reminder: Compose, compose_digest: Compose, default_tz: str,
                         poll_seconds: float) -> None:
     """The loop every process runs; a failure is logged and the loop goes on."""
-    from db.push.outbox import wake
+    from db.push import outbox
 
-    while True:
-        try:
-            queued = await queue_due_reminders(compose_reminder)
-            queued += await queue_digests(compose_digest, default_tz)
-            if queued:
-                wake()
-            if queued >= BATCH:
-                continue
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
-            log.exception("reminder pass failed")
-        await asyncio.sleep(poll_seconds)
+    event = asyncio.Event()
+    _events.add(event)
+    try:
+        while True:
+            event.clear()
+            try:
+                queued = await queue_due_reminders(compose_reminder)
+                queued += await queue_digests(compose_digest, default_tz)
+                if queued:
+                    outbox.wake()
+                if queued >= BATCH:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
+                log.exception("reminder pass failed")
+            try:
+                await asyncio.wait_for(event.wait(), poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        _events.discard(event)

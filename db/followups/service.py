@@ -98,7 +98,7 @@ def check(values: FollowUpInput, errors: dict, *, at: dt.datetime | None = None)
         errors["every_days"] = f"one of {', '.join(map(str, PLAN_DAYS))}"
 
 
-async def _assignee(ref_value, errors: dict, field: str = "assignee") -> int | None:
+async def assignee_id(ref_value, errors: dict, field: str = "assignee") -> int | None:
     """An active staff member by id or username."""
     if ref_value is None or ref_value == "":
         errors[field] = "required"
@@ -126,8 +126,8 @@ async def create(scope: Scope, values: FollowUpInput, actor: Actor, *, source: s
     check(values, errors)
     async with writing():
         if assignee_ref is not None or values.assignee_id is None:
-            values.assignee_id = await _assignee(assignee_ref, errors)
-        elif not await _assignee(values.assignee_id, errors):
+            values.assignee_id = await assignee_id(assignee_ref, errors)
+        elif not await assignee_id(values.assignee_id, errors):
             values.assignee_id = None
         if not await _customer_visible(scope, values.customer_id):
             errors["customer_id"] = "an existing customer you may see"
@@ -331,7 +331,7 @@ async def update(scope: Scope, follow_up_id: int, values: FollowUpInput, actor: 
     check(values, errors)
     async with writing():
         row = await _locked_open(scope, follow_up_id)
-        if not await _assignee(values.assignee_id, errors):
+        if not await assignee_id(values.assignee_id, errors):
             pass
         if errors:
             raise ValidationFailed(errors)
@@ -359,10 +359,10 @@ async def stop_plan(scope: Scope, follow_up_id: int, actor: Actor) -> None:
                          detail={"plan": row["plan"]})
 
 
-async def reassign(scope: Scope, follow_up_ids: list[int], assignee_id: int, actor: Actor) -> int:
+async def reassign(scope: Scope, follow_up_ids: list[int], to: int, actor: Actor) -> int:
     """Hand open follow-ups to another active person (managers: within what they may see)."""
     errors: dict[str, str] = {}
-    if not await _assignee(assignee_id, errors):
+    if not await assignee_id(to, errors):
         raise ValidationFailed(errors)
     moved = 0
     async with writing():
@@ -374,10 +374,10 @@ async def reassign(scope: Scope, follow_up_ids: list[int], assignee_id: int, act
             if row["status"] != "open" or not scope.allows(row["customer_owner"], row["customer_team"]):
                 continue
             await raw("UPDATE follow_up SET assignee = {}, updated_at = {} WHERE id = {}",
-                      assignee_id, now(), follow_up_id)
+                      to, now(), follow_up_id)
             moved += 1
         await record("followup.reassign", actor_id=actor.id, actor=actor.label,
-                     target_type="staff_user", target_id=assignee_id, ip=actor.ip,
+                     target_type="staff_user", target_id=to, ip=actor.ip,
                      detail={"count": moved})
     return moved
 

@@ -212,15 +212,37 @@
   }
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", upgradeOpenSheets);
   else upgradeOpenSheets();
+  // A sheet HTMX loaded into a slot (Today's complete and snooze sheets) opens as a modal.
+  doc.addEventListener("htmx:afterSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    if (target && target.id === "sheet-slot") upgradeOpenSheets();
+  });
+  // Chips and a date input that mean the same thing: choosing one clears the other.
+  // [data-sets=ID] chips instead copy their value into that input (the new follow-up's date).
+  var CHIP_PAIRS = { follow_up_in: "next_follow_up_on", next_in: "next_on" };
   doc.addEventListener("change", function (e) {
     var t = e.target;
     if (!(t instanceof HTMLInputElement) || !t.form) return;
-    if (t.name === "follow_up_in" && t.checked) {
-      var date = t.form.querySelector('input[name="next_follow_up_on"]');
+    var j, others;
+    if (t.hasAttribute("data-sets") && t.checked) {
+      var input = doc.getElementById(t.getAttribute("data-sets"));
+      if (input) input.value = t.value;
+      return;
+    }
+    if (CHIP_PAIRS[t.name] && t.checked) {
+      var date = t.form.querySelector('input[name="' + CHIP_PAIRS[t.name] + '"]');
       if (date) date.value = "";
-    } else if (t.name === "next_follow_up_on" && t.value) {
-      var chips = t.form.querySelectorAll('input[name="follow_up_in"]');
-      for (var j = 0; j < chips.length; j++) chips[j].checked = false;
+      return;
+    }
+    for (var chipName in CHIP_PAIRS) {
+      if (CHIP_PAIRS[chipName] === t.name && t.value) {
+        others = t.form.querySelectorAll('input[name="' + chipName + '"]');
+        for (j = 0; j < others.length; j++) others[j].checked = false;
+      }
+    }
+    if (t.type === "date") {
+      others = t.form.querySelectorAll('input[data-sets="' + t.id + '"]');
+      for (j = 0; j < others.length; j++) others[j].checked = (others[j].value === t.value);
     }
   });
 
