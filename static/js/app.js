@@ -301,7 +301,7 @@
     var el = box.querySelector("[data-push-count]");
     if (el && n !== null && !isNaN(n)) {
       el.setAttribute("data-push-count", String(n));
-      el.textContent = (box.getAttribute("data-label-devices") || "%(n)s").replace("%(n)s", String(n));
+      el.textContent = (box.getAttribute("data-label-devices") || "{n}").replace("{n}", String(n));
     }
     var test = box.querySelector("[data-push-test]");
     if (test && n !== null && !isNaN(n)) test.hidden = n === 0;
