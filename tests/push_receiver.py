@@ -64,6 +64,7 @@ class PushReceiver:
 
     async def start(self) -> "PushReceiver":
         app = web.Application(client_max_size=8192)
+        app.router.add_get("/__stats", self._stats)
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -97,6 +98,13 @@ class PushReceiver:
 
     # ---------------------------------------------------------- serving
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Counts for a receiver in another process (the benchmark's --receiver-process)."""
+        total = sum(self.counts.values())
+        duplicates = sum(n - 1 for n in self.counts.values() if n > 1)
+        return web.json_response({"total": total, "paths": len(self.counts),
+                                  "duplicates": duplicates})
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         steps = self._scripts.get(request.path)
@@ -109,3 +117,17 @@ class PushReceiver:
         if step.delay:
             await asyncio.sleep(step.delay)
         return web.Response(status=step.status, headers=step.headers)
+
+
+async def _serve(port: int) -> None:
+    receiver = PushReceiver(port=port)
+    receiver.record_bodies = False
+    await receiver.start()
+    print(receiver.origin, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":  # python -m tests.push_receiver PORT: a receiver in its own process
+    import sys
+
+    asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
