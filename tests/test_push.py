@@ -590,3 +590,12 @@ async def test_on_postgresql_a_claim_skips_rows_another_transaction_holds(make_u
             assert len(others) == 2
     finally:
         await conn.close()
+
+
+def test_the_push_prompt_component_renders_hidden_until_the_script_decides():
+    from web.templating import env
+
+    html = env.from_string('{% from "components/push_prompt.html" import push_prompt with context %}'
+                           '{{ push_prompt("KEY") }}').render(csrf_token="t")
+    assert 'data-push-key="KEY"' in html and "data-push-prompt hidden" in html
+    assert "data-push-subscribe" in html and "<script" not in html

@@ -38,6 +38,9 @@ STUB = """
 (() => {
   const fake = %s;
   window.__pushCalls = [];
+  window.__permissionAsked = 0;
+  const ask = Notification.requestPermission.bind(Notification);
+  Notification.requestPermission = function () { window.__permissionAsked += 1; return ask(); };
   // Like a browser, the subscription outlives the page (kept across reloads here).
   const make = (options) => ({
     endpoint: fake.endpoint, expirationTime: null, options: options,
@@ -117,6 +120,7 @@ async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(ma
                 button = box.locator("[data-push-subscribe]")
                 await expect(button).to_be_visible()  # off, and nothing asked on load
                 assert await page.evaluate("window.__pushCalls.length") == 0
+                assert await page.evaluate("window.__permissionAsked") == 0
                 if SHOTS:
                     await page.screenshot(path=str(SHOTS / "push-account-390-off.png"), full_page=True)
                 await button.click()
@@ -125,6 +129,7 @@ async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(ma
                 await expect(box.locator("[data-push-count]")).to_have_attribute("data-push-count", "1")
 
                 [call] = await page.evaluate("window.__pushCalls")
+                assert await page.evaluate("window.__permissionAsked") == 1
                 key = public_key_b64(get_settings().data_dir)
                 assert call["userVisibleOnly"] is True and bytes(call["key"]) == unb64url(key)
                 rows = await raw("SELECT \"user\", endpoint, p256dh, auth FROM push_subscription")
