@@ -23,8 +23,8 @@ os.environ["CRM_DEMO"] = "0"
 os.environ["CRM_COOKIE_SECURE"] = "1"
 os.environ["CRM_LOG_LEVEL"] = "WARNING"
 os.environ["CRM_NIGHTLY_AT"] = "off"  # tests run the nightly job themselves
-os.environ.setdefault("CRM_REMINDERS", "off")  # tests queue reminders themselves
-os.environ.setdefault("CRM_PUSH_SENDER", "off")  # and send them themselves
+os.environ["CRM_REMINDERS"] = "off"  # tests queue reminders themselves
+os.environ["CRM_PUSH_SENDER"] = "off"  # tests call db.push.sender.send_due themselves
 # The test client serves the app on its own event loop; a pool would be tied to that loop.
 os.environ["CRM_DB_POOL_SIZE"] = "0"
 os.environ["PICCOLO_CONF"] = "piccolo_conf"

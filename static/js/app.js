@@ -311,7 +311,11 @@
   function pushState(box, state, text) {
     box.setAttribute("data-push-status", state);
     var shown = box.querySelector("[data-push-text]");
-    if (shown) shown.textContent = text || box.getAttribute("data-label-" + state) || "";
+    if (shown && !shown.hasAttribute("data-push-pitch")) shown.setAttribute("data-push-pitch", shown.textContent);
+    // A prompt card keeps its pitch while off; everywhere else the state is spelled out.
+    var pitch = box.hasAttribute("data-push-prompt") && state === "off";
+    if (shown) shown.textContent = pitch ? shown.getAttribute("data-push-pitch") :
+      (text || box.getAttribute("data-label-" + state) || "");
     var on = state === "on", off = state === "off" || state === "failed";
     var sub = box.querySelector("[data-push-subscribe]");
     var unsub = box.querySelector("[data-push-unsubscribe]");
@@ -323,7 +327,7 @@
     var el = box.querySelector("[data-push-count]");
     if (el && n !== null && !isNaN(n)) {
       el.setAttribute("data-push-count", String(n));
-      el.textContent = (box.getAttribute("data-label-devices") || "%(n)s").replace("%(n)s", String(n));
+      el.textContent = (box.getAttribute("data-label-devices") || "{n}").replace("{n}", String(n));
     }
     var test = box.querySelector("[data-push-test]");
     if (test && n !== null && !isNaN(n)) test.hidden = n === 0;
@@ -362,7 +366,8 @@
     }).then(function (saved) {
       pushState(box, "on");
       pushCount(box, saved.devices);
-      toast(box.getAttribute("data-label-on"));
+      // A prompt card hides itself once on, so say it happened; the account page shows it.
+      if (box.hasAttribute("data-push-prompt")) toast(box.getAttribute("data-label-on"));
     }).catch(function (err) {
       var reason = err && err.message;
       pushState(box, reason === "blocked" || reason === "off" ? reason : "failed");

@@ -177,6 +177,13 @@ DOMAIN_MESSAGES = [
     # db/customers/lifecycle.py: parse_thresholds
     N_("a whole number of days from 1 to 3650"),
     N_("new ≤ active < dormant days"),
+    # db/push/subscriptions.py and web/push.py: a browser's push subscription
+    N_("at most 2048 characters"),
+    N_("must be an https URL"),
+    N_("not a known push service"),
+    N_("must be a P-256 public key (base64url)"),
+    N_("must be 16 bytes (base64url)"),
+    N_("must be JSON"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
@@ -194,4 +201,7 @@ WEB_FLASH_MESSAGES = [
     N_("Field saved."),
     N_("Field deleted."),
     N_("Thresholds saved; every customer's stage was recomputed."),
+    # web/account.py (MESSAGES): the account page's Send a test
+    N_("A test notification is on its way to your devices."),
+    N_("No device gets reminders yet. Turn them on on this phone first."),
 ]
