@@ -22,6 +22,7 @@ from web import account, pages, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
+from web.pipeline import PipelineController, PipelineSettingsController
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
@@ -104,6 +105,7 @@ def create_app() -> Litestar:
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, CustomerController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
+                PipelineController, PipelineSettingsController,
             ]),
             ApiController,
             create_static_files_router(
