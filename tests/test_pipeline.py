@@ -12,6 +12,7 @@ from db.customers import merge, timeline
 from db.customers.scope import Scope
 from db.customers.service import Actor, parse_customer, upsert_customer
 from db.customers.tables import Customer
+from db.engine import raw
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.pipeline import board, opportunities, stages
 from db.pipeline.tables import Opportunity, OpportunityStageChange, PipelineStage
@@ -269,3 +270,18 @@ async def test_history_survives_a_deleted_stage(boss):
     history = (await opportunities.get(ALL, oid))["history"]
     assert [(h["kind"], h["from_code"], h["to_code"]) for h in history] == [
         ("moved", None, "quoted"), ("created", None, None)]
+
+
+async def test_the_demo_spreads_a_few_hundred_opportunities_over_every_stage():
+    from db.demo import load_demo
+
+    await load_demo(customers=600, seed=3)
+    by_stage = {r["code"]: r["n"] for r in await raw(
+        "SELECT s.code, COUNT(*) AS n FROM opportunity o JOIN pipeline_stage s ON s.id = o.stage GROUP BY s.code")}
+    assert set(by_stage) == {"lead", "contacted", "quoted", "won", "lost"} and sum(by_stage.values()) == 120
+    # every opportunity's history starts with "created" and ends in its stage
+    bad = await raw(
+        "SELECT o.id FROM opportunity o WHERE o.stage <> (SELECT sc.to_stage FROM opportunity_stage_change sc "
+        "WHERE sc.opportunity = o.id ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1)")
+    assert bad == []
+    assert await OpportunityStageChange.count().where(OpportunityStageChange.kind == "created") == 120
