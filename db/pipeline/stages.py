@@ -122,11 +122,13 @@ async def delete_stage(stage_id: int, actor: Actor) -> None:
 
 
 async def stages_with_counts() -> list[dict]:
-    """Every stage and how many opportunities are in it (the settings page)."""
+    """Every stage, how many opportunities are in it and whether it may be deleted (the settings page)."""
     async with reading():
         stages = await list_stages()
         counts = {r["stage"]: int(r["n"]) for r in await raw(
             "SELECT stage, COUNT(*) AS n FROM opportunity GROUP BY stage")}
+    per_outcome = {o: sum(1 for s in stages if s["outcome"] == o) for o in ("open", "won", "lost")}
     for stage in stages:
         stage["count"] = counts.get(stage["id"], 0)
+        stage["deletable"] = not stage["count"] and per_outcome.get(stage["outcome"], 0) > 1
     return stages

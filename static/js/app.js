@@ -176,6 +176,17 @@
     }
   });
 
+  // The pipeline's stage chips: keep the current stage's chip in view (on load and after a swap).
+  function showCurrentChip() {
+    var chip = doc.querySelector('.stage-chips [aria-current="page"]');
+    var row = chip && chip.parentNode;
+    if (row && row.scrollWidth > row.clientWidth) {
+      row.scrollLeft = Math.max(0, chip.offsetLeft - row.offsetLeft - (row.clientWidth - chip.offsetWidth) / 2);
+    }
+  }
+  doc.addEventListener("DOMContentLoaded", showCurrentChip);
+  doc.addEventListener("htmx:afterSettle", showCurrentChip);
+
   // A response can ask for a toast: HX-Trigger: {"crm:toast": "Saved"}.
   // It arrives before the swap, while the sheet that sent the form is still open: show it
   // once that sheet has closed (a toast inside a closed dialog is never seen).

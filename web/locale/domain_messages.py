@@ -177,6 +177,15 @@ DOMAIN_MESSAGES = [
     # db/customers/lifecycle.py: parse_thresholds
     N_("a whole number of days from 1 to 3650"),
     N_("new ≤ active < dormant days"),
+    # db/pipeline/opportunities.py and stages.py: opportunities and stage settings
+    N_("at most 120 characters"),
+    N_("choose a customer"),
+    N_("at most 20 stages"),
+    N_("list every stage once"),
+    N_("move its opportunities to another stage first"),
+    N_("the pipeline needs at least one open stage"),
+    N_("the pipeline needs a won stage"),
+    N_("the pipeline needs a lost stage"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
@@ -194,4 +203,13 @@ WEB_FLASH_MESSAGES = [
     N_("Field saved."),
     N_("Field deleted."),
     N_("Thresholds saved; every customer's stage was recomputed."),
+    # web/pipeline.py (MESSAGES)
+    N_("Opportunity added."),
+    N_("Opportunity saved."),
+    N_("Moved."),
+    N_("Opportunity deleted."),
+    N_("Someone else moved it meanwhile: here is where it is now."),
+    N_("Stage added."),
+    N_("Stage saved."),
+    N_("Stage deleted."),
 ]
