@@ -30,11 +30,16 @@ async def _snapshot() -> dict[str, list[dict]]:
         # rule tags' members are stamped when the rule ran: compare who has which tag
         "customer_tag": sorted((r["customer"], r["tag"]) for r in await CustomerTag.select()),
         "interaction": await Interaction.select().order_by(Interaction.id),
+        "opportunity": await raw(
+            "SELECT o.title, o.amount_fen, o.status, o.expected_close_on, c.mobile FROM opportunity o "
+            "JOIN customer c ON c.id = o.customer ORDER BY c.mobile, o.title"),
     }
 
 
 async def _wipe_customers() -> None:
-    for table in (Interaction, CustomerTag, Order, Customer):
+    from db.pipeline.tables import Opportunity
+
+    for table in (Opportunity, Interaction, CustomerTag, Order, Customer):
         await table.delete(force=True)
 
 

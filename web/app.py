@@ -23,6 +23,7 @@ from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.followups import FollowUpController
+from web.pipeline import PipelineController, PipelineSettingsController
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
@@ -114,6 +115,7 @@ def create_app() -> Litestar:
                 *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
+                PipelineController, PipelineSettingsController,
             ]),
             ApiController,
             create_static_files_router(

@@ -1,4 +1,4 @@
-"""The customer card's one timeline: orders, interactions and merges, newest first.
+"""The customer card's one timeline: orders, interactions, merges and pipeline moves, newest first.
 
 Every kind of entry comes from a `Source` in `SOURCES`, the single place to add follow-ups,
 points entries, tickets and campaign messages when those tables exist: give the source a
@@ -145,13 +145,32 @@ async def _load_follow_ups(customer_id: int, ids: list[int]) -> dict[int, dict]:
     return {row["id"]: row for row in rows}
 
 
-# The one list of what the timeline shows. Follow-ups, points entries, tickets and campaign
-# messages join here as their tables land (each needs a (customer, time, id) index).
+async def _load_stage_changes(customer_id: int, ids: list[int]) -> dict[int, dict]:
+    rows = await raw(
+        "SELECT sc.id, sc.kind AS change_kind, sc.opportunity AS opportunity_id, sc.amount_fen, "
+        "o.title, fs.code AS from_code, fs.name AS from_name, ts.code AS to_code, "
+        "ts.name AS to_name, s.display_name AS staff_name FROM opportunity_stage_change sc "
+        "JOIN opportunity o ON o.id = sc.opportunity "
+        "LEFT JOIN pipeline_stage fs ON fs.id = sc.from_stage "
+        "LEFT JOIN pipeline_stage ts ON ts.id = sc.to_stage "
+        "LEFT JOIN staff_user s ON s.id = sc.changed_by "
+        f"WHERE sc.customer = {{}} AND sc.id IN ({_marks(ids)})",
+        customer_id, *ids,
+    )
+    for row in rows:
+        row["amount_fen"] = int(row["amount_fen"])
+    return {row["id"]: row for row in rows}
+
+
+# The one list of what the timeline shows. Points entries, tickets and campaign messages
+# join here as their tables land (each needs a (customer, time, id) index).
 SOURCES: tuple[Source, ...] = (
     Source("order", 1, '"order"', "customer", "placed_at", _load_orders),
     Source("interaction", 2, "interaction", "customer", "happened_at", _load_interactions),
     Source("merge", 3, "merge_record", "survivor", "merged_at", _load_merges),
     Source("follow_up", 4, "follow_up", "customer", "done_at", _load_follow_ups, "status = 'done'"),
+    Source("stage_change", 5, "opportunity_stage_change", "customer", "changed_at",
+           _load_stage_changes),
 )
 
 

@@ -4,7 +4,8 @@
      response (unless the swapped content still shows a field with aria-invalid="true")
    - CSRF: X-CSRFToken header from <meta name="csrf-token"> on every htmx request
    - service worker /sw.js (scope /), offline/online toasts, [data-copy] copy-to-clipboard,
-     [data-dismiss] on flash messages, a top progress bar and retry for endless scrolling.
+     [data-dismiss] on flash messages, a top progress bar and retry for endless scrolling;
+     [data-sheet-reload] on an opener hides its sheet's old content until the new one is in.
    - customer card: sheets the server rendered open become modals; a form's data-then-show
      scrolls to that element after it closes its sheet; HX-Trigger "crm:toast" shows a toast;
      follow-up chips and the date input clear each other.
@@ -95,6 +96,10 @@
     var el = t.closest("[data-open-sheet]");
     if (el) {
       var sheet = doc.getElementById(el.getAttribute("data-open-sheet"));
+      // An opener that loads the sheet's content (hx-get into hx-target) hides what an earlier
+      // opener left there until its own content arrives (the swap replaces the element).
+      var stale = el.hasAttribute("data-sheet-reload") && doc.querySelector(el.getAttribute("hx-target"));
+      if (stale && window.htmx) stale.classList.add("is-stale");
       if (sheet && typeof sheet.showModal === "function") { e.preventDefault(); openSheet(sheet); }
       return; // without a dialog (or without JS) an <a href> opener simply navigates
     }
@@ -173,6 +178,17 @@
       });
     }
   });
+
+  // The pipeline's stage chips: keep the current stage's chip in view (on load and after a swap).
+  function showCurrentChip() {
+    var chip = doc.querySelector('.stage-chips [aria-current="page"]');
+    var row = chip && chip.parentNode;
+    if (row && row.scrollWidth > row.clientWidth) {
+      row.scrollLeft = Math.max(0, chip.offsetLeft - row.offsetLeft - (row.clientWidth - chip.offsetWidth) / 2);
+    }
+  }
+  doc.addEventListener("DOMContentLoaded", showCurrentChip);
+  doc.addEventListener("htmx:afterSettle", showCurrentChip);
 
   // A response can ask for a toast: HX-Trigger: {"crm:toast": "Saved"}.
   // It arrives before the swap, while the sheet that sent the form is still open: show it

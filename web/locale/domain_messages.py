@@ -184,6 +184,15 @@ DOMAIN_MESSAGES = [
     N_("must be a P-256 public key (base64url)"),
     N_("must be 16 bytes (base64url)"),
     N_("must be JSON"),
+    # db/pipeline/opportunities.py and stages.py: opportunities and stage settings
+    N_("at most 120 characters"),
+    N_("choose a customer"),
+    N_("at most 20 stages"),
+    N_("list every stage once"),
+    N_("move its opportunities to another stage first"),
+    N_("the pipeline needs at least one open stage"),
+    N_("the pipeline needs a won stage"),
+    N_("the pipeline needs a lost stage"),
 ]
 
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
@@ -204,4 +213,13 @@ WEB_FLASH_MESSAGES = [
     # web/account.py (MESSAGES): the account page's Send a test
     N_("A test notification is on its way to your devices."),
     N_("No device gets reminders yet. Turn them on on this phone first."),
+    # web/pipeline.py (MESSAGES)
+    N_("Opportunity added."),
+    N_("Opportunity saved."),
+    N_("Moved."),
+    N_("Opportunity deleted."),
+    N_("Someone else moved it meanwhile: here is where it is now."),
+    N_("Stage added."),
+    N_("Stage saved."),
+    N_("Stage deleted."),
 ]

@@ -1,0 +1,262 @@
+"""Pipeline pages: the board (one stage at a time on a phone, every stage side by side on a
+desktop, from one template), creating, editing, moving and deleting opportunities, and the
+managers' stage settings. Thin: parse, authorise (the Scope), call db/pipeline, render.
+
+The board's view is (stage, mine): both are in the URL, and the move sheet carries them
+along, so a move re-renders exactly the board the person was looking at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from db.customers.service import get_customer, search_customers
+from db.errors import Conflict, NotFound, ValidationFailed
+from db.pipeline import board, opportunities, stages
+from web.auth import actor_of, role_required, scope_of, staff_required
+from web.i18n import field_errors
+from web.i18n import gettext as _
+from web.params import parse_id
+from web.settings import get_settings
+from web.templating import is_fragment_request, render
+
+BOARD = "pipeline/board.html"
+FORM = "pipeline/form.html"
+MESSAGES = {
+    "created": "Opportunity added.", "saved": "Opportunity saved.", "moved": "Moved.",
+    "deleted": "Opportunity deleted.", "conflict": "Someone else moved it meanwhile: here is where it is now.",
+    "stage_added": "Stage added.", "stage_saved": "Stage saved.", "stage_deleted": "Stage deleted.",
+}
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(_tz()).date()
+
+
+def _flashes(msg: str | None) -> list[tuple[str, str]]:
+    if msg not in MESSAGES:
+        return []
+    return [("info" if msg == "conflict" else "success", _(MESSAGES[msg]))]
+
+
+def _toast(message: str) -> dict[str, str]:
+    import json
+    return {"HX-Trigger": json.dumps({"crm:toast": message})}
+
+
+def _view_query(stage_id: int | None, mine: bool, **extra) -> str:
+    params = {"stage": stage_id, "mine": "1" if mine else None, **extra}
+    return urlencode({k: v for k, v in params.items() if v})
+
+
+async def _board_context(request: Request, stage_id: int | None, mine: bool,
+                         after: str | None = None) -> dict:
+    user = request.scope["auth"].user
+    found = await board.board(scope_of(request), owner_id=user.id if mine else None, tz=_tz())
+    columns = found["stages"]
+    current = next((s for s in columns if s["id"] == stage_id), None) or next(
+        (s for s in columns if s["outcome"] == "open"), columns[0] if columns else None)
+    if current and after:  # "Show more" without JavaScript: that column from the cursor on
+        current["items"], current["more"] = await board.column(
+            scope_of(request), current, owner_id=user.id if mine else None, after=after)
+    return {"nav": "more", "stages": columns, "current": current, "totals": found["totals"],
+            "mine": mine, "today": _today(), "view": lambda **kw: _view_query(
+                current["id"] if current else None, mine, **kw)}
+
+
+def _form_values(form) -> dict:
+    return {k: str(form.get(k, ""))[:400] for k in opportunities.FIELDS}
+
+
+async def _form_context(request: Request, values: dict, errors: dict, item: dict | None = None,
+                        q: str = "") -> dict:
+    scope, user = scope_of(request), request.scope["auth"].user
+    customer, found = None, []
+    customer_id = parse_id(values.get("customer_id"))
+    if customer_id:
+        try:
+            customer = await get_customer(scope, customer_id)
+        except NotFound:
+            customer = None
+    if not customer and q.strip():
+        found, _cursor = await search_customers(scope, q, limit=8)
+    return {
+        "nav": "more", "values": values, "errors": errors, "item": item, "customer": customer,
+        "q": q, "found": found, "stages": await stages.list_stages(),
+        "owners": await opportunities.owner_choices(scope, user.id),
+    }
+
+
+class PipelineController(Controller):
+    path = "/pipeline"
+    guards = [staff_required]
+
+    @get("/")
+    async def board_page(self, request: Request, stage: FromQuery[str | None] = None,
+                         mine: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+                         msg: FromQuery[str | None] = None) -> Response:
+        stage_id, is_mine, after = parse_id(stage), mine == "1", (after or "")[:40] or None
+        if after and is_fragment_request(request) and stage_id:
+            user = request.scope["auth"].user
+            column = await stages.get_stage(stage_id)
+            items, more = await board.column(scope_of(request), column, after=after,
+                                             owner_id=user.id if is_mine else None)
+            return render(request, BOARD, {"column": {**column, "items": items, "more": more},
+                                           "mine": is_mine, "today": _today(),
+                                           "view": lambda **kw: _view_query(stage_id, is_mine, **kw)},
+                          block="column_page")
+        context = await _board_context(request, stage_id, is_mine, after)
+        return render(request, BOARD, {**context, "flashes": _flashes(msg)}, block="board")
+
+    @get("/customers")
+    async def customer_options(self, request: Request, q: FromQuery[str] = "") -> Response:
+        """HTMX: the customers the create form's search field finds."""
+        context = await _form_context(request, {}, {}, q=q[:100])
+        return render(request, FORM, context, block="customer_options")
+
+    @get("/new")
+    async def new_page(self, request: Request, customer_id: FromQuery[str | None] = None,
+                       q: FromQuery[str] = "") -> Response:
+        values = {k: str(request.query_params.get(k, ""))[:400] for k in opportunities.FIELDS}
+        values["customer_id"] = str(parse_id(customer_id) or "")
+        values.setdefault("owner_id", "")
+        if not values["owner_id"]:
+            values["owner_id"] = str(request.scope["auth"].user.id)
+        return render(request, FORM, await _form_context(request, values, {}, q=q[:100]))
+
+    @post("/")
+    async def create(self, request: Request) -> Response:
+        form = await request.form()
+        values = _form_values(form)
+        try:
+            opportunity_id = await opportunities.create(scope_of(request), values, actor_of(request))
+        except ValidationFailed as exc:
+            context = await _form_context(request, values, field_errors(exc.errors),
+                                          q=str(form.get("q", ""))[:100])
+            return render(request, FORM, context, status=422)
+        return Redirect(f"/pipeline/{opportunity_id}?msg=created", status_code=303)
+
+    @get("/{opportunity_id:int}")
+    async def detail(self, request: Request, opportunity_id: FromPath[int],
+                     msg: FromQuery[str | None] = None) -> Response:
+        item = await opportunities.get(scope_of(request), opportunity_id)
+        return render(request, "pipeline/detail.html", {
+            "nav": "more", "item": item, "today": _today(), "flashes": _flashes(msg)})
+
+    @get("/{opportunity_id:int}/edit")
+    async def edit_page(self, request: Request, opportunity_id: FromPath[int]) -> Response:
+        item = await opportunities.get(scope_of(request), opportunity_id)
+        values = {"customer_id": str(item["customer"]), "title": item["title"],
+                  "amount": f"{item['amount_fen'] // 100}.{item['amount_fen'] % 100:02d}",
+                  "expected_close_on": item["expected_close_on"].isoformat() if item["expected_close_on"] else "",
+                  "owner_id": str(item["owner"] or ""), "stage_id": str(item["stage"])}
+        return render(request, FORM, await _form_context(request, values, {}, item))
+
+    @post("/{opportunity_id:int}/edit")
+    async def edit(self, request: Request, opportunity_id: FromPath[int]) -> Response:
+        scope = scope_of(request)
+        values = _form_values(await request.form())
+        try:
+            await opportunities.update(scope, opportunity_id, values, actor_of(request))
+        except ValidationFailed as exc:
+            item = await opportunities.get(scope, opportunity_id)
+            values["customer_id"] = str(item["customer"])
+            context = await _form_context(request, values, field_errors(exc.errors), item)
+            return render(request, FORM, context, status=422)
+        return Redirect(f"/pipeline/{opportunity_id}?msg=saved", status_code=303)
+
+    @get("/{opportunity_id:int}/move")
+    async def move_page(self, request: Request, opportunity_id: FromPath[int],
+                        stage: FromQuery[str | None] = None, mine: FromQuery[str | None] = None) -> Response:
+        """The move sheet's content (HTMX), or a page of its own without JavaScript."""
+        item = await opportunities.get(scope_of(request), opportunity_id)
+        return render(request, "pipeline/move.html", {
+            "nav": "more", "item": item, "view_stage": parse_id(stage), "view_mine": mine == "1",
+        }, block="move_form")
+
+    @post("/{opportunity_id:int}/move")
+    async def move(self, request: Request, opportunity_id: FromPath[int]) -> Response:
+        form = await request.form()
+        view_stage, view_mine = parse_id(form.get("view_stage")), form.get("view_mine") == "1"
+        on_board = form.get("from") == "board"
+        msg = "moved"
+        try:
+            await opportunities.move(scope_of(request), opportunity_id, parse_id(form.get("stage_id")),
+                                     actor_of(request), seen_stage_id=parse_id(form.get("seen_stage_id")))
+        except Conflict:
+            msg = "conflict"
+        if not is_fragment_request(request):
+            if on_board:
+                return Redirect(f"/pipeline?{_view_query(view_stage, view_mine, msg=msg)}", status_code=303)
+            return Redirect(f"/pipeline/{opportunity_id}?msg={msg}", status_code=303)
+        context = await _board_context(request, view_stage, view_mine)
+        return render(request, BOARD, context, block="board", headers=_toast(_(MESSAGES[msg])))
+
+    @get("/{opportunity_id:int}/delete")
+    async def delete_page(self, request: Request, opportunity_id: FromPath[int]) -> Response:
+        item = await opportunities.get(scope_of(request), opportunity_id)
+        return render(request, "pipeline/delete.html", {"nav": "more", "item": item})
+
+    @post("/{opportunity_id:int}/delete")
+    async def delete(self, request: Request, opportunity_id: FromPath[int]) -> Response:
+        await opportunities.delete(scope_of(request), opportunity_id, actor_of(request))
+        return Redirect("/pipeline?msg=deleted", status_code=303)
+
+
+class PipelineSettingsController(Controller):
+    path = "/settings/pipeline"
+    guards = [role_required("manager", "admin")]
+
+    async def _page(self, request: Request, errors: dict | None = None, values: dict | None = None,
+                    msg: str | None = None, status: int = 200) -> Response:
+        return render(request, "pipeline/settings.html", {
+            "nav": "more", "stages": await stages.stages_with_counts(), "errors": errors or {},
+            "values": values or {}, "flashes": _flashes(msg)}, status=status)
+
+    async def _run(self, request: Request, key: str, action, msg: str) -> Response:
+        try:
+            await action
+        except ValidationFailed as exc:
+            return await self._page(request, {key: next(iter(field_errors(exc.errors).values()))},
+                                    status=422)
+        return Redirect(f"/settings/pipeline?msg={msg}", status_code=303)
+
+    @get("/")
+    async def settings_page(self, request: Request, msg: FromQuery[str | None] = None) -> Response:
+        return await self._page(request, msg=msg)
+
+    @post("/")
+    async def add(self, request: Request) -> Response:
+        name = str((await request.form()).get("name", ""))[:200]
+        try:
+            await stages.add_stage(name, actor_of(request))
+        except ValidationFailed as exc:
+            return await self._page(request, {"new": field_errors(exc.errors)["name"]}, {"new": name}, status=422)
+        return Redirect("/settings/pipeline?msg=stage_added", status_code=303)
+
+    @post("/{stage_id:int}")
+    async def rename(self, request: Request, stage_id: FromPath[int]) -> Response:
+        name = str((await request.form()).get("name", ""))[:200]
+        return await self._run(request, str(stage_id), stages.rename_stage(stage_id, name, actor_of(request)),
+                               "stage_saved")
+
+    @post("/{stage_id:int}/move")
+    async def reorder(self, request: Request, stage_id: FromPath[int]) -> Response:
+        delta = -1 if (await request.form()).get("direction") == "up" else 1
+        await stages.move_stage(stage_id, delta, actor_of(request))
+        return Redirect("/settings/pipeline", status_code=303)
+
+    @post("/{stage_id:int}/delete")
+    async def delete(self, request: Request, stage_id: FromPath[int]) -> Response:
+        return await self._run(request, str(stage_id), stages.delete_stage(stage_id, actor_of(request)),
+                               "stage_deleted")
