@@ -1,5 +1,5 @@
 """Demo data: teams, staff, tags, customers with orders, tag assignments, interactions and
-pipeline opportunities (db/pipeline/demo.py).
+pipeline opportunities (db/pipeline/demo.py) and follow-ups (db/followups/demo.py).
 
 `load_demo()` fills an empty, migrated database with realistic, deterministic data (the same
 seed and `now` give the same rows; only password hashes differ) and is safe to run again:
@@ -31,6 +31,7 @@ from typing import Any
 from db.customers.identity import search_text
 from db.customers.lifecycle import recompute_all
 from db.engine import BUSY_TIMEOUT_S, engine, writing
+from db.followups.demo import load_demo_follow_ups
 from db.pipeline.demo import load_demo_pipeline
 from db.staff.passwords import hash_password
 
@@ -1147,6 +1148,7 @@ async def load_demo(
         progress("figures", 0, 1)
     await _rule_tags_and_fields()
     await load_demo_pipeline(seed, now, min(400, max(customers // 5, 0)))
+    await load_demo_follow_ups(seed, now)
     await recompute_all()  # orders went in bulk, past the ingest that keeps figures current
     if progress:
         progress("figures", 1, 1)

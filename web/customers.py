@@ -23,6 +23,7 @@ from db.customers import service, timeline
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from db.followups import service as followups
+from db.pipeline import board as pipeline_board
 from web.auth import actor_of, scope_of, staff_required
 from web.i18n import current_zone, field_errors
 from web.params import parse_id
@@ -86,6 +87,7 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     scope = scope_of(request)
     page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
     page["follow_ups"] = await followups.for_customer(customer_id)
+    page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
     sheet = extra.get("sheet")
     if sheet == "tags":
         page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
