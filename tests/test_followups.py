@@ -393,3 +393,18 @@ async def test_team_view_counts_and_reassigns(signed_in_english, make_user):
     assert (await service.get(Scope.everything(), late))["assignee"] == other
     staff_client = await signed_in_english("zhao.min")
     assert (await staff_client.get("/today/team")).status_code == 403
+
+
+async def test_the_account_page_sets_the_daily_list_time_and_my_time_zone(signed_in_english):
+    client = await signed_in_english("li.lei")
+    page = await client.get("/account")
+    assert page.status_code == 200 and "Daily list and time zone" in page.text
+    saved = await client.post("/account/reminders", follow_redirects=False, data={
+        "_csrf_token": client.csrf, "digest_at": "08:30", "timezone": "America/Los_Angeles"})
+    assert saved.status_code == 303
+    assert await service.digest_time(client.user_id) == "08:30"
+    row = await StaffUser.select(StaffUser.timezone).where(StaffUser.id == client.user_id).first()
+    assert row["timezone"] == "America/Los_Angeles"
+    bad = await client.post("/account/reminders", data={"_csrf_token": client.csrf, "digest_at": "25:00"})
+    assert bad.status_code in (400, 422)
+    assert await service.digest_time(client.user_id) == "08:30"

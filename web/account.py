@@ -35,6 +35,7 @@ MESSAGES = {
     "language": "Language saved.",
     "push_test": "A test notification is on its way to your devices.",
     "push_none": "No device gets reminders yet. Turn them on on this phone first.",
+    "reminders": "Saved. The daily list and every time now follow this setting.",
 }
 
 

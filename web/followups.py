@@ -37,6 +37,12 @@ NEXT_CHIPS = (1, 3, 7, 30)
 SNOOZE_OPTIONS = ("1h", "3h", "tomorrow", "next_week")
 
 
+# Time zones offered on the account page (a shop's staff are mostly in one; travellers pick).
+ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore",
+         "Asia/Bangkok", "Asia/Dubai", "Europe/London", "Europe/Paris", "America/New_York",
+         "America/Los_Angeles", "Australia/Sydney", "UTC")
+
+
 def _toast(message: str) -> dict[str, str]:
     return {"HX-Trigger": json.dumps({"crm:toast": message})}
 
@@ -360,6 +366,19 @@ class FollowUpController(Controller):
         except Conflict:
             return Redirect(f"/followups/{follow_up_id}?msg=already", status_code=303)
         return Redirect(f"/followups/{follow_up_id}?msg=saved", status_code=303)
+
+    # ------------------------------------------------------------ my digest and time zone
+
+    @post("/account/reminders")
+    async def save_reminders(self, request: Request) -> Response:
+        from db.staff.accounts import set_timezone
+
+        form = await request.form()
+        user = request.scope["auth"].user
+        zone = str(form.get("timezone", ""))
+        await service.set_digest_time(user.id, str(form.get("digest_at", "")))
+        await set_timezone(user.id, zone if zone in ZONES else None)
+        return Redirect("/account?msg=reminders", status_code=303)
 
     # ------------------------------------------------------------ managers: the team
 

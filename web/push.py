@@ -12,6 +12,7 @@ from db.errors import ValidationFailed
 from db.push.outbox import enqueue, wake
 from db.push.subscriptions import devices, remove_subscription, save_subscription
 from web.account import flash_from_query
+from web.settings import get_settings
 from web.auth import staff_required
 from web.i18n import field_errors
 from web.i18n import gettext as _
@@ -40,9 +41,15 @@ async def _json_body(request: Request, required: bool = True):
 
 @get("/account", guards=[staff_required])
 async def account_page(request: Request) -> Response:
+    from db.followups.service import DIGEST_TIMES, digest_time
+    from web.followups import ZONES
+
     user = request.scope["auth"].user
     return render(request, "account/index.html", {
         "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
+        "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
+        "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",
+        "shop_zone": get_settings().timezone,
     })
 
 

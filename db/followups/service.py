@@ -484,3 +484,24 @@ def as_json(row: dict) -> dict:
         "repeat_every_days": row["plan_every_days"] if row["plan_active"] else None,
         "source": row["source"], "created_at": iso(row["created_at"]),
     }
+
+
+# ---------------------------------------------------------------- the daily digest
+
+DIGEST_TIMES = ("07:00", "07:30", "08:00", "08:30", "09:00", "09:30", "10:00", "12:00", "18:00")
+
+
+async def digest_time(user_id: int) -> str:
+    rows = await raw('SELECT digest_at FROM digest_setting WHERE "user" = {}', user_id)
+    return rows[0]["digest_at"] if rows else ""
+
+
+async def set_digest_time(user_id: int, at: str) -> None:
+    """When this person's digest goes out (their zone), or "" for never."""
+    if at not in ("", *DIGEST_TIMES):
+        raise ValidationFailed({"digest_at": "one of the listed choices"})
+    async with writing():
+        updated = await raw('UPDATE digest_setting SET digest_at = {} WHERE "user" = {} RETURNING id', at, user_id)
+        if not updated:
+            await raw('INSERT INTO digest_setting ("user", digest_at, last_sent_on) VALUES ({}, {}, {})',
+                      user_id, at, "")

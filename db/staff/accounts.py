@@ -156,6 +156,11 @@ async def set_locale(user_id: int, locale: str | None) -> None:
         await StaffUser.update({StaffUser.locale: locale}).where(StaffUser.id == user_id)
 
 
+async def set_timezone(user_id: int, zone: str | None) -> None:
+    async with writing():
+        await StaffUser.update({StaffUser.timezone: zone}).where(StaffUser.id == user_id)
+
+
 async def deactivate_by_username(username: str) -> None:
     row = await StaffUser.select(StaffUser.id).where(
         StaffUser.username == (username or "").strip().lower()
