@@ -157,7 +157,7 @@ def _outcome(values: dict) -> str:
 
 async def today_context(request: Request) -> dict:
     user = request.scope["auth"].user
-    lists = await service.today_lists(user.id, current_zone())
+    lists = await service.today_lists(user.id, current_zone(), request.query_params.get("show"))
     devices = await raw("SELECT COUNT(*) AS n FROM push_subscription WHERE \"user\" = {}", user.id)
     return {"nav": "today", **lists, "has_devices": bool(devices[0]["n"]),
             "is_manager": user.role in ("admin", "manager"), "snooze_options": SNOOZE_OPTIONS}

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 from jinja2_fragments import render_block
 from litestar import Request, Response
@@ -59,6 +59,27 @@ def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
     if value is None:
         return "—"
     return format_datetime(value, format=fmt, tzinfo=_tz(), locale=i18n.locale_for(i18n.current_lang()))
+
+
+@lru_cache(maxsize=8)
+def _weekdays(lang: str) -> tuple[str, ...]:
+    names = get_day_names("abbreviated", locale=i18n.locale_for(lang))
+    return tuple(names[i] for i in range(7))
+
+
+def due_label(value: dt.datetime | None, style: str = "date") -> str:
+    """A due time in a list, short and fast (Today draws hundreds): 'time' 15:30, 'overdue'
+    11/30 15:30, else with the weekday: 周三 12/2 15:30 / Wed 12/2 15:30."""
+    if value is None:
+        return "—"
+    local = value.astimezone(_tz())
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if style == "time":
+        return clock
+    day = f"{local.month}/{local.day}"
+    if style == "overdue":
+        return f"{day} {clock}"
+    return f"{_weekdays(i18n.current_lang())[local.weekday()]} {day} {clock}"
 
 
 def ago(value: dt.datetime | None, max_days: int = 31) -> str:
@@ -113,7 +134,8 @@ def _environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(static=static_url, push_public_key=push_public_key)
-    env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago)
+    env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
+                       due_label=due_label)
     return env
 
 

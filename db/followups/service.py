@@ -385,7 +385,8 @@ async def reassign(scope: Scope, follow_up_ids: list[int], to: int, actor: Actor
 # ---------------------------------------------------------------- Today
 
 UPCOMING_DAYS = 7
-GROUP_LIMIT = 100
+GROUP_LIMIT = 50  # a phone's worth; "show all" opens one group up to GROUP_MAX
+GROUP_MAX = 500
 
 
 def day_bounds(tz: ZoneInfo, at: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
@@ -395,21 +396,25 @@ def day_bounds(tz: ZoneInfo, at: dt.datetime | None = None) -> tuple[dt.datetime
     return start.astimezone(dt.timezone.utc), (start + dt.timedelta(days=1)).astimezone(dt.timezone.utc)
 
 
-async def today_lists(user_id: int, tz: ZoneInfo) -> dict:
+async def today_lists(user_id: int, tz: ZoneInfo, expand: str | None = None) -> dict:
     """My open follow-ups: overdue (due before now), today (the rest of today), upcoming (next
-    7 days). Each group capped; counts are exact."""
+    7 days). Each group capped at GROUP_LIMIT (the `expand`ed one at GROUP_MAX); counts are
+    exact."""
     at = now()
     _, tomorrow = day_bounds(tz, at)
     horizon = tomorrow + dt.timedelta(days=UPCOMING_DAYS)
     base = _SELECT + "WHERE f.assignee = {} AND f.status = 'open' AND "
     async with reading():
+        def limit(group: str) -> int:
+            return GROUP_MAX if group == expand else GROUP_LIMIT
+
         groups = {
             "overdue": await raw(base + "f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                                 user_id, at, GROUP_LIMIT),
+                                 user_id, at, limit("overdue")),
             "today": await raw(base + "f.due_at >= {} AND f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                               user_id, at, tomorrow, GROUP_LIMIT),
+                               user_id, at, tomorrow, limit("today")),
             "upcoming": await raw(base + "f.due_at >= {} AND f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                                  user_id, tomorrow, horizon, GROUP_LIMIT),
+                                  user_id, tomorrow, horizon, limit("upcoming")),
         }
         counts = (await raw(
             "SELECT SUM(CASE WHEN due_at < {} THEN 1 ELSE 0 END) AS overdue, "
