@@ -177,6 +177,22 @@ DOMAIN_MESSAGES = [
     # db/customers/lifecycle.py: parse_thresholds
     N_("a whole number of days from 1 to 3650"),
     N_("new ≤ active < dormant days"),
+    # db/followups/service.py and web/followups.py: follow-ups, their times and sheets
+    N_("one of call, visit, message, after_sales"),
+    N_("one of low, normal, high"),
+    N_("one of done, cancelled"),
+    N_("one of 7, 14, 30, 60, 90"),
+    N_("at most 200 characters"),
+    N_("a date and time like 2026-12-01T15:30:00+08:00"),
+    N_("within a year before and two years after today"),
+    N_("at or before the due time"),
+    N_("an active staff member's username"),
+    N_("an existing customer you may see"),
+    N_("an opportunity of this customer"),
+    N_("an integer id"),
+    N_("a time in the future"),
+    N_("one of the listed choices"),
+    N_("a date like 2026-12-01"),
     # db/push/subscriptions.py and web/push.py: a browser's push subscription
     N_("at most 2048 characters"),
     N_("must be an https URL"),
@@ -213,6 +229,7 @@ WEB_FLASH_MESSAGES = [
     # web/account.py (MESSAGES): the account page's Send a test
     N_("A test notification is on its way to your devices."),
     N_("No device gets reminders yet. Turn them on on this phone first."),
+    N_("Saved. The daily list and every time now follow this setting."),
     # web/pipeline.py (MESSAGES)
     N_("Opportunity added."),
     N_("Opportunity saved."),
