@@ -158,3 +158,28 @@ async def test_no_digest_on_a_day_without_follow_ups(make_user, rx):
               staff, "00:00", "")
     assert await reminders.queue_digests(compose_digest, "Asia/Shanghai") == 0
     assert await raw("SELECT id FROM push_message") == []
+
+
+async def test_two_server_processes_send_each_missed_reminder_once_marked_late(make_user, rx):
+    """Reminders that came due while no server ran go out at start, once, though two worker
+    processes (each with its own reminder loop and sender) race for them."""
+    from tests.server import running_server
+
+    cid = await _customer()
+    phones = {}
+    for i in range(12):
+        staff = await make_user(f"staff.{i}")
+        phones[f"/p{i}"] = await _device(staff, rx, f"/p{i}")
+        fid = await _follow_up(cid, staff, now() + dt.timedelta(hours=1), now() + dt.timedelta(minutes=5))
+        await raw("UPDATE follow_up SET remind_at = {}, updated_at = {} WHERE id = {}",
+                  now() - dt.timedelta(hours=1), now() - dt.timedelta(hours=3), fid)
+    env = {"CRM_REMINDERS": "on", "CRM_PUSH_SENDER": "on", "CRM_REMINDER_POLL_SECONDS": "0.3",
+           "CRM_PUSH_POLL_SECONDS": "0.3"}
+    with running_server(workers=2, **env):
+        await rx.wait_for(12, timeout=30)
+        await asyncio.sleep(1.5)  # time for a second, wrong delivery to show up
+    assert {path: len(rx.requests_to(path)) for path in phones} == {path: 1 for path in phones}
+    for path, phone in phones.items():
+        assert phone.decrypt_json(rx.requests_to(path)[0].body)["title"].startswith("补发提醒")
+    rows = await raw("SELECT reminder_state, reminder_late FROM follow_up")
+    assert all(r["reminder_state"] == "sent" and r["reminder_late"] for r in rows)
