@@ -33,13 +33,19 @@ async def _snapshot() -> dict[str, list[dict]]:
         "opportunity": await raw(
             "SELECT o.title, o.amount_fen, o.status, o.expected_close_on, c.mobile FROM opportunity o "
             "JOIN customer c ON c.id = o.customer ORDER BY c.mobile, o.title"),
+        "follow_up": await raw(
+            "SELECT f.title, f.status, f.due_at, f.priority, c.mobile, s.username FROM follow_up f "
+            "JOIN customer c ON c.id = f.customer JOIN staff_user s ON s.id = f.assignee "
+            "ORDER BY s.username, f.due_at, f.title"),
     }
 
 
 async def _wipe_customers() -> None:
     from db.pipeline.tables import Opportunity
 
-    for table in (Opportunity, Interaction, CustomerTag, Order, Customer):
+    from db.followups.tables import FollowUp, FollowUpPlan
+
+    for table in (FollowUp, FollowUpPlan, Opportunity, Interaction, CustomerTag, Order, Customer):
         await table.delete(force=True)
 
 
@@ -50,6 +56,10 @@ async def test_loads_consistent_realistic_data():
 
     assert result.created
     assert result.customers == await Customer.count() == 600
+    # Today is not empty for whoever signs in first: the admin has open follow-ups
+    admin_open = await raw("SELECT COUNT(*) AS n FROM follow_up f JOIN staff_user s ON s.id = f.assignee "
+                           "WHERE s.username = 'admin' AND f.status = 'open'")
+    assert admin_open[0]["n"] >= 3
     assert result.orders == await Order.count()
     assert result.interactions == await Interaction.count()
     assert result.customer_tags == await CustomerTag.count()
