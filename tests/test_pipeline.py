@@ -285,3 +285,12 @@ async def test_the_demo_spreads_a_few_hundred_opportunities_over_every_stage():
         "WHERE sc.opportunity = o.id ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1)")
     assert bad == []
     assert await OpportunityStageChange.count().where(OpportunityStageChange.kind == "created") == 120
+
+
+async def test_an_edit_may_keep_an_owner_who_is_no_longer_a_choice(boss, make_user):
+    from db.staff.tables import StaffUser
+    seller = await make_user("seller", "staff", None)
+    oid = await new(boss, await customer(), owner_id=str(seller))
+    await StaffUser.update({StaffUser.is_active: False}).where(StaffUser.id == seller)
+    await opportunities.update(ALL, oid, {"title": "改名", "owner_id": str(seller)}, boss)
+    assert (await Opportunity.select().where(Opportunity.id == oid).first())["owner"] == seller

@@ -213,3 +213,24 @@ async def test_the_card_section_lists_open_opportunities(signed_in):
     html = env.get_template("pipeline/_card_section.html").render(pipeline_section=section, csrf_token="")
     assert "Spring restock" in html and "Closed one" not in html and "Lead" in html
     assert f"/pipeline/new?customer_id={cid}" in html and "¥12,000.00" in html
+
+
+async def test_a_long_column_shows_more_with_htmx_and_without(signed_in, monkeypatch):
+    monkeypatch.setattr(board, "PER_STAGE", 2)
+    monkeypatch.setattr(board.board, "__kwdefaults__", {**board.board.__kwdefaults__, "per_stage": 2})
+    monkeypatch.setattr(board.column, "__kwdefaults__", {**board.column.__kwdefaults__, "limit": 2})
+    me = await signed_in()
+    cid = await add_customer(owner=me.user_id, team=await team_of())
+    ids = [await new_opp(me.user_id, cid, f"Deal {i}") for i in range(5)]
+    lead = await stage_id("lead")
+    page = await me.get(f"/pipeline?stage={lead}")
+    more = re.search(r'href="(/pipeline\?stage=\d+&amp;after=[0-9.]+)"', page.text)
+    assert more and f'id="opp-{ids[2]}"' not in page.text
+    url = more.group(1).replace("&amp;", "&")
+    fragment = await me.get(url, headers={"HX-Request": "true"})
+    assert f'id="opp-{ids[2]}"' in fragment.text and f'id="opp-{ids[1]}"' in fragment.text
+    assert "<html" not in fragment.text and "after=" in fragment.text  # and one more page after
+    nojs = await me.get(url)
+    assert "<html" in nojs.text and f'id="opp-{ids[2]}"' in nojs.text
+    mine = await me.get(f"/pipeline?stage={lead}&mine=1")
+    assert re.search(r'href="/pipeline\?stage=\d+&amp;mine=1&amp;after=[0-9.]+"', mine.text)

@@ -160,7 +160,10 @@ class PipelineController(Controller):
                   "amount": f"{item['amount_fen'] // 100}.{item['amount_fen'] % 100:02d}",
                   "expected_close_on": item["expected_close_on"].isoformat() if item["expected_close_on"] else "",
                   "owner_id": str(item["owner"] or ""), "stage_id": str(item["stage"])}
-        return render(request, FORM, await _form_context(request, values, {}, item))
+        context = await _form_context(request, values, {}, item)
+        if item["owner"] and item["owner"] not in {o["id"] for o in context["owners"]}:
+            context["owners"].append({"id": item["owner"], "display_name": item["owner_name"]})
+        return render(request, FORM, context)
 
     @post("/{opportunity_id:int}/edit")
     async def edit(self, request: Request, opportunity_id: FromPath[int]) -> Response:

@@ -87,9 +87,10 @@ def _close_date(text: Any, errors: dict) -> dt.date | None:
     return value
 
 
-async def _checked(scope: Scope, values: dict, actor: Actor, *, new: bool) -> dict:
+async def _checked(scope: Scope, values: dict, actor: Actor, *, new: bool,
+                   current_owner: int | None = None) -> dict:
     """The validated columns of a create (new) or an edit; ValidationFailed with every bad
-    field's message otherwise."""
+    field's message otherwise. An edit may keep an owner who is no longer a choice."""
     errors: dict[str, str] = {}
     data: dict[str, Any] = {
         "title": _title(values.get("title"), errors),
@@ -100,7 +101,7 @@ async def _checked(scope: Scope, values: dict, actor: Actor, *, new: bool) -> di
     owner_id = _id(owner_raw)
     if owner_id is None and str(owner_raw or "").strip():
         errors["owner_id"] = "not one of the choices"
-    elif owner_id is not None:
+    elif owner_id is not None and owner_id != current_owner:
         if owner_id not in {s["id"] for s in await owner_choices(scope, actor.id)}:
             errors["owner_id"] = "not one of the choices"
     data["owner"] = owner_id
@@ -168,7 +169,7 @@ async def update(scope: Scope, opportunity_id: int, values: dict, actor: Actor) 
     """Change the title, amount, expected close date and owner (the stage changes by move)."""
     async with writing():
         row = await _visible(scope, opportunity_id, lock=True)
-        data = await _checked(scope, values, actor, new=False)
+        data = await _checked(scope, values, actor, new=False, current_owner=row["owner"])
         changed = [k for k, v in data.items() if row[k] != v]
         if not changed:
             return
