@@ -619,3 +619,28 @@ async def test_stopping_the_loop_lets_the_requests_in_flight_finish(make_user, l
         await task
     [row] = await _messages()
     assert row["state"] == "sent"  # recorded, so no other process sends it again
+
+
+async def test_two_server_processes_send_each_message_once(make_user, local_push):
+    """The real server with two worker processes, each running its sender loop."""
+    from tests.server import running_server
+
+    keys = WebPushClient("x")
+    users = [await make_user(f"user.{i}") for i in range(8)]
+    for n, user in enumerate(users):
+        for d in range(25):
+            data = WebPushClient(local_push.endpoint(f"/w{n}-{d}"), keys.private_key,
+                                 keys.auth_secret).subscription()
+            await save_subscription(user, data)
+    env = {"CRM_PUSH_SENDER": "on", "CRM_PUSH_ALLOW_HTTP": "1",
+           "CRM_PUSH_ALLOWED_HOSTS": "127.0.0.1", "CRM_PUSH_POLL_SECONDS": "0.05"}
+    with running_server(workers=2, **env):
+        await enqueue(users, PAYLOAD)  # queued by "another process": they find it by polling
+        await local_push.wait_for(200, timeout=20)
+        for _ in range(100):
+            if {r["state"] for r in await _messages()} == {"sent"}:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # a duplicate would arrive now
+    assert len(local_push.counts) == 200 and set(local_push.counts.values()) == {1}
+    assert {r["state"] for r in await _messages()} == {"sent"}
