@@ -64,14 +64,16 @@ def _json_headers(client) -> dict:
 # ---------------------------------------------------------------- subscribing over HTTP
 
 
-async def test_subscribe_saves_the_device_and_the_account_page_lists_it(signed_in_english, local_push):
+async def test_subscribe_saves_the_device_and_the_account_page_lists_it(signed_in_english,
+                                                                       local_push):
     client = await signed_in_english()
     sub = WebPushClient(local_push.endpoint("/phone-1")).subscription()
     response = await client.post("/push/subscriptions", content=json.dumps(sub),
                                  headers=_json_headers(client))
     assert response.status_code == 201, response.text
     sub_id = response.json()["id"]
-    rows = await raw("SELECT id, \"user\", endpoint, p256dh, auth, user_agent FROM push_subscription")
+    rows = await raw("SELECT id, \"user\", endpoint, p256dh, auth, user_agent "
+                     "FROM push_subscription")
     assert rows == [{"id": sub_id, "user": client.user_id, "endpoint": sub["endpoint"],
                      "p256dh": sub["keys"]["p256dh"], "auth": sub["keys"]["auth"],
                      "user_agent": ANDROID_CHROME}]
@@ -162,7 +164,8 @@ async def test_a_host_that_is_not_a_push_service_is_refused(signed_in_english, e
 
 
 def test_the_known_push_services_are_allowed_by_default():
-    for url in ("https://fcm.googleapis.com/fcm/send/x", "https://android.googleapis.com/gcm/send/x",
+    for url in ("https://fcm.googleapis.com/fcm/send/x",
+                "https://android.googleapis.com/gcm/send/x",
                 "https://updates.push.services.mozilla.com/wpush/v2/x",
                 "https://web.push.apple.com/QGx", "https://api.push.apple.com/x",
                 "https://wns2-par02p.notify.windows.com/w/?token=x"):
@@ -251,7 +254,8 @@ async def test_two_devices_each_receive_a_message_that_decrypts_with_vapid_and_h
     from web.vapid import public_key_b64
 
     user = await make_user()
-    phones = [await _device(user, local_push, "/phone-1"), await _device(user, local_push, "/phone-2")]
+    phones = [await _device(user, local_push, "/phone-1"),
+              await _device(user, local_push, "/phone-2")]
     assert await enqueue(user, PAYLOAD, urgency="high", ttl=3600, ref="followup:7:reminder") == 2
     stats = await send_due()
     assert stats == {"claimed": 2, "sent": 2, "retry": 0, "failed": 0, "gone": 0}
@@ -595,7 +599,48 @@ async def test_on_postgresql_a_claim_skips_rows_another_transaction_holds(make_u
 def test_the_push_prompt_component_renders_hidden_until_the_script_decides():
     from web.templating import env
 
-    html = env.from_string('{% from "components/push_prompt.html" import push_prompt with context %}'
-                           '{{ push_prompt("KEY") }}').render(csrf_token="t")
+    source = ('{% from "components/push_prompt.html" import push_prompt with context %}'
+              '{{ push_prompt("KEY") }}')
+    html = env.from_string(source).render(csrf_token="t")
     assert 'data-push-key="KEY"' in html and "data-push-prompt hidden" in html
     assert "data-push-subscribe" in html and "<script" not in html
+
+
+async def test_stopping_the_loop_lets_the_requests_in_flight_finish(make_user, local_push):
+    user = await make_user()
+    await _device(user, local_push, "/slowish")
+    local_push.script("/slowish", Step(201, delay=0.5))
+    await enqueue(user, PAYLOAD)
+    task = asyncio.create_task(run_sender())
+    wake()
+    await local_push.wait_for(1, timeout=3)
+    task.cancel()  # a deploy restarts the process mid-request
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [row] = await _messages()
+    assert row["state"] == "sent"  # recorded, so no other process sends it again
+
+
+async def test_two_server_processes_send_each_message_once(make_user, local_push):
+    """The real server with two worker processes, each running its sender loop."""
+    from tests.server import running_server
+
+    keys = WebPushClient("x")
+    users = [await make_user(f"user.{i}") for i in range(8)]
+    for n, user in enumerate(users):
+        for d in range(25):
+            data = WebPushClient(local_push.endpoint(f"/w{n}-{d}"), keys.private_key,
+                                 keys.auth_secret).subscription()
+            await save_subscription(user, data)
+    env = {"CRM_PUSH_SENDER": "on", "CRM_PUSH_ALLOW_HTTP": "1",
+           "CRM_PUSH_ALLOWED_HOSTS": "127.0.0.1", "CRM_PUSH_POLL_SECONDS": "0.05"}
+    with running_server(workers=2, **env):
+        await enqueue(users, PAYLOAD)  # queued by "another process": they find it by polling
+        await local_push.wait_for(200, timeout=20)
+        for _ in range(100):
+            if {r["state"] for r in await _messages()} == {"sent"}:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # a duplicate would arrive now
+    assert len(local_push.counts) == 200 and set(local_push.counts.values()) == {1}
+    assert {r["state"] for r in await _messages()} == {"sent"}

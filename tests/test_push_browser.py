@@ -122,11 +122,13 @@ async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(ma
                 assert await page.evaluate("window.__pushCalls.length") == 0
                 assert await page.evaluate("window.__permissionAsked") == 0
                 if SHOTS:
-                    await page.screenshot(path=str(SHOTS / "push-account-390-off.png"), full_page=True)
+                    await page.screenshot(path=str(SHOTS / "push-account-390-off.png"),
+                                          full_page=True)
                 await button.click()
                 await expect(box).to_have_attribute("data-push-status", "on")
                 await expect(box.locator("[data-push-unsubscribe]")).to_be_visible()
-                await expect(box.locator("[data-push-count]")).to_have_attribute("data-push-count", "1")
+                count = box.locator("[data-push-count]")
+                await expect(count).to_have_attribute("data-push-count", "1")
 
                 [call] = await page.evaluate("window.__pushCalls")
                 assert await page.evaluate("window.__permissionAsked") == 1
@@ -137,7 +139,8 @@ async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(ma
                                  "p256dh": phone.subscription()["keys"]["p256dh"],
                                  "auth": phone.subscription()["keys"]["auth"]}]
                 if SHOTS:
-                    await page.screenshot(path=str(SHOTS / "push-account-390-on.png"), full_page=True)
+                    await page.screenshot(path=str(SHOTS / "push-account-390-on.png"),
+                                          full_page=True)
 
                 # "Send a test": the server process's own sender delivers it to the receiver.
                 await box.locator("[data-push-test] button").click()

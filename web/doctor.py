@@ -66,6 +66,12 @@ async def run_checks(say) -> list[str]:
                 "and run `crm serve` to create new ones (subscribed browsers must re-subscribe)")
     else:
         bad("VAPID keys", "not created yet", "run `crm serve` or `crm demo` once")
+    if settings.push_contact == "mailto:admin@localhost":
+        # Push services write to this address about our traffic before they block it.
+        say("  warn  CRM_PUSH_CONTACT is mailto:admin@localhost; set a real mailto: or https: "
+            "contact for Web Push")
+    if settings.push_allow_http:
+        say("  warn  CRM_PUSH_ALLOW_HTTP=1 accepts http:// push endpoints (local tests only)")
 
     if settings.redis_url:
         url = urlparse(settings.redis_url)

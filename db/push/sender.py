@@ -311,20 +311,34 @@ async def run_sender(limit: int = 500) -> None:
     running: set[asyncio.Task] = set()
     try:
         async with client_session() as session:
-            gate = asyncio.Semaphore(_settings().push_concurrency)
-            while True:
-                event.clear()  # a wake() during the claim below still counts
-                try:
-                    full = await _start_pass(limit, session, gate, running) >= limit
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("push claim failed")
-                    full = False
-                if not full:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(event.wait(), _settings().push_poll_seconds)
+            try:
+                await _loop(limit, session, event, running)
+            finally:  # before the session closes: the passes in flight still use it
+                await _finish(running)
     finally:
         _events.discard(event)
-        for task in list(running):  # their leases run out and another pass sends them
+
+
+async def _loop(limit: int, session, event: asyncio.Event, running: set) -> None:
+    gate = asyncio.Semaphore(_settings().push_concurrency)
+    while True:
+        event.clear()  # a wake() during the claim below still counts
+        try:
+            full = await _start_pass(limit, session, gate, running) >= limit
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("push claim failed")
+            full = False
+        if not full:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(event.wait(), _settings().push_poll_seconds)
+
+
+async def _finish(running: set) -> None:
+    """On shutdown, let the passes in flight end (each request has its timeout); whatever is
+    still out after that keeps its lease, which runs out, and another pass sends it."""
+    if running:
+        _, late = await asyncio.wait(running, timeout=min(5.0, _settings().push_timeout_seconds))
+        for task in late:
             task.cancel()
