@@ -158,8 +158,8 @@ def _outcome(values: dict) -> str:
 async def today_context(request: Request) -> dict:
     user = request.scope["auth"].user
     lists = await service.today_lists(user.id, current_zone(), request.query_params.get("show"))
-    devices = await raw("SELECT COUNT(*) AS n FROM push_subscription WHERE \"user\" = {}", user.id)
-    return {"nav": "today", **lists, "has_devices": bool(devices[0]["n"]),
+    # The push prompt needs no query: it shows itself only where this browser is not yet on.
+    return {"nav": "today", **lists,
             "is_manager": user.role in ("admin", "manager"), "snooze_options": SNOOZE_OPTIONS}
 
 

@@ -384,6 +384,7 @@ async def reassign(scope: Scope, follow_up_ids: list[int], to: int, actor: Actor
 
 # ---------------------------------------------------------------- Today
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 UPCOMING_DAYS = 7
 GROUP_LIMIT = 50  # a phone's worth; "show all" opens one group up to GROUP_MAX
 GROUP_MAX = 500
@@ -403,19 +404,21 @@ async def today_lists(user_id: int, tz: ZoneInfo, expand: str | None = None) -> 
     at = now()
     _, tomorrow = day_bounds(tz, at)
     horizon = tomorrow + dt.timedelta(days=UPCOMING_DAYS)
-    base = _SELECT + "WHERE f.assignee = {} AND f.status = 'open' AND "
-    async with reading():
-        def limit(group: str) -> int:
-            return GROUP_MAX if group == expand else GROUP_LIMIT
 
-        groups = {
-            "overdue": await raw(base + "f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                                 user_id, at, limit("overdue")),
-            "today": await raw(base + "f.due_at >= {} AND f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                               user_id, at, tomorrow, limit("today")),
-            "upcoming": await raw(base + "f.due_at >= {} AND f.due_at < {} ORDER BY f.due_at, f.id LIMIT {}",
-                                  user_id, tomorrow, horizon, limit("upcoming")),
-        }
+    def limit(group: str) -> int:
+        return GROUP_MAX if group == expand else GROUP_LIMIT
+
+    # One round trip for the three groups, each read off (assignee, status, due_at).
+    bounds = {"overdue": (_EPOCH, at), "today": (at, tomorrow), "upcoming": (tomorrow, horizon)}
+    parts = [
+        f"SELECT * FROM (" + _SELECT.replace("SELECT f.*", f"SELECT '{group}' AS grp, f.*", 1)
+        + "WHERE f.assignee = {} AND f.status = 'open' AND f.due_at >= {} AND f.due_at < {} "
+        f"ORDER BY f.due_at, f.id LIMIT {limit(group)}) AS {group}_rows"
+        for group in bounds
+    ]
+    args = [v for lo, hi in bounds.values() for v in (user_id, lo, hi)]
+    async with reading():
+        rows = await raw(" UNION ALL ".join(parts), *args)
         counts = (await raw(
             "SELECT SUM(CASE WHEN due_at < {} THEN 1 ELSE 0 END) AS overdue, "
             "SUM(CASE WHEN due_at >= {} AND due_at < {} THEN 1 ELSE 0 END) AS today, "
@@ -423,10 +426,10 @@ async def today_lists(user_id: int, tz: ZoneInfo, expand: str | None = None) -> 
             "FROM follow_up WHERE assignee = {} AND status = 'open' AND due_at < {}",
             at, at, tomorrow, tomorrow, horizon, user_id, horizon,
         ))[0]
-    return {
-        "groups": {k: [_clean(r) for r in v] for k, v in groups.items()},
-        "counts": {k: int(counts[k] or 0) for k in groups},
-    }
+    groups: dict[str, list[dict]] = {g: [] for g in bounds}
+    for row in rows:
+        groups[row.pop("grp")].append(_clean(row))
+    return {"groups": groups, "counts": {k: int(counts[k] or 0) for k in groups}}
 
 
 async def badge_count(user_id: int, tz: ZoneInfo) -> int:
