@@ -15,7 +15,7 @@ from db.clock import now
 from db.engine import raw, writing
 from db.push.tables import URGENCIES
 
-_events: set[asyncio.Event] = set()  # one per running sender loop in this process
+_events: set[asyncio.Event] = set()  # one per run_sender() loop in this process (sender.py)
 
 
 def wake() -> None:

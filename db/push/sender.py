@@ -29,7 +29,7 @@ from pywebpush import WebPusher
 from db.clock import now
 from db.engine import is_sqlite, raw, writing
 from db.push.outbox import _events
-from db.push.subscriptions import _check_endpoint, _settings
+from db.push.subscriptions import _settings, endpoint_problem
 
 log = logging.getLogger("crm.push")
 LEASE = dt.timedelta(minutes=2)
@@ -154,7 +154,7 @@ def classify(msg: dict, status: int, headers) -> Outcome:
 
 async def deliver(msg: dict, session: aiohttp.ClientSession) -> Outcome:
     """One message to one push service; never raises."""
-    if (problem := _check_endpoint(msg["endpoint"])) is not None:
+    if (problem := endpoint_problem(msg["endpoint"])) is not None:
         # CRM_PUSH_ALLOWED_HOSTS changed since the browser subscribed: never fetch it.
         return Outcome(msg["id"], msg["subscription"], "failed", None, f"endpoint {problem}")
     ttl = int(msg["ttl"]) or 86400

@@ -46,7 +46,8 @@ def host_allowed(url: str) -> bool:
     return any(_host_matches(host, port, p) for p in _settings().push_allowed_hosts)
 
 
-def _check_endpoint(endpoint) -> str | None:
+def endpoint_problem(endpoint) -> str | None:
+    """Why this endpoint may not be used (None: fine): on save, and again before each send."""
     if not isinstance(endpoint, str) or not endpoint:
         return "required"
     if len(endpoint) > MAX_ENDPOINT:
@@ -105,7 +106,7 @@ def parse_subscription(data) -> dict:
     if not isinstance(data, dict):
         raise ValidationFailed({"endpoint": "required"})
     errors = {}
-    if problem := _check_endpoint(data.get("endpoint")):
+    if problem := endpoint_problem(data.get("endpoint")):
         errors["endpoint"] = problem
     keys = data.get("keys")
     if not isinstance(keys, dict):
