@@ -24,7 +24,7 @@ from db.engine import raw
 from tests.conftest import PASSWORD
 from tests.push_receiver import PushReceiver
 from tests.server import running_server
-from tests.test_push_browser import ARGS, CHROMIUM, SHOTS, STUB, _notifications, _registration_id, pytestmark  # noqa: F401
+from tests.test_push_browser import ARGS, CHROMIUM, SHOTS, STUB, deliver_to_worker, pytestmark  # noqa: F401
 from tests.webpush_client import WebPushClient, verify_vapid
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,16 +95,7 @@ async def test_plan_a_follow_up_get_the_reminder_and_complete_it_on_a_phone(make
                 assert state[0]["reminder_state"] == "sent" and not state[0]["reminder_late"]
 
                 # The service worker shows it and keeps the link for the click.
-                cdp = await context.new_cdp_session(page)
-                registration = await _registration_id(cdp, f"{base}/")
-                await cdp.send("ServiceWorker.deliverPushMessage", {
-                    "origin": base, "registrationId": registration, "data": json.dumps(message)})
-                shown = []
-                for _ in range(100):
-                    shown = await _notifications(page)
-                    if shown:
-                        break
-                    await asyncio.sleep(0.05)
+                shown = await deliver_to_worker(context, page, base, message)
                 assert shown and shown[0]["url"] == f"{base}/followups/{follow_up_id}"
 
                 # Through to the follow-up; complete it with an outcome and a next follow-up.

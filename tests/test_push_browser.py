@@ -89,6 +89,22 @@ async def _registration_id(cdp, scope: str) -> str:
     raise AssertionError("no service worker registration for " + scope)
 
 
+async def deliver_to_worker(context, page, base: str, message: dict) -> list[dict]:
+    """Hand a decrypted message to our service worker as a push service would, and return the
+    notifications it then shows."""
+    cdp = await context.new_cdp_session(page)
+    registration = await _registration_id(cdp, f"{base}/")
+    await cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": base, "registrationId": registration, "data": json.dumps(message)})
+    shown: list[dict] = []
+    for _ in range(100):
+        shown = await _notifications(page)
+        if shown:
+            break
+        await asyncio.sleep(0.05)
+    return shown
+
+
 async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(make_user):
     from playwright.async_api import async_playwright, expect
 
@@ -152,16 +168,7 @@ async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(ma
                 assert message["url"] == "/account" and message["title"]
 
                 # The decrypted message, delivered to our service worker as a push service would.
-                cdp = await context.new_cdp_session(page)
-                registration = await _registration_id(cdp, f"{base}/")
-                await cdp.send("ServiceWorker.deliverPushMessage", {
-                    "origin": base, "registrationId": registration, "data": json.dumps(message)})
-                shown = []
-                for _ in range(100):
-                    shown = await _notifications(page)
-                    if shown:
-                        break
-                    await asyncio.sleep(0.05)
+                shown = await deliver_to_worker(context, page, base, message)
                 assert shown == [{"title": message["title"], "body": message["body"],
                                   "url": f"{base}/account"}]
 

@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.errors import Conflict, NotFound, ValidationFailed
+from db.errors import Conflict, ValidationFailed
 from db.followups import service
 from db.followups.reminders import wake
 from db.followups.service import FollowUpInput

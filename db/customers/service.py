@@ -786,17 +786,3 @@ async def find_by_identity(scope: Scope, mobile: str | None, email: str | None) 
         raise ValidationFailed(errors)
     row = await customer_by_identity(mobile, email)
     return [row["id"]] if row and scope.allows(row["owner"], row["team"]) else []
-
-
-async def recent_activity(scope: Scope, staff_id: int, limit: int = 15) -> list[dict]:
-    """The interactions this staff member logged most recently, with their customers."""
-    scope_sql, args = scope.clause("c")
-    rows = await raw(
-        "SELECT i.id, i.kind, i.body, i.happened_at, c.id AS customer_id, c.name AS customer_name "
-        "FROM interaction i JOIN customer c ON c.id = i.customer "
-        f"WHERE i.staff = {{}} AND {scope_sql} ORDER BY i.happened_at DESC LIMIT {int(limit)}",
-        staff_id, *args,
-    )
-    for row in rows:
-        row["happened_at"] = as_datetime(row["happened_at"])
-    return rows

@@ -20,11 +20,13 @@ import os
 import platform
 import sys
 import time
+from datetime import timedelta
 
 from tests.bench import bench_push  # sets up the environment (throw-away SQLite, local push)
-from tests.bench.bench_push import PREFIX, _OtherProcess, _rows, _setup
+from tests.bench.bench_push import _OtherProcess, _rows, _setup
 
 TARGET_S = 60.0
+HOUR = timedelta(hours=1)
 CUSTOMER = "bench-reminders"
 
 
@@ -37,8 +39,8 @@ async def _follow_ups(ids: list[int], total: int) -> None:
     await raw("INSERT INTO customer (name, mobile, email, gender, lifecycle_stage, created_at, updated_at) "
               "VALUES ({}, {}, {}, {}, {}, {}, {})", CUSTOMER, None, None, "unknown", "prospect", stamp, stamp)
     cid = (await raw("SELECT id FROM customer WHERE name = {}", CUSTOMER))[0]["id"]
-    rows = [(cid, ids[i % len(ids)], "call", f"回访 {i}", "normal", "open", due + bench_hour, due,
-             "pending", False, "", "web", stamp - bench_hour, stamp - bench_hour)
+    rows = [(cid, ids[i % len(ids)], "call", f"回访 {i}", "normal", "open", due + HOUR, due,
+             "pending", False, "", "web", stamp - HOUR, stamp - HOUR)
             for i in range(total)]
     await _rows("INSERT INTO follow_up (customer, assignee, kind, title, priority, status, due_at, "
                 "remind_at, reminder_state, reminder_late, outcome, source, created_at, updated_at) VALUES ",
@@ -113,10 +115,6 @@ async def main(total: int, users: int, separate: bool) -> int:
     print(f"target       all {total:,} within {TARGET_S:.0f} s: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
-
-from datetime import timedelta  # noqa: E402
-
-bench_hour = timedelta(hours=1)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])

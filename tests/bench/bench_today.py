@@ -22,7 +22,6 @@ import platform
 import random
 import secrets
 import sys
-import time
 from datetime import timedelta
 
 os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
