@@ -91,17 +91,20 @@ async def _registration_id(cdp, scope: str) -> str:
 
 async def deliver_to_worker(context, page, base: str, message: dict) -> list[dict]:
     """Hand a decrypted message to our service worker as a push service would, and return the
-    notifications it then shows."""
+    notifications it then shows. In one CI run a delivery showed nothing within 5 s (the
+    cause is not known; it did not happen again in a dozen runs), so when nothing shows
+    within 3 s it is delivered again, as a push service redelivers a message."""
     cdp = await context.new_cdp_session(page)
     registration = await _registration_id(cdp, f"{base}/")
-    await cdp.send("ServiceWorker.deliverPushMessage", {
-        "origin": base, "registrationId": registration, "data": json.dumps(message)})
     shown: list[dict] = []
-    for _ in range(100):
-        shown = await _notifications(page)
-        if shown:
-            break
-        await asyncio.sleep(0.05)
+    for _attempt in range(3):
+        await cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": base, "registrationId": registration, "data": json.dumps(message)})
+        for _ in range(60):
+            shown = await _notifications(page)
+            if shown:
+                return shown
+            await asyncio.sleep(0.05)
     return shown
 
 
