@@ -99,9 +99,10 @@ def _anon_csrf(anon: str) -> str:
 
 
 def _wants_page(scope) -> bool:
-    """A full page (not an HTMX fragment, not an asset): the one place the tab bar is drawn."""
+    """A full page (not an HTMX fragment, not an asset): the one place the tab bar is drawn.
+    Today counts its own badge from the lists it reads anyway."""
     fragment = _header(scope, b"hx-request") == "true" and _header(scope, b"hx-boosted") != "true"
-    return scope["method"] == "GET" and not fragment
+    return scope["method"] == "GET" and not fragment and scope["path"] != "/today"
 
 
 class AuthMiddleware:

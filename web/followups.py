@@ -158,8 +158,9 @@ def _outcome(values: dict) -> str:
 async def today_context(request: Request) -> dict:
     user = request.scope["auth"].user
     lists = await service.today_lists(user.id, current_zone(), request.query_params.get("show"))
+    counts = lists["counts"]
     # The push prompt needs no query: it shows itself only where this browser is not yet on.
-    return {"nav": "today", **lists,
+    return {"nav": "today", **lists, "badge_counts": {"today": counts["overdue"] + counts["today"]},
             "is_manager": user.role in ("admin", "manager"), "snooze_options": SNOOZE_OPTIONS}
 
 
