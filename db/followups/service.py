@@ -386,7 +386,7 @@ async def reassign(scope: Scope, follow_up_ids: list[int], to: int, actor: Actor
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 UPCOMING_DAYS = 7
-GROUP_LIMIT = 50  # a phone's worth; "show all" opens one group up to GROUP_MAX
+GROUP_LIMIT = 30  # two screens of a phone; "show all" opens one group up to GROUP_MAX
 GROUP_MAX = 500
 
 
