@@ -408,3 +408,15 @@ async def test_the_account_page_sets_the_daily_list_time_and_my_time_zone(signed
     bad = await client.post("/account/reminders", data={"_csrf_token": client.csrf, "digest_at": "25:00"})
     assert bad.status_code in (400, 422)
     assert await service.digest_time(client.user_id) == "08:30"
+
+
+async def test_a_long_group_shows_the_first_ones_and_all_on_request(signed_in_english):
+    client = await signed_in_english("li.lei")
+    cid = await add_customer()
+    for i in range(service.GROUP_LIMIT + 5):
+        await service.create(Scope.everything(), values(cid, client.user_id, now() - dt.timedelta(hours=i + 1)), ACTOR)
+    page = await client.get("/today")
+    assert page.text.count('class="fu-row') == service.GROUP_LIMIT
+    assert f"Show all {service.GROUP_LIMIT + 5}" in page.text
+    everything = await client.get("/today?show=overdue")
+    assert everything.text.count('class="fu-row') == service.GROUP_LIMIT + 5
