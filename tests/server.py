@@ -62,6 +62,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
         pass
     deadline = time.monotonic() + 10
     while True:
+        proc.poll()  # reap the server itself: as a zombie it would keep its group alive forever
         try:
             os.killpg(group, signal.SIGKILL if time.monotonic() > deadline else 0)
         except ProcessLookupError:
