@@ -190,7 +190,7 @@ class ApiController(Controller):
             values, errors = _follow_up_values(merged)
             values.assignee_id = row["assignee"]
             if "assignee" in sent:
-                values.assignee_id = await _staff_id(sent["assignee"], errors)
+                values.assignee_id = await followups.assignee_id(sent["assignee"], errors)
             if errors:
                 raise ValidationFailed(errors)
             await followups.update(scope, follow_up_id, values, actor)
@@ -203,10 +203,6 @@ def wake_reminders() -> None:
     from db.followups.reminders import wake
 
     wake()
-
-
-async def _staff_id(username, errors: dict) -> int | None:
-    return await followups.assignee_id(username, errors)
 
 
 def _follow_up_values(data: dict, prefix: str = "") -> tuple[followups.FollowUpInput, dict]:

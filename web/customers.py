@@ -10,7 +10,6 @@ reload.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from web.i18n import current_zone, field_errors
 from web.params import parse_id
 from web.i18n import gettext as _
 from web.settings import get_settings
-from web.templating import base_context, env, is_fragment_request, render
+from web.templating import base_context, env, is_fragment_request, render, toast_header
 
 CARD = "customers/detail.html"
 FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
@@ -49,11 +48,6 @@ def _flash(key: str | None) -> list[tuple[str, str]]:
         "merged": _("Merged. Everything from the other profile is now here."),
     }
     return [("success", messages[key])] if key in messages else []
-
-
-def _toast_header(message: str) -> dict[str, str]:
-    # ASCII-only JSON (\u escapes): header values must be Latin-1; htmx decodes the JSON.
-    return {"HX-Trigger": json.dumps({"crm:toast": message})}
 
 
 def _render_blocks(request: Request, context: dict, blocks: list[str], headers: dict | None = None) -> Response:
@@ -205,7 +199,7 @@ class CustomerController(Controller):
         fresh["follow_ups"] = await followups.for_customer(customer_id)
         return _render_blocks(request, _card_context(**fresh, last_kind=values["kind"]),
                               ["log_form", "follow_up", "follow_ups", "timeline"],
-                              headers=_toast_header(_("Saved to the timeline.")))
+                              headers=toast_header(_("Saved to the timeline.")))
 
     # ------------------------------------------------------------ tags
 
@@ -282,4 +276,4 @@ class CustomerController(Controller):
         page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
         context = _card_context(**page, **await service.assignable(scope))
         return _render_blocks(request, context, ["edit_form", "header", "profile"],
-                              headers=_toast_header(_("Profile saved.")))
+                              headers=toast_header(_("Profile saved.")))

@@ -9,23 +9,25 @@ snoozed follow-up refreshes the lists in place.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.errors import Conflict, ValidationFailed
+from db.customers.service import get_customer, search_customers
+from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
 from db.followups.reminders import wake
 from db.followups.service import FollowUpInput
 from db.followups.tables import KINDS, PRIORITIES
-from db.engine import raw, reading
+from db.engine import reading
+from db.pipeline import board as pipeline_board
+from db.pipeline.opportunities import owner_choices
 from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import current_zone, field_errors
 from web.i18n import gettext as _
 from web.params import parse_id
-from web.templating import is_fragment_request, render
+from web.templating import is_fragment_request, render, toast_header
 
 TODAY = "followups/today.html"
 DETAIL = "followups/detail.html"
@@ -41,10 +43,6 @@ SNOOZE_OPTIONS = ("1h", "3h", "tomorrow", "next_week")
 ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore",
          "Asia/Bangkok", "Asia/Dubai", "Europe/London", "Europe/Paris", "America/New_York",
          "America/Los_Angeles", "Australia/Sydney", "UTC")
-
-
-def _toast(message: str) -> dict[str, str]:
-    return {"HX-Trigger": json.dumps({"crm:toast": message})}
 
 
 def _local_now() -> dt.datetime:
@@ -74,19 +72,6 @@ def _origin(value: str | None) -> str:
 
 def _form_values(form, keys) -> dict[str, str]:
     return {k: str(form.get(k, "") or "")[:2000] for k in keys}
-
-
-async def _staff_choices(request: Request) -> list[tuple[int, str]]:
-    """Whom the viewer may assign to: admins anyone, others their team (or just themselves)."""
-    user = request.scope["auth"].user
-    if user.role == "admin":
-        rows = await raw("SELECT id, display_name FROM staff_user WHERE is_active ORDER BY display_name")
-    elif user.team_id is not None:
-        rows = await raw("SELECT id, display_name FROM staff_user WHERE is_active AND team = {} "
-                         "ORDER BY display_name", user.team_id)
-    else:
-        rows = [{"id": user.id, "display_name": user.display_name}]
-    return [(r["id"], r["display_name"]) for r in rows]
 
 
 def parse_form(values: dict, user_id: int, errors: dict) -> FollowUpInput:
@@ -211,7 +196,7 @@ class FollowUpController(Controller):
         if is_fragment_request(request):
             async with reading():
                 context = await today_context(request)
-            return render(request, TODAY, context, block="lists", headers=_toast(toast))
+            return render(request, TODAY, context, block="lists", headers=toast_header(toast))
         return Redirect(f"/followups/{follow_up_id}?msg={msg}", status_code=303)
 
     @post("/followups/{follow_up_id:int}/complete")
@@ -274,23 +259,20 @@ class FollowUpController(Controller):
     # ------------------------------------------------------------ new and edit
 
     async def _form_page(self, request: Request, values: dict, errors: dict, follow_up=None) -> Response:
-        scope = scope_of(request)
-        customer, opportunities = None, []
+        scope, user = scope_of(request), request.scope["auth"].user
+        customer, opportunities, matches = None, [], []
+        customer_id = parse_id(values.get("customer_id"))
         async with reading():
-            customer_id = parse_id(values.get("customer_id"))
             if customer_id:
-                clause, args = scope.clause("c")
-                found = await raw(f"SELECT c.id, c.name, c.mobile FROM customer c WHERE c.id = {{}} AND {clause}",
-                                  customer_id, *args)
-                customer = found[0] if found else None
-                opportunities = await raw("SELECT id, title FROM opportunity WHERE customer = {} "
-                                          "AND status = 'open' ORDER BY updated_at DESC LIMIT 20", customer_id)
-            staff = await _staff_choices(request)
-            matches = []
+                try:
+                    customer = await get_customer(scope, customer_id)
+                    opportunities = await pipeline_board.for_customer(scope, customer_id)
+                except NotFound:  # out of scope or gone: pick a customer instead
+                    customer = None
             if not customer and values.get("q"):
-                from db.customers.service import search_customers
-
                 matches, _more = await search_customers(scope, values["q"], limit=10)
+            # Whom a follow-up may be assigned to: the same people as an opportunity's owner.
+            staff = [(p["id"], p["display_name"]) for p in await owner_choices(scope, user.id)]
         today = _local_now().date()
         return render(request, FORM, {
             "nav": "today", "values": values, "errors": errors, "customer": customer,
@@ -402,7 +384,8 @@ class FollowUpController(Controller):
         to = parse_id(form.get("to"))
         person = parse_id(form.get("person"))
         scope = scope_of(request)
-        if not ids or not to or to not in {p["id"] for p in await service.team_overview(scope, current_zone())}:
+        allowed = {p["id"] for p in await owner_choices(scope, request.scope["auth"].user.id)}
+        if not ids or to not in allowed:
             return Redirect(f"/today/team?person={person or ''}", status_code=303)
         await service.reassign(scope, ids, to, actor_of(request))
         return Redirect(f"/today/team?person={person or ''}&msg=reassigned", status_code=303)

@@ -24,7 +24,7 @@ from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.params import parse_id
 from web.settings import get_settings
-from web.templating import is_fragment_request, render
+from web.templating import is_fragment_request, render, toast_header
 
 BOARD = "pipeline/board.html"
 FORM = "pipeline/form.html"
@@ -47,11 +47,6 @@ def _flashes(msg: str | None) -> list[tuple[str, str]]:
     if msg not in MESSAGES:
         return []
     return [("info" if msg == "conflict" else "success", _(MESSAGES[msg]))]
-
-
-def _toast(message: str) -> dict[str, str]:
-    import json
-    return {"HX-Trigger": json.dumps({"crm:toast": message})}
 
 
 def _view_query(stage_id: int | None, mine: bool, **extra) -> str:
@@ -203,7 +198,7 @@ class PipelineController(Controller):
                 return Redirect(f"/pipeline?{_view_query(view_stage, view_mine, msg=msg)}", status_code=303)
             return Redirect(f"/pipeline/{opportunity_id}?msg={msg}", status_code=303)
         context = await _board_context(request, view_stage, view_mine)
-        return render(request, BOARD, context, block="board", headers=_toast(_(MESSAGES[msg])))
+        return render(request, BOARD, context, block="board", headers=toast_header(_(MESSAGES[msg])))
 
     @get("/{opportunity_id:int}/delete")
     async def delete_page(self, request: Request, opportunity_id: FromPath[int]) -> Response:

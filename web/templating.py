@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -140,6 +141,12 @@ def _environment() -> jinja2.Environment:
 
 
 env = _environment()
+
+
+def toast_header(message: str) -> dict[str, str]:
+    """Headers that make app.js show `message` as a toast after an HTMX swap.
+    ASCII-only JSON (\\u escapes): header values must be Latin-1; htmx decodes the JSON."""
+    return {"HX-Trigger": json.dumps({"crm:toast": message})}
 
 
 def is_fragment_request(request: Request) -> bool:

@@ -222,7 +222,8 @@ async def for_customer(customer_id: int, limit: int = 20) -> list[dict]:
 
 # ---------------------------------------------------------------- changing
 
-async def _locked_open(scope: Scope, follow_up_id: int) -> dict:
+async def _open_row(scope: Scope, follow_up_id: int) -> dict:
+    """The follow-up if it is still open (writers then update it on status = 'open')."""
     row = await get(scope, follow_up_id)
     if row["status"] != "open":
         raise Conflict("already " + row["status"])
@@ -294,7 +295,7 @@ async def _cancel_reminder(follow_up_id: int) -> None:
 
 async def cancel_follow_up(scope: Scope, follow_up_id: int, actor: Actor) -> None:
     async with writing():
-        row = await _locked_open(scope, follow_up_id)
+        row = await _open_row(scope, follow_up_id)
         stamp = now()
         done = await raw("UPDATE follow_up SET status = 'cancelled', done_at = {}, done_by = {}, "
                          "updated_at = {} WHERE id = {} AND status = 'open' RETURNING id",
@@ -313,7 +314,7 @@ async def snooze(scope: Scope, follow_up_id: int, actor: Actor, until: dt.dateti
     if until <= now() or until > now() + FUTURE_LIMIT:
         raise ValidationFailed({"until": "a time in the future"})
     async with writing():
-        row = await _locked_open(scope, follow_up_id)
+        row = await _open_row(scope, follow_up_id)
         due = max(row["due_at"], until)
         await raw("UPDATE follow_up SET due_at = {}, remind_at = {}, reminder_state = 'pending', "
                   "reminder_late = {}, updated_at = {} WHERE id = {} AND status = 'open'",
@@ -330,9 +331,8 @@ async def update(scope: Scope, follow_up_id: int, values: FollowUpInput, actor: 
     errors: dict[str, str] = {}
     check(values, errors)
     async with writing():
-        row = await _locked_open(scope, follow_up_id)
-        if not await assignee_id(values.assignee_id, errors):
-            pass
+        row = await _open_row(scope, follow_up_id)
+        await assignee_id(values.assignee_id, errors)  # an unknown one adds its error
         if errors:
             raise ValidationFailed(errors)
         times_changed = values.due_at != row["due_at"] or values.remind_at != row["remind_at"]
@@ -364,18 +364,18 @@ async def reassign(scope: Scope, follow_up_ids: list[int], to: int, actor: Actor
     errors: dict[str, str] = {}
     if not await assignee_id(to, errors):
         raise ValidationFailed(errors)
-    moved = 0
+    ids = [i for i in follow_up_ids[:500] if isinstance(i, int)]
+    if not ids:
+        return 0
+    clause, args = scope.clause("c")
+    marks = ", ".join("{}" for _ in ids)
     async with writing():
-        for follow_up_id in follow_up_ids[:500]:
-            try:
-                row = await get(scope, follow_up_id)
-            except NotFound:
-                continue
-            if row["status"] != "open" or not scope.allows(row["customer_owner"], row["customer_team"]):
-                continue
-            await raw("UPDATE follow_up SET assignee = {}, updated_at = {} WHERE id = {}",
-                      to, now(), follow_up_id)
-            moved += 1
+        # One statement: only open ones, only on customers this scope may see.
+        moved = len(await raw(
+            f"UPDATE follow_up SET assignee = {{}}, updated_at = {{}} WHERE id IN ({marks}) "
+            f"AND status = 'open' AND customer IN (SELECT c.id FROM customer c WHERE {clause}) RETURNING id",
+            to, now(), *ids, *args,
+        ))
         await record("followup.reassign", actor_id=actor.id, actor=actor.label,
                      target_type="staff_user", target_id=to, ip=actor.ip,
                      detail={"count": moved})
