@@ -108,7 +108,7 @@ async def test_plan_a_follow_up_get_the_reminder_and_complete_it_on_a_phone(make
                 await sheet.get_by_label("Next week", exact=True).tap()
                 if SHOTS:
                     await page.screenshot(path=str(SHOTS / "followup-complete-390.png"))
-                await sheet.get_by_role("button", name="Done").tap()
+                await sheet.get_by_role("button", name="Complete").tap()
                 await page.wait_for_url(f"{base}/followups/{follow_up_id}?msg=done")
                 await expect(page.get_by_role("link", name="Open the next follow-up")).to_be_visible()
                 rows = await raw("SELECT id, status, outcome FROM follow_up ORDER BY id")
