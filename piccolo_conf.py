@@ -14,6 +14,7 @@ APP_REGISTRY = AppRegistry(
         "db.pipeline.piccolo_app",
         "db.followups.piccolo_app",
         "db.orders.piccolo_app",
+        "db.members.piccolo_app",
         "db.audit.piccolo_app",
         "db.imports.piccolo_app",
         "db.push.piccolo_app",
