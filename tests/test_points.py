@@ -170,3 +170,22 @@ async def test_upgrade_at_once_when_order_crosses_threshold():
     assert [c["reason"] for c in changes] == ["joined", "order tmall BIG"]
     summary = await membership.summary(member["id"])
     assert summary.next_tier["name"] == "金卡" and summary.needs_spend_fen == 500_000 - 120_000
+
+
+async def test_expiry_takes_each_lot_once_oldest_first():
+    from db.members.expiry import expire_due
+
+    member = await add_member()  # 100 sign-up points, expiring end of next year
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {}", dt.date(2026, 12, 31), member["id"])
+    await ledger.post(member["id"], 50, kind="adjust", reason="x", source_type="staff", key="later")
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {} AND amount = 50",
+              dt.date(2027, 12, 31), member["id"])
+    await ledger.post(member["id"], -30, kind="redeem", reason="x", source_type="api", key="spend")
+    # the debit came out of the older lot: 70 of it left to expire, the newer 50 untouched
+    assert await expire_due(dt.date(2026, 12, 31)) == 0
+    counts = await asyncio.gather(expire_due(dt.date(2027, 1, 1)), expire_due(dt.date(2027, 1, 1)))
+    assert sorted(counts) == [0, 1]
+    assert await balance(member["id"]) == 50
+    entry = (await ledger.history(member["id"]))[0][0]
+    assert entry["kind"] == "expire" and entry["delta"] == -70 and entry["balance_after"] == 50
+    await invariants()
