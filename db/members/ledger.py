@@ -345,8 +345,9 @@ async def post(member_id: int, delta: int, *, kind: str, reason: str, source_typ
 async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role: str,
                  source_type: str = "staff") -> PostResult:
     """A staff or API adjustment: a reason is required, and beyond the shop's threshold a
-    staff member needs a manager. Audited."""
-    from db.audit.log import record
+    staff member needs a manager. The audit entry is written in the same transaction."""
+    import json
+
     from db.members import config
 
     errors: dict[str, str] = {}
@@ -359,14 +360,22 @@ async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role:
     if role == "staff" and abs(delta) > cfg.manager_above:
         raise Forbidden(f"adjustments over {cfg.manager_above} points need a manager")
     kind = "adjust" if source_type == "staff" or delta > 0 else "redeem"
-    result = await post(member_id, delta, kind=kind, reason=reason, source_type=source_type,
-                        source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label)
-    if not result.replayed:
-        async with writing():
-            await record("points.adjust", actor_id=actor.id, actor=actor.label,
-                         target_type="member", target_id=member_id, ip=actor.ip,
-                         detail={"delta": delta, "entry": result.entry["id"]})
-    return result
+    stamp = now()
+    expires_on = await _expires_on(stamp) if delta > 0 else None
+
+    def steps() -> _Steps:
+        result = yield from post_steps(
+            member_id, delta, kind=kind, reason=reason, source_type=source_type,
+            source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label, stamp=stamp,
+            expires_on=expires_on)
+        if not result.replayed:
+            detail = json.dumps({"delta": delta, "entry": result.entry["id"]})
+            yield ("INSERT INTO audit_entry (at, actor_id, actor, action, target_type, target_id, ip, detail) "
+                   "VALUES ({}, {}, {}, 'points.adjust', 'member', {}, {}, {})",
+                   (stamp, actor.id, actor.label[:80], member_id, (actor.ip or "")[:64], detail))
+        return result
+
+    return await run_steps(steps)
 
 
 async def history(member_id: int, before: int | None = None, limit: int = 20) -> tuple[list[dict], int | None]:
