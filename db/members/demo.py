@@ -347,8 +347,8 @@ class _MemberGenerator:
                         amount, lot[3] = lot[3], 0
                         balance -= amount
                         entries.append((self._id("points_entry"), mid, "expire", -amount, balance,
-                                        "points expired", "rule", lot[0], f"expire:{lot[0]}", 0, "",
-                                        ts(t)))
+                                        "expired", "rule", lot[0], f"expire:lot:{lot[0]}", 0,
+                                        "expiry", ts(t)))
                         self.expired_lots += 1
                     lot_book.skip_used()
 
