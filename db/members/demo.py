@@ -22,7 +22,6 @@ benchmarks use 20,000,000): members then get more task points to reach it.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import random
 import sqlite3
 import time
