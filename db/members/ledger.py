@@ -39,13 +39,18 @@ _Steps = Generator[tuple[str, tuple], list[dict], Any]
 
 class InsufficientPoints(Conflict):
     def __init__(self, balance: int, wanted: int):
-        super().__init__(f"not enough points: the balance is {balance}")
+        super().__init__("not enough points")
         self.balance, self.wanted = balance, wanted
 
 
 class KeyReused(Conflict):
     def __init__(self):
         super().__init__("this idempotency key was already used for a different request")
+
+
+class NotAMember(Conflict):
+    def __init__(self):
+        super().__init__("this customer is not a member: POST …/membership first")
 
 
 class OutOfStock(Conflict):
@@ -287,7 +292,7 @@ def check_delta(value: Any, field: str = "delta", errors: dict | None = None) ->
     elif value == 0:
         problem = "may not be 0"
     elif not -MAX_DELTA <= value <= MAX_DELTA:
-        problem = f"at most {MAX_DELTA:,} points either way"
+        problem = "at most 100,000,000 points either way"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -301,7 +306,7 @@ def check_key(value: Any, field: str = "idempotency_key", errors: dict | None = 
     if not isinstance(value, str) or not value.strip():
         problem = "required: a unique text per operation, so a retry is not counted twice"
     elif len(value) > MAX_KEY - 4:
-        problem = f"at most {MAX_KEY - 4} characters"
+        problem = "at most 116 characters"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -316,7 +321,7 @@ def check_reason(value: Any, field: str = "reason", errors: dict | None = None) 
     if not text:
         problem = "required: say why the points change"
     elif len(text) > MAX_REASON:
-        problem = f"at most {MAX_REASON} characters"
+        problem = "at most 200 characters"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -342,10 +347,45 @@ async def post(member_id: int, delta: int, *, kind: str, reason: str, source_typ
         key=key, actor=actor, stamp=stamp, expires_on=expires_on))
 
 
+def member_of_customer_steps(scope, customer_id: int) -> _Steps:
+    """The member id of a customer the scope allows (NotFound otherwise; NotAMember)."""
+    rows = yield ("SELECT c.owner, c.team, m.id AS member FROM customer c "
+                  "LEFT JOIN member m ON m.customer = c.id WHERE c.id = {}", (customer_id,))
+    if not rows or not scope.allows(rows[0]["owner"], rows[0]["team"]):
+        raise NotFound()
+    if rows[0]["member"] is None:
+        raise NotAMember()
+    return rows[0]["member"]
+
+
 async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role: str,
                  source_type: str = "staff") -> PostResult:
     """A staff or API adjustment: a reason is required, and beyond the shop's threshold a
     staff member needs a manager. The audit entry is written in the same transaction."""
+
+    def member() -> _Steps:
+        return member_id
+        yield  # a generator that asks nothing
+
+    return await _adjust(member, delta, reason, key, actor, role, source_type)
+
+
+async def adjust_customer(scope, customer_id: int, delta: Any, reason: Any, key: Any, actor,
+                          role: str, source_type: str = "api") -> tuple[int, PostResult]:
+    """The same for a customer id (the API's path): the member is looked up in the ledger's
+    own transaction, so a request costs one round of statements. Returns (member id, result)."""
+    found: list[int] = []
+
+    def member() -> _Steps:
+        member_id = yield from member_of_customer_steps(scope, customer_id)
+        found.append(member_id)
+        return member_id
+
+    result = await _adjust(member, delta, reason, key, actor, role, source_type)
+    return found[-1], result
+
+
+async def _adjust(member_steps, delta, reason, key, actor, role, source_type) -> PostResult:
     import json
 
     from db.members import config
@@ -358,12 +398,13 @@ async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role:
         raise ValidationFailed(errors)
     cfg = await config.load()
     if role == "staff" and abs(delta) > cfg.manager_above:
-        raise Forbidden(f"adjustments over {cfg.manager_above} points need a manager")
+        raise Forbidden("an adjustment this large needs a manager")
     kind = "adjust" if source_type == "staff" or delta > 0 else "redeem"
     stamp = now()
     expires_on = await _expires_on(stamp) if delta > 0 else None
 
     def steps() -> _Steps:
+        member_id = yield from member_steps()
         result = yield from post_steps(
             member_id, delta, kind=kind, reason=reason, source_type=source_type,
             source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label, stamp=stamp,
