@@ -226,6 +226,7 @@ MEMBER_MESSAGES = [
     N_("an adjustment this large needs a manager"),
     N_("this coupon was already used"),
     N_("this coupon is not valid now"),
+    N_("the order is below this coupon's minimum spend"),
     N_("this customer is not a member: POST …/membership first"),
     N_("choose when points expire"),
     N_("a date as MM-DD, like 01-01"),
