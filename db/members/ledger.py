@@ -25,6 +25,7 @@ import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Generator
 
 from db.clock import SHOP_TZ, now
@@ -172,6 +173,28 @@ def _sqlite_runner() -> _SqliteRunner | None:
     return _runner
 
 
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """`{}` placeholders as asyncpg's $1, $2, …"""
+    parts = sql.split("{}")
+    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+async def _run_postgres(pool, make: Callable[[], _Steps]):
+    """Straight on a pooled asyncpg connection: its prepared-statement cache makes each of
+    the operation's statements a single round trip."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            steps = make()
+            rows: list[dict] | None = None
+            while True:
+                try:
+                    sql, args = steps.send(rows)
+                except StopIteration as done:
+                    return done.value
+                rows = [dict(r) for r in await conn.fetch(_numbered(sql), *args)]
+
+
 async def run_steps(make: Callable[[], _Steps]):
     """Run a ledger operation in one write transaction (joining an open one), retrying once
     when a concurrent request with the same idempotency key won the race."""
@@ -180,6 +203,10 @@ async def run_steps(make: Callable[[], _Steps]):
             fast = _sqlite_runner()
             if fast is not None:
                 return await fast.run(make)
+            eng = engine()
+            pool = getattr(eng, "pool", None)
+            if pool is not None and eng.current_transaction.get() is None:
+                return await _run_postgres(pool, make)
             async with writing():
                 steps = make()
                 rows = None
