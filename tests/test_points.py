@@ -265,3 +265,18 @@ async def test_tier_evaluation_notices_in_grace_then_downgrades_once():
     assert (await evaluate_tiers(dt.date(2026, 12, 21), cfg))["downgraded"] == 0
     reasons = await raw("SELECT reason FROM tier_change WHERE member = {} ORDER BY id", member["id"])
     assert reasons[-1]["reason"] == "evaluation 2026-12-20"
+
+
+async def test_coupon_minimum_spend_and_discount():
+    member = await add_member()
+    stamp = ledger.now()
+    kind = await raw("INSERT INTO coupon_type (name, kind, amount_off_fen, percent_off, min_spend_fen, "
+                     "valid_days, active, created_at) VALUES ('95折', 'percent', 0, 5, 20000, 7, {}, {}) "
+                     "RETURNING id", True, stamp)
+    coupon = await coupons.issue(member["id"], kind[0]["id"], source="staff", actor_label="t")
+    with pytest.raises(coupons.CouponUnusable):
+        await coupons.use(coupon["code"], "T1", "till", order_total_fen=19999)
+    listed = (await coupons.for_member(member["id"]))[0]
+    assert coupons.discount_fen(listed, 30000) == 1500 and coupons.discount_fen(listed, 100) == 0
+    await coupons.use(coupon["code"].lower(), "T1", "till", order_total_fen=30000)
+    assert (await coupons.for_member(member["id"], include_used=True))[0]["state"] == "used"
