@@ -199,11 +199,6 @@ async def logout(request: Request) -> Response:
 # ---------------------------------------------------------------- the member's pages
 
 
-@get("/m")
-async def root() -> Redirect:
-    return Redirect("/m/", status_code=301)
-
-
 @get("/m/", guards=[member_required])
 async def home(request: Request, welcome: FromQuery[str | None] = None) -> Response:
     from db.members import membership
@@ -389,7 +384,7 @@ async def manifest() -> File:
 
 
 ROUTES = [
-    login_page, send_code, verify, join, link_page, use_link, logout, root, home, points, rewards,
+    login_page, send_code, verify, join, link_page, use_link, logout, home, points, rewards,
     reward, redeem, redemption, coupon_list, coupon_detail, member_card_page, settings_page,
     set_consent, push_subscribe, push_unsubscribe, manifest,
 ]
