@@ -291,7 +291,8 @@ async def coupon_detail(request: Request, coupon_id: FromPath[int]) -> Response:
 
 def _qr(text: str) -> str:
     return segno.make(text, error="m").svg_inline(scale=6, dark="#1c1917", light="#ffffff",
-                                                  svgclass="m-qr", lineclass=None, border=2)
+                                                  svgclass="m-qr", lineclass=None, border=2,
+                                                  omitsize=True)
 
 
 @get("/m/card", guards=[member_required])
