@@ -18,7 +18,7 @@ from db.customers import service
 from db.customers.service import customer_json, customers_json
 from db.followups import service as followups
 from db.orders import ingest
-from db.errors import Conflict, ValidationFailed
+from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, api_key_required, scope_of
@@ -174,9 +174,9 @@ class ApiController(Controller):
         """`delta` is a non-zero whole number (negative takes points), `reason` is required and
         `idempotency_key` makes a retry safe: the same key again returns 200 with the first
         entry. Taking more than the balance is a 409 and writes nothing."""
-        member = await _member_of(request, customer_id)
-        result = await ledger.adjust(member["id"], data.delta, data.reason, data.idempotency_key,
-                                     actor_of(request), role="api", source_type="api")
+        _, result = await ledger.adjust_customer(scope_of(request), customer_id, data.delta,
+                                                 data.reason, data.idempotency_key,
+                                                 actor_of(request), role="api")
         return Response({"entry": ledger.entry_json(result.entry), "balance": result.balance},
                         status_code=200 if result.replayed else 201)
 
@@ -254,7 +254,7 @@ async def _member_of(request: Request, customer_id: int) -> dict:
     await customer_json(scope_of(request), customer_id)  # 404 outside the caller's scope
     member = await membership.member_for_customer(customer_id)
     if member is None:
-        raise Conflict("this customer is not a member: POST …/membership first")
+        raise ledger.NotAMember()
     return member
 
 
