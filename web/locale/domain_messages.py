@@ -273,4 +273,9 @@ WEB_FLASH_MESSAGES = [
     N_("Stage added."),
     N_("Stage saved."),
     N_("Stage deleted."),
+    # db/members/signin.py (member sign-in on /m/); the entry kinds' reasons the page shows
+    N_("this code has expired; ask for a new one"),
+    N_("wrong code"),
+    N_("one of push, sms, email"),
+    N_("sign-up bonus"),
 ]
