@@ -177,6 +177,7 @@ async def list_tiers() -> list[dict]:
     for tier in tiers:
         tier["members"] = held.get(tier["id"], 0)
         tier["is_base"] = tier["id"] == base_id
+        tier["multiplier"] = multiplier_text(tier["multiplier_pct"])
         tier["deletable"] = not tier["is_base"] and not tier["members"] and not pending.get(tier["id"])
     return tiers
 
@@ -188,6 +189,12 @@ async def get_tier(tier_id: int | None) -> dict:
     return row
 
 
+def multiplier_text(pct: int) -> str:
+    """150 -> '1.5', 100 -> '1', 105 -> '1.05'."""
+    whole, part = divmod(pct, 100)
+    return f"{whole}.{part:02d}".rstrip("0").rstrip(".")
+
+
 def tier_values(tier: dict) -> dict:
     """A stored tier as the edit form's text values."""
     return {
@@ -195,7 +202,7 @@ def tier_values(tier: dict) -> dict:
         "min_spend": f"{tier['min_spend_fen'] // 100}" + (f".{tier['min_spend_fen'] % 100:02d}" if tier["min_spend_fen"] % 100 else "")
         if tier["min_spend_fen"] is not None else "",
         "min_points": "" if tier["min_points"] is None else str(tier["min_points"]),
-        "multiplier": f"{Decimal(tier['multiplier_pct']) / 100:f}".rstrip("0").rstrip("."),
+        "multiplier": multiplier_text(tier["multiplier_pct"]),
         "benefits": tier["benefits"], "color": tier["color"],
     }
 
