@@ -63,6 +63,7 @@ class BatchResult:
     counts: Counts = field(default_factory=Counts)
     rejects: list[tuple[list, str]] = field(default_factory=list)  # (cells, reason)
     affected: set[int] = field(default_factory=set)
+    order_ids: list[int] = field(default_factory=list)  # orders written or changed
 
 
 def _marks(n: int) -> str:
@@ -352,13 +353,14 @@ async def _orders_batch(ctx: Context, parsed: list[tuple[list, OrderRecord]],
         chunk = writes[start:start + INSERT_CHUNK]
         source, args = _rows_source(chunk, ("text", "text", "integer", "timestamptz", "text", "bigint",
                                             "timestamptz", "timestamptz"))
-        await raw(
+        rows = await raw(
             'INSERT INTO "order" (channel, external_id, customer, placed_at, status, total_fen, '
             f"created_at, updated_at) {source} "
             "ON CONFLICT (channel, external_id) DO UPDATE SET status = excluded.status, "
-            'updated_at = excluded.updated_at WHERE "order".status <> excluded.status',
+            'updated_at = excluded.updated_at WHERE "order".status <> excluded.status RETURNING id',
             *args,
         )
+        result.order_ids.extend(row["id"] for row in rows)
 
 
 # ---------------------------------------------------------------- one batch
@@ -384,6 +386,11 @@ async def run_batch(ctx: Context, batch: list[list], who: Importer) -> BatchResu
     result.counts.rejected = len(result.rejects)
     if result.affected:
         await refresh_customers(sorted(result.affected))
+    if result.order_ids:
+        from db.customers.service import Actor
+        from db.members.earning import settle_orders
+
+        await settle_orders(result.order_ids, Actor(who.actor_id, f"import:{who.actor}"))
     return result
 
 

@@ -19,6 +19,7 @@ from db.customers.tables import Customer
 from db.engine import is_unique_violation, writing
 from db.money import format_fen, parse_money
 from db.errors import ValidationFailed
+from db.members.earning import settle_orders
 from db.orders.tables import CHANNELS, STATUSES, Order
 
 MAX_ITEMS = 500
@@ -162,6 +163,7 @@ async def _ingest_once(order: OrderInput, actor: Actor) -> tuple[int, int, bool]
                              target_id=existing["id"], ip=actor.ip,
                              detail={"from": existing["status"], "to": order.status})
                 await refresh_customers([existing["customer"]])
+                await settle_orders([existing["id"]], actor)
             return existing["id"], existing["customer"], False
         customer_id = await _resolve_customer(order)
         rows = await Order.insert(
@@ -172,6 +174,7 @@ async def _ingest_once(order: OrderInput, actor: Actor) -> tuple[int, int, bool]
             )
         ).returning(Order.id)
         await refresh_customers([customer_id])
+        await settle_orders([rows[0]["id"]], actor)
         return rows[0]["id"], customer_id, True
 
 

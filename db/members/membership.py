@@ -1,0 +1,246 @@
+"""Membership: joining, consent to marketing, tiers and where a member stands.
+
+Tier rules (enforced here only): a member qualifies for the highest tier any of whose set
+thresholds (paid spend or points earned over the last 12 months) they meet. Upgrades happen
+at once, in the transaction of the order that crossed the threshold; downgrades only on the
+shop's evaluation date (db/members/nightly.py), after a grace notice. Every change writes a
+TierChange with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from db.audit.log import record
+from db.clock import SHOP_TZ, now
+from db.engine import as_date, as_datetime, raw, reading, writing
+from db.errors import NotFound, ValidationFailed
+from db.members.tables import CONSENT_CHANNELS, CONSENT_SOURCES, JOIN_SOURCES
+
+YEAR = dt.timedelta(days=365)
+
+
+def member_no_for(customer_id: int) -> str:
+    """Eight digits and a Luhn check digit, so a mistyped number is caught at the till."""
+    digits = f"{10_000_000 + customer_id}"
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return digits + str((10 - total % 10) % 10)
+
+
+def _member_row(row: dict) -> dict:
+    row = dict(row)
+    for key in ("joined_at", "tier_since", "updated_at"):
+        if key in row:
+            row[key] = as_datetime(row[key])
+    if "expiry_notice_on" in row:
+        row["expiry_notice_on"] = as_date(row["expiry_notice_on"])
+    return row
+
+
+MEMBER_SELECT = "SELECT m.* FROM member m"
+
+
+async def get(member_id: int) -> dict:
+    rows = await raw(f"{MEMBER_SELECT} WHERE m.id = {{}}", member_id)
+    if not rows:
+        raise NotFound()
+    return _member_row(rows[0])
+
+
+async def member_for_customer(customer_id: int) -> dict | None:
+    rows = await raw(f"{MEMBER_SELECT} WHERE m.customer = {{}}", customer_id)
+    return _member_row(rows[0]) if rows else None
+
+
+async def member_by_no(member_no: str) -> dict | None:
+    rows = await raw(f"{MEMBER_SELECT} WHERE m.member_no = {{}}", (member_no or "").strip())
+    return _member_row(rows[0]) if rows else None
+
+
+async def tiers() -> list[dict]:
+    return await raw("SELECT * FROM tier ORDER BY position")
+
+
+# ---------------------------------------------------------------- joining and consent
+
+
+async def join(customer_id: int, source: str, actor, consents: dict[str, bool] | None = None) -> dict:
+    """Make a customer a member (or return the member they already are). The sign-up bonus
+    is one ledger entry with key signup:{member}, so it is given once whatever happens."""
+    from db.members import config, ledger, notify
+
+    if source not in JOIN_SOURCES:
+        raise ValueError(source)
+    cfg = await config.load()
+    async with writing():
+        existing = await member_for_customer(customer_id)
+        if existing:
+            return existing
+        if not await raw("SELECT id FROM customer WHERE id = {}", customer_id):
+            raise NotFound()
+        base = (await tiers())[0]
+        stamp = now()
+        rows = await raw(
+            "INSERT INTO member (customer, member_no, joined_at, source, tier, tier_since, "
+            "points_balance, shortfall, downgrade_to, expiry_notice_on, updated_at) "
+            "VALUES ({}, {}, {}, {}, {}, {}, 0, 0, NULL, NULL, {}) RETURNING id",
+            customer_id, member_no_for(customer_id), stamp, source, base["id"], stamp, stamp)
+        member_id = rows[0]["id"]
+        await _tier_change(member_id, None, base["id"], "joined", actor.label, stamp)
+        for channel, granted in (consents or {}).items():
+            await set_consent(member_id, channel, granted, "signup" if source == "signup" else
+                              "staff" if source == "staff" else "api", actor.label)
+        await record("member.join", actor_id=actor.id, actor=actor.label, target_type="customer",
+                     target_id=customer_id, ip=actor.ip, detail={"source": source})
+        if cfg.signup_bonus:
+            await ledger.post(member_id, cfg.signup_bonus, kind="earn", reason="sign-up bonus",
+                              source_type="rule", key=f"signup:{member_id}", actor=actor.label)
+        await upgrade_if_qualified(member_id, "joined", actor.label)
+        member = await get(member_id)
+    notify.wake()
+    return member
+
+
+async def set_consent(member_id: int, channel: str, granted: bool, source: str, actor_label: str) -> None:
+    """Record a change of consent (only a change: the same answer again writes nothing)."""
+    if channel not in CONSENT_CHANNELS or source not in CONSENT_SOURCES:
+        raise ValidationFailed({"channel": f"one of {', '.join(CONSENT_CHANNELS)}"})
+    async with writing():
+        current = await consents(member_id)
+        if channel in current and current[channel]["granted"] == bool(granted):
+            return
+        await raw("INSERT INTO member_consent (member, channel, granted, source, actor, at) "
+                  "VALUES ({}, {}, {}, {}, {}, {})",
+                  member_id, channel, bool(granted), source, actor_label[:80], now())
+
+
+async def consents(member_id: int) -> dict[str, dict]:
+    rows = await raw("SELECT channel, granted, source, at FROM member_consent WHERE member = {} "
+                     "ORDER BY id", member_id)
+    current = {}
+    for row in rows:  # the latest per channel wins
+        current[row["channel"]] = {"granted": bool(row["granted"]), "source": row["source"],
+                                   "at": as_datetime(row["at"])}
+    return current
+
+
+# ---------------------------------------------------------------- tiers
+
+
+async def _tier_change(member_id, from_tier, to_tier, reason, actor_label, stamp) -> None:
+    await raw("INSERT INTO tier_change (member, from_tier, to_tier, reason, actor, at) "
+              "VALUES ({}, {}, {}, {}, {}, {})",
+              member_id, from_tier, to_tier, reason[:200], actor_label[:80], stamp)
+
+
+async def standing(member_id: int) -> tuple[dict, int, int]:
+    """The member row, paid spend and points earned over the last 12 months."""
+    since = now() - YEAR
+    rows = await raw(
+        "SELECT m.*, "
+        "(SELECT COALESCE(SUM(o.total_fen), 0) FROM \"order\" o WHERE o.customer = m.customer "
+        " AND o.status = 'paid' AND o.placed_at >= {}) AS spend_12m, "
+        "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entry e WHERE e.member = m.id "
+        " AND e.kind IN ('earn', 'reverse') AND e.created_at >= {}) AS points_12m "
+        "FROM member m WHERE m.id = {}", since, since, member_id)
+    if not rows:
+        raise NotFound()
+    row = _member_row(rows[0])
+    return row, int(row.pop("spend_12m")), int(row.pop("points_12m"))
+
+
+def qualified_tier(all_tiers: list[dict], spend_fen: int, points: int) -> dict:
+    for tier in reversed(all_tiers):
+        if tier["min_spend_fen"] is not None and spend_fen >= tier["min_spend_fen"]:
+            return tier
+        if tier["min_points"] is not None and points >= tier["min_points"]:
+            return tier
+    return all_tiers[0]
+
+
+async def upgrade_if_qualified(member_id: int, reason: str, actor_label: str = "") -> dict | None:
+    """Move the member up at once if they now qualify for a higher tier (and lift a pending
+    downgrade notice if they qualify for their own again). Returns the new tier if any."""
+    from db.members import notify
+
+    all_tiers = await tiers()
+    member, spend, points = await standing(member_id)
+    by_id = {t["id"]: t for t in all_tiers}
+    current = by_id[member["tier"]]
+    target = qualified_tier(all_tiers, spend, points)
+    stamp = now()
+    if target["position"] >= current["position"] and member["downgrade_to"] is not None:
+        await raw("UPDATE member SET downgrade_to = NULL WHERE id = {}", member_id)
+    if target["position"] <= current["position"]:
+        return None
+    moved = await raw("UPDATE member SET tier = {}, tier_since = {}, downgrade_to = NULL, updated_at = {} "
+                      "WHERE id = {} AND tier = {} RETURNING id",
+                      target["id"], stamp, stamp, member_id, current["id"])
+    if not moved:  # someone else moved it in the meantime
+        return None
+    await _tier_change(member_id, current["id"], target["id"], reason, actor_label, stamp)
+    await notify.tier_upgraded(member_id, target["name"])
+    return target
+
+
+# ---------------------------------------------------------------- where a member stands
+
+
+@dataclass
+class MemberSummary:
+    member_id: int
+    customer_id: int
+    member_no: str
+    joined_at: dt.datetime
+    tier: dict
+    next_tier: dict | None
+    progress_pct: int
+    needs_spend_fen: int | None
+    needs_points: int | None
+    balance: int
+    shortfall: int
+    expiring: list[tuple[dt.date, int]]
+    spend_12m_fen: int
+    points_12m: int
+    downgrade_to: dict | None
+    evaluation_on: dt.date
+
+
+def _progress(next_tier: dict | None, spend: int, points: int) -> tuple[int, int | None, int | None]:
+    if next_tier is None:
+        return 100, None, None
+    parts, needs_spend, needs_points = [], None, None
+    if next_tier["min_spend_fen"] is not None:
+        needs_spend = max(0, next_tier["min_spend_fen"] - spend)
+        parts.append(spend * 100 // max(1, next_tier["min_spend_fen"]))
+    if next_tier["min_points"] is not None:
+        needs_points = max(0, next_tier["min_points"] - points)
+        parts.append(points * 100 // max(1, next_tier["min_points"]))
+    return min(100, max(parts, default=0)), needs_spend, needs_points
+
+
+async def summary(member_id: int) -> MemberSummary:
+    from db.members import config, ledger
+
+    cfg = await config.load()
+    async with reading():
+        all_tiers = await tiers()
+        member, spend, points = await standing(member_id)
+        expiring = await ledger.expiring(member_id)
+    by_id = {t["id"]: t for t in all_tiers}
+    tier = by_id[member["tier"]]
+    higher = [t for t in all_tiers if t["position"] > tier["position"]]
+    next_tier = higher[0] if higher else None
+    pct, needs_spend, needs_points = _progress(next_tier, spend, points)
+    return MemberSummary(
+        member_id=member["id"], customer_id=member["customer"], member_no=member["member_no"],
+        joined_at=member["joined_at"], tier=tier, next_tier=next_tier, progress_pct=pct,
+        needs_spend_fen=needs_spend, needs_points=needs_points, balance=member["points_balance"],
+        shortfall=member["shortfall"], expiring=expiring, spend_12m_fen=spend, points_12m=points,
+        downgrade_to=by_id.get(member["downgrade_to"]),
+        evaluation_on=cfg.next_evaluation(now().astimezone(SHOP_TZ).date()),
+    )
