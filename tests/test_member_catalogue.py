@@ -369,3 +369,40 @@ async def test_active_switch_toggles_in_place_as_a_fragment_and_as_a_page(signed
     fragment = await client.post(f"/settings/rewards/{cup}/active", headers=hx(client))
     assert fragment.status_code == 200 and "<html" not in fragment.text and f'id="reward-{cup}"' in fragment.text
     assert not (await catalogue.get_reward(cup))["active"]
+
+
+def points_form(**changes) -> dict:
+    return {"points_per_yuan": "2", "signup_bonus": "50", "birthday_bonus": "300", "expiry": "months",
+            "expiry_months": "12", "manager_above": "500", "auto_enroll": "1", "evaluate_on": "07-01",
+            "grace_days": "15", **changes}
+
+
+async def test_points_rules_are_saved_through_the_page_and_audited(signed_in):
+    from db.members import config
+
+    client = await signed_in("boss", "manager")
+    page = await client.get("/settings/points")
+    assert 'value="1000"' in page.text and 'value="year_end_after" checked' in page.text
+    response = await client.post("/settings/points", data={**points_form(), "_csrf_token": client.csrf},
+                                 follow_redirects=False)
+    assert response.status_code == 303
+    config.forget()
+    cfg = await config.load()
+    assert (cfg.points_per_yuan, cfg.expiry, cfg.expiry_months, cfg.manager_above, cfg.auto_enroll,
+            cfg.evaluate_on, cfg.grace_days) == (2, "months", 12, 500, True, "07-01", 15)
+    assert len(await audits("points.settings")) == 1
+    page = await client.get("/settings/points?msg=points_saved")
+    assert "Points rules saved." in page.text and 'name="auto_enroll" value="1" checked' in page.text
+
+
+async def test_bad_points_rules_show_messages_by_the_fields_and_save_nothing(signed_in):
+    from db.members import config
+
+    client = await signed_in("boss", "admin")
+    response = await client.post("/settings/points", data={
+        **points_form(points_per_yuan="-1", evaluate_on="13-40", expiry="soon"), "_csrf_token": client.csrf})
+    assert response.status_code == 422
+    for name in ("points_per_yuan", "evaluate_on", "expiry"):
+        assert f'id="f-{name}-error"' in response.text or "choose when points expire" in response.text
+    config.forget()
+    assert (await config.load()).points_per_yuan == 1 and not await audits("points.settings")
