@@ -22,7 +22,9 @@ from litestar.response import Redirect
 from db.customers import service as customers
 from db.engine import reading
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from db.members import catalogue
+from db.members import catalogue, config, coupons, ledger, membership
+from db.members.card import read_card_payload
+from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import field_errors
 from web.i18n import gettext as _
@@ -256,8 +258,6 @@ class MemberSettingsController(Controller):
 
     @get("/points")
     async def points_page(self, request: Request, msg: FromQuery[str | None] = None) -> Response:
-        from db.members import config
-
         cfg = await config.load()
         values = {k: getattr(cfg, k) for k in POINTS_FIELDS}
         values = {k: ("1" if v else "") if isinstance(v, bool) else str(v) for k, v in values.items()}
@@ -266,8 +266,6 @@ class MemberSettingsController(Controller):
 
     @post("/points")
     async def save_points(self, request: Request) -> Response:
-        from db.members import config
-
         values = _form_values(await request.form(), POINTS_FIELDS)
         try:
             await config.save(config.parse(values), actor_of(request))
@@ -277,4 +275,300 @@ class MemberSettingsController(Controller):
         return Redirect("/settings/points?msg=points_saved", status_code=303)
 
 
-MEMBER_CONTROLLERS = [MemberSettingsController]
+# ---------------------------------------------------------------- the 360 card's member section
+
+SECTION = "members/_card_section.html"
+CARD = "customers/detail.html"
+RECENT_ENTRIES = 5
+
+
+async def card_section(customer_id: int) -> dict:
+    """What the member section shows, read on one connection: the member, where they stand,
+    open coupons, the last few points entries and the coupon types staff may issue."""
+    cfg = await config.load()
+    async with reading():
+        member = await membership.member_for_customer(customer_id)
+        if member is None:
+            return {"customer_id": customer_id, "member": None}
+        summary = await membership.summary(member["id"])
+        open_coupons = await coupons.for_member(member["id"], limit=20)
+        entries, more = await ledger.history(member["id"], limit=RECENT_ENTRIES)
+        types = await catalogue.list_coupon_types(active_only=True)
+    return {
+        "customer_id": customer_id, "member": member, "summary": summary, "coupons": open_coupons,
+        "entries": entries, "more_history": more is not None, "coupon_types": types,
+        "manager_above": cfg.manager_above, "new_key": secrets.token_urlsafe(16),
+    }
+
+
+async def add_member_section(page: dict, customer_id: int) -> None:
+    """Put the member section on a card page and fill the card's points and tier slots."""
+    section = await card_section(customer_id)
+    page["member_section"] = section
+    if section["member"]:
+        page["figures"] = {**page["figures"], "points_balance": section["summary"].balance,
+                           "tier": section["summary"].tier}
+
+
+def _section_context(section: dict, **extra) -> dict:
+    return {"member_section": section, "values": {}, "errors": {}, "sheet": None, "oob": [],
+            "coupon": None, **extra}
+
+
+async def _customer(request: Request, customer_id: int) -> dict:
+    """The customer, through the scope (NotFound, a 404, for a customer the person may not see)."""
+    return await customers.get_customer(scope_of(request), customer_id)
+
+
+async def _member_of(request: Request, customer_id: int) -> dict:
+    await _customer(request, customer_id)
+    member = await membership.member_for_customer(customer_id)
+    if member is None:
+        raise NotFound()
+    return member
+
+
+async def _full_card(request: Request, customer_id: int, **extra) -> Response:
+    from web.customers import _full_card as full_card
+
+    return await full_card(request, customer_id, **extra)
+
+
+async def _refreshed(request: Request, customer_id: int, form_block: str, message: str,
+                     header: bool = False, **extra) -> Response:
+    """After a change (HTMX): the sheet's fresh form, then the member section and the card's
+    figures (and header, when the tier may have changed) out of band, and a toast."""
+    from web.customers import _card_context
+
+    page = await customers.customer_page(scope_of(request), customer_id, request.scope["auth"].user.id)
+    await add_member_section(page, customer_id)
+    mine = [form_block, "member_section"]
+    card = ["figures"] + (["header"] if header else [])
+    context = base_context(request) | _card_context(**page) | _section_context(page["member_section"], **extra) | {
+        "oob": mine[1:] + card}
+    html = render_blocks(env, SECTION, mine, context) + render_blocks(env, CARD, card, context)
+    return Response(html, status_code=200, media_type="text/html; charset=utf-8",
+                    headers={"Vary": "HX-Request, Accept-Language, Cookie", **toast_header(message)})
+
+
+def _form_error(request: Request, section: dict, block: str, values: dict, errors: dict, **extra) -> Response:
+    return render(request, SECTION, _section_context(section, values=values, errors=errors, **extra), block=block)
+
+
+def _parse_delta(text: str) -> int | None:
+    text = text.strip().replace(" ", "").replace(",", "")
+    if text.startswith("+"):
+        text = text[1:]
+    body = text[1:] if text.startswith("-") else text
+    return int(text) if body.isdigit() and len(body) <= 9 else None
+
+
+class MemberCardController(Controller):
+    path = "/customers/{customer_id:int}"
+    guards = [staff_required]
+
+    @get("/member")
+    async def section(self, request: Request, customer_id: FromPath[int]) -> Response:
+        """HTMX: the member section alone; without JavaScript, the card."""
+        if not is_fragment_request(request):
+            return await _full_card(request, customer_id)
+        await _customer(request, customer_id)
+        return render(request, SECTION, _section_context(await card_section(customer_id)), block="member_section")
+
+    # ------------------------------------------------------------ enrol
+
+    @get("/member/join")
+    async def join_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if not is_fragment_request(request):
+            return await _full_card(request, customer_id, sheet="join")
+        await _customer(request, customer_id)
+        return render(request, SECTION, _section_context(await card_section(customer_id)), block="join_form")
+
+    @post("/member/join")
+    async def join(self, request: Request, customer_id: FromPath[int]) -> Response:
+        await _customer(request, customer_id)
+        form = await request.form()
+        consents = {ch: form.get(f"consent_{ch}") == "1" for ch in CONSENT_CHANNELS}
+        member = await membership.join(customer_id, "staff", actor_of(request), consents=consents)
+        message = _("Enrolled: member no. %(no)s.") % {"no": member["member_no"]}
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=member#card-member", status_code=303)
+        return await _refreshed(request, customer_id, "member_sheets", message, header=True)
+
+    # ------------------------------------------------------------ points: adjust and history
+
+    @get("/points/adjust")
+    async def adjust_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if not is_fragment_request(request):
+            return await _full_card(request, customer_id, sheet="adjust")
+        await _member_of(request, customer_id)
+        return render(request, SECTION, _section_context(await card_section(customer_id)), block="adjust_form")
+
+    @post("/points/adjust")
+    async def adjust(self, request: Request, customer_id: FromPath[int]) -> Response:
+        member = await _member_of(request, customer_id)
+        values = _form_values(await request.form(), ("delta", "reason", "key"))
+        user = request.scope["auth"].user
+        delta = _parse_delta(values["delta"])
+        errors: dict[str, str] = {}
+        replayed = False
+        try:
+            if delta is None:
+                errors["delta"] = _("a whole number of points, like 100 or -100")
+                if not values["reason"].strip():
+                    errors["reason"] = _("required: say why the points change")
+            else:
+                result = await ledger.adjust(member["id"], delta, values["reason"], values["key"],
+                                             actor_of(request), user.role)
+                replayed = result.replayed
+        except ValidationFailed as exc:
+            errors = field_errors(exc.errors)
+            if "idempotency_key" in errors:
+                errors["form"] = errors.pop("idempotency_key")
+        except Forbidden:
+            cfg = await config.load()
+            errors["delta"] = _("Adjustments over %(n)s points need a manager. Ask a manager to make this one.") % {
+                "n": f"{cfg.manager_above:,}"}
+        except ledger.InsufficientPoints as exc:
+            errors["delta"] = _("Not enough points: the balance is %(n)s.") % {"n": f"{exc.balance:,}"}
+        except ledger.KeyReused:
+            values["key"] = ""
+            errors["form"] = _("This form was already used for another change. Check the history, then try again.")
+        if errors:
+            if not is_fragment_request(request):
+                return await _full_card(request, customer_id, sheet="adjust", values=values, errors=errors)
+            return _form_error(request, await card_section(customer_id), "adjust_form", values, errors)
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=points#card-member", status_code=303)
+        message = (_("Already saved.") if replayed else
+                   _("Points adjusted: %(delta)s.") % {"delta": f"{delta:+,}"})
+        return await _refreshed(request, customer_id, "adjust_form", message)
+
+    @get("/points")
+    async def history(self, request: Request, customer_id: FromPath[int],
+                      before: FromQuery[str | None] = None) -> Response:
+        """Every points entry, newest first, 20 a page (the cursor is the last entry's id)."""
+        customer = await _customer(request, customer_id)
+        member = await membership.member_for_customer(customer_id)
+        if member is None:
+            raise NotFound()
+        cursor = parse_id(before)
+        async with reading():
+            entries, next_cursor = await ledger.history(member["id"], before=cursor, limit=20)
+            summary = None if cursor and is_fragment_request(request) else await membership.summary(member["id"])
+        more_url = f"/customers/{customer_id}/points?{urlencode({'before': next_cursor})}" if next_cursor else None
+        return render(request, "members/points.html", {
+            "nav": "customers", "customer": customer, "member": member, "summary": summary,
+            "entries": entries, "more_url": more_url, "older": bool(cursor)}, block="rows")
+
+    # ------------------------------------------------------------ coupons: issue and use
+
+    @get("/coupons/issue")
+    async def issue_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if not is_fragment_request(request):
+            return await _full_card(request, customer_id, sheet="issue")
+        await _member_of(request, customer_id)
+        return render(request, SECTION, _section_context(await card_section(customer_id)), block="issue_form")
+
+    @post("/coupons/issue")
+    async def issue(self, request: Request, customer_id: FromPath[int]) -> Response:
+        member = await _member_of(request, customer_id)
+        values = _form_values(await request.form(), ("coupon_type_id",))
+        type_id = parse_id(values["coupon_type_id"])
+        actives = {t["id"] for t in await catalogue.list_coupon_types(active_only=True)}
+        errors: dict[str, str] = {}
+        coupon = None
+        if type_id not in actives:
+            errors["coupon_type_id"] = _("Choose a coupon type.")
+        else:
+            try:
+                coupon = await coupons.issue(member["id"], type_id, source="staff",
+                                             actor_label=actor_of(request).label)
+            except NotFound:  # switched off meanwhile
+                errors["coupon_type_id"] = _("This coupon type was switched off. Choose another.")
+        if errors:
+            if not is_fragment_request(request):
+                return await _full_card(request, customer_id, sheet="issue", values=values, errors=errors)
+            return _form_error(request, await card_section(customer_id), "issue_form", values, errors)
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=coupon#card-member", status_code=303)
+        return await _refreshed(request, customer_id, "issue_form",
+                                _("Coupon issued: %(code)s.") % {"code": coupon["code"]})
+
+    async def _open_coupon(self, member: dict, coupon_id: int) -> dict:
+        found = next((c for c in await coupons.for_member(member["id"], limit=200) if c["id"] == coupon_id), None)
+        if found is None:
+            raise NotFound()
+        return found
+
+    @get("/coupons/{coupon_id:int}/use")
+    async def use_form(self, request: Request, customer_id: FromPath[int], coupon_id: FromPath[int]) -> Response:
+        member = await _member_of(request, customer_id)
+        coupon = await self._open_coupon(member, coupon_id)
+        if not is_fragment_request(request):
+            return await _full_card(request, customer_id, sheet="use", coupon=coupon)
+        return render(request, SECTION, _section_context(await card_section(customer_id), sheet="use",
+                                                         coupon=coupon), block="use_form")
+
+    @post("/coupons/{coupon_id:int}/use")
+    async def use(self, request: Request, customer_id: FromPath[int], coupon_id: FromPath[int]) -> Response:
+        member = await _member_of(request, customer_id)
+        values = _form_values(await request.form(), ("order_ref",))
+        values["order_ref"] = values["order_ref"].strip()[:64]
+        coupon = next((c for c in await coupons.for_member(member["id"], include_used=True, limit=500)
+                       if c["id"] == coupon_id), None)
+        if coupon is None:
+            raise NotFound()
+        errors: dict[str, str] = {}
+        try:
+            await coupons.use(coupon["code"], values["order_ref"], actor_of(request).label, member_id=member["id"])
+        except Conflict:
+            errors["form"] = (_("This coupon was already used.") if coupon["used_at"] or coupon["state"] == "used"
+                              else _("This coupon is not valid now."))
+        if errors:
+            if not is_fragment_request(request):
+                return await _full_card(request, customer_id, sheet="use", coupon=coupon, values=values, errors=errors)
+            return _form_error(request, await card_section(customer_id), "use_form", values, errors,
+                               sheet="use", coupon=coupon)
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=coupon_used#card-member", status_code=303)
+        return await _refreshed(request, customer_id, "use_form", _("Coupon %(code)s marked as used.") % {
+            "code": coupon["code"]}, sheet="use", coupon=coupon)
+
+
+# ---------------------------------------------------------------- scan member card
+
+
+class MemberScanController(Controller):
+    path = "/members"
+    guards = [staff_required]
+
+    @get("/scan")
+    async def scan(self, request: Request, code: FromQuery[str | None] = None,
+                   no: FromQuery[str | None] = None) -> Response:
+        """The camera page; with ?code= (what the camera read) or ?no= (typed), open that
+        member's card. A code that is not one of our signed cards, or a member the person
+        may not see, shows the page again with the reason (422 / 404)."""
+        if code is None and no is None:
+            return render(request, "members/scan.html", {"nav": "customers", "error": None, "no": "",
+                                                         "autostart": False})
+        member_no = read_card_payload(code[:200]) if code is not None else (no or "").strip()[:12]
+        if not member_no:
+            error = _("This is not a member card. Ask the member to open their member page and show the QR code.") \
+                if code is not None else _("Type a member number.")
+            return render(request, "members/scan.html", {"nav": "customers", "error": error, "no": no or "",
+                                                         "autostart": False}, status=422)
+        member = await membership.member_by_no(member_no)
+        if member is not None:
+            try:
+                await _customer(request, member["customer"])
+            except NotFound:
+                member = None
+        if member is None:
+            return render(request, "members/scan.html", {
+                "nav": "customers", "no": no or "", "autostart": False,
+                "error": _("No member has this number among the customers you can see.")}, status=404)
+        return Redirect(f"/customers/{member['customer']}#card-member", status_code=303)
+
+
+MEMBER_CONTROLLERS = [MemberSettingsController, MemberCardController, MemberScanController]
