@@ -251,9 +251,8 @@ def _check_ladder(tiers: list[dict]) -> None:
         set_ = [t for t in ladder if t[column] is not None]
         for lower, higher in zip(set_, set_[1:]):
             if higher[column] <= lower[column] and (lower is changed or higher is changed):
-                other = higher if lower is changed else lower
-                errors[field] = (f"must be more than {other['name']}'s" if lower is other
-                                 else f"must be less than {other['name']}'s")
+                errors[field] = ("must be more than the tier below" if higher is changed
+                                 else "must be less than the tier above")
     if errors:
         raise ValidationFailed(errors)
 
