@@ -106,6 +106,14 @@ def as_date(value):
     return value
 
 
+def in_list(column: str, items: list, pg_type: str = "integer") -> tuple[str, list]:
+    """`column IN (...)` on SQLite, `column = ANY(array)` on PostgreSQL (one parameter,
+    however long the list)."""
+    if is_sqlite():
+        return f"{column} IN ({', '.join('{}' for _ in items)})", list(items)
+    return f"{column} = ANY({{}}::{pg_type}[])", [list(items)]
+
+
 def like_escape(text: str) -> str:
     """Text for a LIKE pattern with ESCAPE '\\': its own %, _ and \\ match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -107,6 +107,6 @@ async def test_api_keys_are_stored_hashed_and_can_be_revoked():
     key = await accounts.create_api_key("tmall-sync")
     assert await accounts.api_key_name(key) == "tmall-sync"
     assert key not in str(await ApiKey.select())
-    await ApiKey.update({ApiKey.revoked: True}).where(ApiKey.name == "tmall-sync")
+    await accounts.revoke_api_key("tmall-sync")
     assert await accounts.api_key_name(key) is None
     assert await accounts.api_key_name("crm_not-a-key") is None

@@ -170,3 +170,113 @@ async def test_upgrade_at_once_when_order_crosses_threshold():
     assert [c["reason"] for c in changes] == ["joined", "order tmall BIG"]
     summary = await membership.summary(member["id"])
     assert summary.next_tier["name"] == "金卡" and summary.needs_spend_fen == 500_000 - 120_000
+
+
+async def test_expiry_takes_each_lot_once_oldest_first():
+    from db.members.expiry import expire_due
+
+    member = await add_member()  # 100 sign-up points, expiring end of next year
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {}", dt.date(2026, 12, 31), member["id"])
+    await ledger.post(member["id"], 50, kind="adjust", reason="x", source_type="staff", key="later")
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {} AND amount = 50",
+              dt.date(2027, 12, 31), member["id"])
+    await ledger.post(member["id"], -30, kind="redeem", reason="x", source_type="api", key="spend")
+    # the debit came out of the older lot: 70 of it left to expire, the newer 50 untouched
+    assert await expire_due(dt.date(2026, 12, 31)) == 0
+    counts = await asyncio.gather(expire_due(dt.date(2027, 1, 1)), expire_due(dt.date(2027, 1, 1)))
+    assert sorted(counts) == [0, 1]
+    assert await balance(member["id"]) == 50
+    entry = (await ledger.history(member["id"]))[0][0]
+    assert entry["kind"] == "expire" and entry["delta"] == -70 and entry["balance_after"] == 50
+    await invariants()
+
+
+async def test_merging_two_members_keeps_every_point():
+    from db.customers.merge import merge_customers
+    from db.customers.scope import Scope
+
+    first = await add_member("13812345678", "王芳")
+    second = await add_member("13900000000", "王芳")
+    await order("M1", mobile="13900000000", total="1200")  # second earns 1200 -> 银卡
+    await ledger.post(first["id"], -40, kind="redeem", reason="x", source_type="api", key="m-spend")
+    await merge_customers(Scope.everything(), first["customer"], second["customer"], ACTOR)
+    survivor = await membership.member_for_customer(first["customer"])
+    assert survivor["points_balance"] == 60 + 100 + 1200
+    assert await raw("SELECT id FROM member WHERE customer = {}", second["customer"]) == []
+    tiers = {t["id"]: t["name"] for t in await membership.tiers()}
+    assert tiers[survivor["tier"]] == "银卡"
+    await invariants()
+
+
+async def test_merging_into_a_non_member_moves_the_membership():
+    from db.customers.merge import merge_customers
+    from db.customers.scope import Scope
+
+    plain = (await upsert_customer(parse_customer({"name": "王芳", "mobile": "13700000000"}), ACTOR))[0]
+    member = await add_member("13900000000", "王芳")
+    await merge_customers(Scope.everything(), plain, member["customer"], ACTOR)
+    moved = await membership.member_for_customer(plain)
+    assert moved["id"] == member["id"] and moved["points_balance"] == 100
+
+
+async def test_birthday_bonus_once_a_year():
+    from db.members import config
+    from db.members.nightly import birthday_bonuses
+
+    member = await add_member()
+    await raw("UPDATE customer SET birthday = {} WHERE id = {}", dt.date(1990, 12, 5), member["customer"])
+    cfg = await config.load()
+    assert await birthday_bonuses(dt.date(2026, 12, 5), cfg) == 1
+    assert await birthday_bonuses(dt.date(2026, 12, 5), cfg) == 0
+    assert await birthday_bonuses(dt.date(2026, 12, 6), cfg) == 0
+    assert await balance(member["id"]) == 100 + cfg.birthday_bonus
+
+
+async def test_expiry_notice_once_per_date():
+    from db.members.nightly import expiry_notices
+
+    member = await add_member()
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {}", dt.date(2026, 12, 31), member["id"])
+    assert await expiry_notices(dt.date(2026, 12, 2)) == 1
+    assert await expiry_notices(dt.date(2026, 12, 3)) == 0
+    assert (await membership.get(member["id"]))["expiry_notice_on"] == dt.date(2026, 12, 31)
+
+
+async def test_tier_evaluation_notices_in_grace_then_downgrades_once():
+    from db.members import config
+    from db.members.nightly import evaluate_tiers
+
+    member = await add_member()
+    await order("OLD", total="1200", placed_at="2026-11-01T10:00:00+08:00")
+    tiers = {t["name"]: t["id"] for t in await membership.tiers()}
+    assert (await membership.get(member["id"]))["tier"] == tiers["银卡"]
+    await raw("UPDATE \"order\" SET placed_at = {} WHERE external_id = 'OLD'",
+              ledger.now() - dt.timedelta(days=400))  # the spend falls out of the 12 months
+    await raw("UPDATE points_entry SET created_at = {}", ledger.now() - dt.timedelta(days=400))
+    cfg = config.PointsConfig(evaluate_on="12-20", grace_days=30)
+    result = await evaluate_tiers(dt.date(2026, 12, 2), cfg)
+    assert result == {"noticed": 1, "downgraded": 0}
+    assert (await membership.get(member["id"]))["downgrade_to"] == tiers["普通"]
+    assert (await evaluate_tiers(dt.date(2026, 12, 3), cfg))["noticed"] == 0
+    result = await evaluate_tiers(dt.date(2026, 12, 20), cfg)
+    assert result == {"noticed": 0, "downgraded": 1}
+    row = await membership.get(member["id"])
+    assert row["tier"] == tiers["普通"] and row["downgrade_to"] is None
+    assert (await evaluate_tiers(dt.date(2026, 12, 21), cfg))["downgraded"] == 0
+    reasons = await raw("SELECT reason FROM tier_change WHERE member = {} ORDER BY id", member["id"])
+    assert reasons[-1]["reason"] == "evaluation 2026-12-20"
+
+
+async def test_coupon_minimum_spend_and_discount():
+    member = await add_member()
+    stamp = ledger.now()
+    kind = await raw("INSERT INTO coupon_type (name, kind, amount_off_fen, percent_off, min_spend_fen, "
+                     "valid_days, active, created_at) VALUES ('95折', 'percent', 0, 5, 20000, 7, {}, {}) "
+                     "RETURNING id", True, stamp)
+    coupon = await coupons.issue(member["id"], kind[0]["id"], source="staff", actor_label="t")
+    with pytest.raises(coupons.CouponUnusable):
+        await coupons.use(coupon["code"], "T1", "till", order_total_fen=19999)
+    listed = (await coupons.for_member(member["id"]))[0]
+    assert coupons.discount_fen(listed, 30000) == 1500 and coupons.discount_fen(listed, 100) == 0
+    await coupons.use(coupon["code"].lower(), "T1", "till", order_total_fen=30000)
+    assert (await coupons.for_member(member["id"], include_used=True))[0]["state"] == "used"

@@ -40,8 +40,8 @@ class CustomerReference:
 
 # Tables that reference customer. Every table with a customer column MUST be listed here, or
 # a merge would lose its rows (a foreign key that cascades) or fail (one that restricts);
-# tests/test_merge.py checks the list against the database's foreign keys. Points entries,
-# tickets and campaign messages go here when their tables land.
+# tests/test_merge.py checks the list against the database's foreign keys. Tickets and
+# campaign messages go here when their tables land.
 CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("order"),
     CustomerReference("interaction"),
@@ -52,6 +52,7 @@ CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("opportunity_stage_change"),
     CustomerReference("follow_up"),
     CustomerReference("follow_up_plan"),
+    CustomerReference("member"),  # when both are members, db/members/merging.py folds them first
 )
 
 # Profile fields filled from the merged customer when the survivor's is empty; a group is
@@ -161,6 +162,9 @@ async def merge_customers(scope: Scope, survivor_id: int, merged_id: int, actor)
         snapshot = await _snapshot(merged)
         moved: dict[str, list[int]] = {}
         left: dict[str, int] = {}
+        from db.members.merging import fold_member  # members build on customers
+
+        await fold_member(survivor_id, merged_id, actor.label)
         for ref in CUSTOMER_REFERENCES:
             ids, rest = await _move(ref, survivor_id, merged_id)
             moved[ref.table] = ids

@@ -79,6 +79,12 @@ async def run_if_due(run_at: str, tz: str, at: dt.datetime | None = None) -> dic
         return None
     log.info("nightly recompute for %s started", day)
     result = await recompute_all()
+    from db.members.nightly import run_member_jobs  # members build on customers
+
+    try:
+        result["members"] = await run_member_jobs(day)
+    except Exception:  # the lifecycle figures are done; the member jobs retry next night
+        log.exception("nightly member jobs failed")
     await _finish(day, result)
     log.info("nightly recompute for %s done in %s s", day, result["seconds"])
     return result

@@ -726,6 +726,18 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+NOT_A_MEMBER = {"member_no": None, "tier": None, "points_balance": None}
+
+
+async def _membership_of(customer_ids: list[int]) -> dict[int, dict]:
+    marks = ", ".join("{}" for _ in customer_ids)
+    rows = await raw(
+        "SELECT m.customer, m.member_no, m.points_balance, t.name AS tier FROM member m "
+        f"JOIN tier t ON t.id = m.tier WHERE m.customer IN ({marks})", *customer_ids)
+    return {r["customer"]: {"member_no": r["member_no"], "tier": r["tier"],
+                            "points_balance": r["points_balance"]} for r in rows}
+
+
 async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
     """The API's view of customers, in the order given, skipping any the scope hides."""
     if not customer_ids:
@@ -734,6 +746,7 @@ async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
         rows = await Customer.select().where(Customer.id.is_in(customer_ids))
         tags = await tags_for(customer_ids)
         custom = await fields.values_for(customer_ids)
+        members = await _membership_of(customer_ids)
     by_id = {r["id"]: r for r in rows if scope.allows(r["owner"], r["team"])}
     return [
         {
@@ -757,6 +770,7 @@ async def customers_json(scope: Scope, customer_ids: list[int]) -> list[dict]:
             "last_order_at": _iso(row["last_order_at"]),
             "tags": [t["name"] for t in tags.get(row["id"], [])],
             "custom_fields": custom.get(row["id"], {}),
+            **members.get(row["id"], NOT_A_MEMBER),
             "created_at": _iso(row["created_at"]),
             "updated_at": _iso(row["updated_at"]),
         }

@@ -1,7 +1,7 @@
 """The customer card's one timeline: orders, interactions, merges and pipeline moves, newest first.
 
-Every kind of entry comes from a `Source` in `SOURCES`, the single place to add follow-ups,
-points entries, tickets and campaign messages when those tables exist: give the source a
+Every kind of entry comes from a `Source` in `SOURCES`, the single place to add tickets and
+campaign messages when those tables exist: give the source a
 table, its customer and time columns, a rank (which kind comes first when two entries share
 a time) and a loader that reads the details of the entries on one page.
 
@@ -162,8 +162,9 @@ async def _load_stage_changes(customer_id: int, ids: list[int]) -> dict[int, dic
     return {row["id"]: row for row in rows}
 
 
-# The one list of what the timeline shows. Points entries, tickets and campaign messages
-# join here as their tables land (each needs a (customer, time, id) index).
+# The one list of what the timeline shows. Tickets and campaign messages join here as their
+# tables land (each needs a (customer, time, id) index). Points entries are keyed by member,
+# not customer, and have their own history in the card's member section.
 SOURCES: tuple[Source, ...] = (
     Source("order", 1, '"order"', "customer", "placed_at", _load_orders),
     Source("interaction", 2, "interaction", "customer", "happened_at", _load_interactions),

@@ -23,7 +23,7 @@ from pathlib import Path
 from db.clock import now
 from db.customers import identity
 from db.customers.scope import Scope
-from db.engine import as_date, is_sqlite, is_unique_violation, raw, writing
+from db.engine import as_date, in_list, is_sqlite, is_unique_violation, raw, writing
 from db.imports import reader
 from db.imports.rows import Context, CustomerRecord, OrderRecord, default_name, neutralise, parse_row, reason
 
@@ -81,12 +81,7 @@ def _rows_source(rows: list[list], types: tuple[str, ...]) -> tuple[str, list]:
 
 
 def _in(column: str, items: list, pg_type: str = "text") -> tuple[str, list]:
-    """`column IN (...)` on SQLite, `column = ANY(array)` on PostgreSQL."""
-    if is_sqlite():
-        return f"{column} IN ({_marks(len(items))})", list(items)
-    return f"{column} = ANY({{}}::{pg_type}[])", [list(items)]
-
-
+    return in_list(column, items, pg_type)
 
 
 # ---------------------------------------------------------------- customers

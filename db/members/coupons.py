@@ -63,8 +63,19 @@ async def issue(member_id: int, coupon_type_id: int, *, source: str, actor_label
                                                redemption_id=redemption_id))
 
 
-async def use(code: str, order_ref: str, actor_label: str, member_id: int | None = None) -> dict:
-    """Mark a coupon used, once: a conditional UPDATE, so two tills cannot both take it."""
+def discount_fen(coupon: dict, total_fen: int) -> int:
+    """What the coupon takes off an order of `total_fen` (0 below its minimum spend)."""
+    if total_fen < coupon["min_spend_fen"]:
+        return 0
+    if coupon["kind"] == "percent":
+        return total_fen * coupon["percent_off"] // 100
+    return min(total_fen, coupon["amount_off_fen"])
+
+
+async def use(code: str, order_ref: str, actor_label: str, member_id: int | None = None,
+              order_total_fen: int | None = None) -> dict:
+    """Mark a coupon used, once: a conditional UPDATE, so two tills cannot both take it.
+    With the order's total, an order below the minimum spend is refused."""
     from db.members.ledger import run_steps
 
     code = (code or "").strip().upper()
@@ -72,6 +83,12 @@ async def use(code: str, order_ref: str, actor_label: str, member_id: int | None
 
     def steps():
         member_check = " AND member = {}" if member_id is not None else ""
+        if order_total_fen is not None:
+            kind = yield ("SELECT t.min_spend_fen FROM coupon c JOIN coupon_type t ON t.id = c.coupon_type "
+                          "WHERE c.code = {}" + member_check,
+                          (code,) + ((member_id,) if member_id is not None else ()))
+            if kind and order_total_fen < kind[0]["min_spend_fen"]:
+                raise CouponUnusable("the order is below this coupon's minimum spend")
         args = (stamp, (order_ref or "")[:64], code) + ((member_id,) if member_id is not None else ())
         rows = yield (
             "UPDATE coupon SET used_at = {}, used_order = {} WHERE code = {}" + member_check +

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
+import os
 import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Generator
 
 from db.clock import SHOP_TZ, now
@@ -39,13 +41,18 @@ _Steps = Generator[tuple[str, tuple], list[dict], Any]
 
 class InsufficientPoints(Conflict):
     def __init__(self, balance: int, wanted: int):
-        super().__init__(f"not enough points: the balance is {balance}")
+        super().__init__("not enough points")
         self.balance, self.wanted = balance, wanted
 
 
 class KeyReused(Conflict):
     def __init__(self):
         super().__init__("this idempotency key was already used for a different request")
+
+
+class NotAMember(Conflict):
+    def __init__(self):
+        super().__init__("this customer is not a member: POST …/membership first")
 
 
 class OutOfStock(Conflict):
@@ -78,27 +85,59 @@ def _rows_of(cursor: sqlite3.Cursor) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+class _Busy(Exception):
+    """SQLite's write lock is held by a longer writer: wait for it off the event loop."""
+
+
 class _SqliteRunner:
-    """One sqlite3 connection per process, used by one thread: operations queue for it
-    (SQLite has one writer at a time anyway) and other processes wait on the busy timeout."""
+    """Ledger transactions on plain sqlite3 connections (each statement about ten times
+    cheaper than through aiosqlite).
+
+    The usual path runs on the event loop itself, holding the process-shared file lock for
+    well under a millisecond: no thread hand-offs inside the transaction, where waiting for
+    the GIL (5 ms switch interval) while holding the write lock capped throughput at about
+    600 operations a second. Ledger writers of all processes queue on that file lock, which
+    the kernel hands on at once, instead of on SQLite's busy handler, which sleeps in growing
+    steps of up to 100 ms. If some other writer (an import batch, say) holds SQLite's lock,
+    the inline attempt gives up after INLINE_WAIT_MS and the operation waits in a thread.
+    """
+
+    INLINE_WAIT_MS = 20
 
     def __init__(self, path: str):
         self.path = path
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="points")
-        self.local = threading.local()
+        self.inline = self._connect(self.INLINE_WAIT_MS / 1000)
+        self.threaded: sqlite3.Connection | None = None
+        self.lock = os.open(path + ".ledger-lock", os.O_RDWR | os.O_CREAT, 0o600)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA foreign_keys = ON")
-            self.local.conn = conn
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _run(self, make: Callable[[], _Steps]):
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+    def _inline(self, make: Callable[[], _Steps]):
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        try:
+            try:
+                self.inline.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise _Busy() from exc
+                raise
+            return self._steps(self.inline, make)
+        finally:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+
+    def _threaded(self, make: Callable[[], _Steps]):
+        if self.threaded is None:
+            self.threaded = self._connect(BUSY_TIMEOUT_S)
+        self.threaded.execute("BEGIN IMMEDIATE")
+        return self._steps(self.threaded, make)
+
+    @staticmethod
+    def _steps(conn: sqlite3.Connection, make: Callable[[], _Steps]):
         try:
             steps = make()
             rows: list[dict] | None = None
@@ -114,7 +153,10 @@ class _SqliteRunner:
             raise
 
     async def run(self, make: Callable[[], _Steps]):
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self._run, make)
+        try:
+            return self._inline(make)
+        except _Busy:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, self._threaded, make)
 
 
 _runner: _SqliteRunner | None = None
@@ -131,6 +173,28 @@ def _sqlite_runner() -> _SqliteRunner | None:
     return _runner
 
 
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """`{}` placeholders as asyncpg's $1, $2, …"""
+    parts = sql.split("{}")
+    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+async def _run_postgres(pool, make: Callable[[], _Steps]):
+    """Straight on a pooled asyncpg connection: its prepared-statement cache makes each of
+    the operation's statements a single round trip."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            steps = make()
+            rows: list[dict] | None = None
+            while True:
+                try:
+                    sql, args = steps.send(rows)
+                except StopIteration as done:
+                    return done.value
+                rows = [dict(r) for r in await conn.fetch(_numbered(sql), *args)]
+
+
 async def run_steps(make: Callable[[], _Steps]):
     """Run a ledger operation in one write transaction (joining an open one), retrying once
     when a concurrent request with the same idempotency key won the race."""
@@ -139,6 +203,10 @@ async def run_steps(make: Callable[[], _Steps]):
             fast = _sqlite_runner()
             if fast is not None:
                 return await fast.run(make)
+            eng = engine()
+            pool = getattr(eng, "pool", None)
+            if pool is not None and eng.current_transaction.get() is None:
+                return await _run_postgres(pool, make)
             async with writing():
                 steps = make()
                 rows = None
@@ -287,7 +355,7 @@ def check_delta(value: Any, field: str = "delta", errors: dict | None = None) ->
     elif value == 0:
         problem = "may not be 0"
     elif not -MAX_DELTA <= value <= MAX_DELTA:
-        problem = f"at most {MAX_DELTA:,} points either way"
+        problem = "at most 100,000,000 points either way"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -301,7 +369,7 @@ def check_key(value: Any, field: str = "idempotency_key", errors: dict | None = 
     if not isinstance(value, str) or not value.strip():
         problem = "required: a unique text per operation, so a retry is not counted twice"
     elif len(value) > MAX_KEY - 4:
-        problem = f"at most {MAX_KEY - 4} characters"
+        problem = "at most 116 characters"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -316,7 +384,7 @@ def check_reason(value: Any, field: str = "reason", errors: dict | None = None) 
     if not text:
         problem = "required: say why the points change"
     elif len(text) > MAX_REASON:
-        problem = f"at most {MAX_REASON} characters"
+        problem = "at most 200 characters"
     if problem:
         if errors is None:
             raise ValidationFailed({field: problem})
@@ -342,11 +410,47 @@ async def post(member_id: int, delta: int, *, kind: str, reason: str, source_typ
         key=key, actor=actor, stamp=stamp, expires_on=expires_on))
 
 
+def member_of_customer_steps(scope, customer_id: int) -> _Steps:
+    """The member id of a customer the scope allows (NotFound otherwise; NotAMember)."""
+    rows = yield ("SELECT c.owner, c.team, m.id AS member FROM customer c "
+                  "LEFT JOIN member m ON m.customer = c.id WHERE c.id = {}", (customer_id,))
+    if not rows or not scope.allows(rows[0]["owner"], rows[0]["team"]):
+        raise NotFound()
+    if rows[0]["member"] is None:
+        raise NotAMember()
+    return rows[0]["member"]
+
+
 async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role: str,
                  source_type: str = "staff") -> PostResult:
     """A staff or API adjustment: a reason is required, and beyond the shop's threshold a
-    staff member needs a manager. Audited."""
-    from db.audit.log import record
+    staff member needs a manager. The audit entry is written in the same transaction."""
+
+    def member() -> _Steps:
+        return member_id
+        yield  # a generator that asks nothing
+
+    return await _adjust(member, delta, reason, key, actor, role, source_type)
+
+
+async def adjust_customer(scope, customer_id: int, delta: Any, reason: Any, key: Any, actor,
+                          role: str, source_type: str = "api") -> tuple[int, PostResult]:
+    """The same for a customer id (the API's path): the member is looked up in the ledger's
+    own transaction, so a request costs one round of statements. Returns (member id, result)."""
+    found: list[int] = []
+
+    def member() -> _Steps:
+        member_id = yield from member_of_customer_steps(scope, customer_id)
+        found.append(member_id)
+        return member_id
+
+    result = await _adjust(member, delta, reason, key, actor, role, source_type)
+    return found[-1], result
+
+
+async def _adjust(member_steps, delta, reason, key, actor, role, source_type) -> PostResult:
+    import json
+
     from db.members import config
 
     errors: dict[str, str] = {}
@@ -357,16 +461,25 @@ async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role:
         raise ValidationFailed(errors)
     cfg = await config.load()
     if role == "staff" and abs(delta) > cfg.manager_above:
-        raise Forbidden(f"adjustments over {cfg.manager_above} points need a manager")
+        raise Forbidden("an adjustment this large needs a manager")
     kind = "adjust" if source_type == "staff" or delta > 0 else "redeem"
-    result = await post(member_id, delta, kind=kind, reason=reason, source_type=source_type,
-                        source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label)
-    if not result.replayed:
-        async with writing():
-            await record("points.adjust", actor_id=actor.id, actor=actor.label,
-                         target_type="member", target_id=member_id, ip=actor.ip,
-                         detail={"delta": delta, "entry": result.entry["id"]})
-    return result
+    stamp = now()
+    expires_on = await _expires_on(stamp) if delta > 0 else None
+
+    def steps() -> _Steps:
+        member_id = yield from member_steps()
+        result = yield from post_steps(
+            member_id, delta, kind=kind, reason=reason, source_type=source_type,
+            source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label, stamp=stamp,
+            expires_on=expires_on)
+        if not result.replayed:
+            detail = json.dumps({"delta": delta, "entry": result.entry["id"]})
+            yield ("INSERT INTO audit_entry (at, actor_id, actor, action, target_type, target_id, ip, detail) "
+                   "VALUES ({}, {}, {}, 'points.adjust', 'member', {}, {}, {})",
+                   (stamp, actor.id, actor.label[:80], member_id, (actor.ip or "")[:64], detail))
+        return result
+
+    return await run_steps(steps)
 
 
 async def history(member_id: int, before: int | None = None, limit: int = 20) -> tuple[list[dict], int | None]:

@@ -120,7 +120,7 @@ async def set_consent(member_id: int, channel: str, granted: bool, source: str, 
 
 async def consents(member_id: int) -> dict[str, dict]:
     rows = await raw("SELECT channel, granted, source, at FROM member_consent WHERE member = {} "
-                     "ORDER BY id", member_id)
+                     "ORDER BY at, id", member_id)
     current = {}
     for row in rows:  # the latest per channel wins
         current[row["channel"]] = {"granted": bool(row["granted"]), "source": row["source"],

@@ -211,6 +211,40 @@ DOMAIN_MESSAGES = [
     N_("the pipeline needs a lost stage"),
 ]
 
+# db/members (ledger, coupons, config, the points API)
+MEMBER_MESSAGES = [
+    N_("not enough points"),
+    N_("this idempotency key was already used for a different request"),
+    N_("this reward is out of stock"),
+    N_("a whole number of points, like 100 or -100"),
+    N_("may not be 0"),
+    N_("at most 100,000,000 points either way"),
+    N_("required: a unique text per operation, so a retry is not counted twice"),
+    N_("at most 116 characters"),
+    N_("required: say why the points change"),
+    N_("at most 200 characters"),
+    N_("an adjustment this large needs a manager"),
+    N_("this coupon was already used"),
+    N_("this coupon is not valid now"),
+    N_("the order is below this coupon's minimum spend"),
+    N_("this customer is not a member: POST …/membership first"),
+    N_("choose when points expire"),
+    N_("a date as MM-DD, like 01-01"),
+    N_("a whole number from 0 to 1000"),
+    N_("a whole number from 1 to 120"),
+    N_("a whole number from 0 to 100000000"),
+    N_("a whole number from 0 to 180"),
+    # db/members/notify.py (push texts to members, in the shop's language)
+    N_("Points earned"),
+    N_("+{points} points. Your balance is {balance}."),
+    N_("Welcome to {tier}"),
+    N_("You have moved up to {tier}. See your new benefits."),
+    N_("Points expiring soon"),
+    N_("{points} points expire on {date}. Use them before then."),
+    N_("Keep your tier"),
+    N_("Your tier will change to {tier} on {date} unless you qualify again before then."),
+]
+
 # Not domain code, but translated the same way: web/account.py keeps these flash messages in a
 # plain dict (MESSAGES) and shows them with `_(MESSAGES[key])`, so nothing marks them there.
 WEB_FLASH_MESSAGES = [
