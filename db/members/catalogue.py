@@ -303,11 +303,12 @@ async def delete_tier(tier_id: int, actor: Actor) -> None:
 
 
 async def list_coupon_types(active_only: bool = False) -> list[dict]:
-    """Coupon types, active first then by name, with how many coupons each has issued."""
+    """Coupon types, active first then by name, with how many coupons each has issued.
+    active_only: just the active ones (what staff may issue), in one query, without counts."""
+    query = CouponType.select().order_by(CouponType.active, ascending=False).order_by(CouponType.name)
+    if active_only:
+        return await query.where(CouponType.active == True)  # noqa: E712
     async with reading():
-        query = CouponType.select().order_by(CouponType.active, ascending=False).order_by(CouponType.name)
-        if active_only:
-            query = query.where(CouponType.active == True)  # noqa: E712
         rows = await query
         issued = {r["coupon_type"]: int(r["n"]) for r in await raw(
             "SELECT coupon_type, COUNT(*) AS n FROM coupon GROUP BY coupon_type")}
