@@ -24,6 +24,7 @@ from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.followups import FollowUpController
 from web.pipeline import PipelineController, PipelineSettingsController
+from web.members import MEMBER_CONTROLLERS
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
@@ -116,7 +117,7 @@ def create_app() -> Litestar:
                 CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
-                PipelineController, PipelineSettingsController,
+                PipelineController, PipelineSettingsController, *MEMBER_CONTROLLERS,
             ]),
             ApiController,
             create_static_files_router(
