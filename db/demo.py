@@ -1,5 +1,6 @@
 """Demo data: teams, staff, tags, customers with orders, tag assignments, interactions and
-pipeline opportunities (db/pipeline/demo.py) and follow-ups (db/followups/demo.py).
+pipeline opportunities (db/pipeline/demo.py), follow-ups (db/followups/demo.py) and members
+with their points, rewards and coupons (db/members/demo.py).
 
 `load_demo()` fills an empty, migrated database with realistic, deterministic data (the same
 seed and `now` give the same rows; only password hashes differ) and is safe to run again:
@@ -32,6 +33,7 @@ from db.customers.identity import search_text
 from db.customers.lifecycle import recompute_all
 from db.engine import BUSY_TIMEOUT_S, engine, writing
 from db.followups.demo import load_demo_follow_ups
+from db.members.demo import load_demo_members
 from db.pipeline.demo import load_demo_pipeline
 from db.staff.passwords import hash_password
 
@@ -63,6 +65,9 @@ class DemoResult:
     customer_tags: int = 0  # tag assignments
     teams: int = 0
     sample_staff: str = "zhang.wei"  # a demo staff username to sign in with
+    members: int = 0  # customers who are members (db/members/demo.py)
+    points_entries: int = 0
+    rewards: int = 0
 
 
 # ------------------------------------------------------------------------ reference data
@@ -1108,12 +1113,14 @@ async def load_demo(
     *,
     now: datetime | None = None,
     order_scale: float = 1.0,
+    points_entries: int | None = None,
 ) -> DemoResult:
     """Load demo data into an empty, migrated database; safe to run again.
 
     `progress(step, done, total)` is called per batch (on SQLite from a worker thread).
     `now` (aware) anchors the two years of history; the same seed and `now` give the same
     data. When customers already exist nothing is loaded and only `admin` is reset.
+    `points_entries` asks for about that many points entries (members get more task points).
     """
     from db.customers.tables import Customer, CustomerTag
 
@@ -1149,6 +1156,7 @@ async def load_demo(
     await _rule_tags_and_fields()
     await load_demo_pipeline(seed, now, min(400, max(customers // 5, 0)))
     await load_demo_follow_ups(seed, now)
+    members = await load_demo_members(seed, now, points_entries=points_entries, progress=progress)
     await recompute_all()  # orders went in bulk, past the ingest that keeps figures current
     if progress:
         progress("figures", 1, 1)
@@ -1164,4 +1172,7 @@ async def load_demo(
         staff=len(staff),
         customer_tags=await CustomerTag.count(),  # rule tags were filled after the load
         teams=len(team_ids),
+        members=members.members,
+        points_entries=members.entries,
+        rewards=members.rewards,
     )

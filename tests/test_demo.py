@@ -33,6 +33,12 @@ async def _snapshot() -> dict[str, list[dict]]:
         "opportunity": await raw(
             "SELECT o.title, o.amount_fen, o.status, o.expected_close_on, c.mobile FROM opportunity o "
             "JOIN customer c ON c.id = o.customer ORDER BY c.mobile, o.title"),
+        "member": await raw("SELECT customer, member_no, tier, points_balance, joined_at FROM member "
+                            "ORDER BY customer"),
+        "points_entry": await raw(
+            "SELECT m.customer, e.kind, e.delta, e.balance_after, e.reason, e.created_at "
+            "FROM points_entry e JOIN member m ON m.id = e.member ORDER BY m.customer, e.id"),
+        "coupon": await raw("SELECT code, used_at FROM coupon ORDER BY code"),
         "follow_up": await raw(
             "SELECT f.title, f.status, f.due_at, f.priority, c.mobile, s.username FROM follow_up f "
             "JOIN customer c ON c.id = f.customer JOIN staff_user s ON s.id = f.assignee "
@@ -45,7 +51,10 @@ async def _wipe_customers() -> None:
 
     from db.followups.tables import FollowUp, FollowUpPlan
 
-    for table in (FollowUp, FollowUpPlan, Opportunity, Interaction, CustomerTag, Order, Customer):
+    from db.members.tables import Coupon, Member, PointsEntry, PointsLot, Redemption, TierChange
+
+    for table in (FollowUp, FollowUpPlan, Opportunity, Interaction, CustomerTag, Coupon, Redemption,
+                  PointsLot, PointsEntry, TierChange, Member, Order, Customer):
         await table.delete(force=True)
 
 
@@ -173,3 +182,98 @@ async def test_admin_is_restored_as_an_active_admin():
     assert admin["role"] == "admin" and admin["is_active"]
     assert verify_password(admin["password_hash"], result.admin_password)
     assert await StaffUser.count().where(StaffUser.username == "admin") == 1
+
+
+async def _ledger_rules_hold(now: datetime) -> None:
+    """The ledger's rules on the demo's members, and their tiers follow their spend."""
+    from db.members.membership import qualified_tier
+
+    bad = await raw(
+        "SELECT m.id, m.points_balance, "
+        "(SELECT COALESCE(SUM(delta), 0) FROM points_entry e WHERE e.member = m.id) AS entries, "
+        "(SELECT COALESCE(SUM(remaining), 0) FROM points_lot l WHERE l.member = m.id) AS lots "
+        "FROM member m")
+    assert bad
+    for row in bad:
+        assert row["points_balance"] == row["entries"] == row["lots"] >= 0, row
+    # balance_after runs with the entries, in id order, per member
+    running: dict[int, int] = {}
+    for e in await raw("SELECT member, delta, balance_after, kind FROM points_entry ORDER BY id"):
+        running[e["member"]] = running.get(e["member"], 0) + e["delta"]
+        assert e["balance_after"] == running[e["member"]] >= 0, e
+        assert (e["delta"] > 0) == (e["kind"] in ("earn", "adjust")) or e["kind"] == "adjust" \
+            or (e["kind"] in ("reverse", "expire") and e["delta"] == 0), e
+    # every credit opened one lot of its size; debits none
+    lots = await raw("SELECT e.delta, l.amount, l.remaining FROM points_lot l "
+                     "JOIN points_entry e ON e.id = l.entry")
+    assert len(lots) == (await raw("SELECT COUNT(*) AS n FROM points_entry WHERE delta > 0"))[0]["n"]
+    assert all(row["delta"] == row["amount"] >= row["remaining"] >= 0 for row in lots)
+    # each order earned at most once and was reversed at most once (and only after earning)
+    per_order = await raw(
+        "SELECT source_id, SUM(CASE WHEN kind = 'earn' THEN 1 ELSE 0 END) AS earns, "
+        "SUM(CASE WHEN kind = 'reverse' THEN 1 ELSE 0 END) AS reverses FROM points_entry "
+        "WHERE source_type = 'order' GROUP BY source_id")
+    assert per_order and all(r["earns"] == 1 and r["reverses"] <= 1 for r in per_order)
+    refunded = await raw("SELECT e.source_id FROM points_entry e JOIN \"order\" o ON o.id = e.source_id "
+                         "WHERE e.kind = 'reverse' AND o.status <> 'refunded'")
+    assert refunded == []
+    # expiry ran each 1 January: no lot whose date passed before the last run has points left
+    last_run = datetime(now.year, 1, 1).date()
+    stale = await raw("SELECT COUNT(*) AS n FROM points_lot WHERE remaining > 0 AND expires_on < {}",
+                      last_run)
+    assert stale[0]["n"] == 0
+    # stock: what is left plus what was redeemed is what there was; coupons for coupon rewards
+    from db.members.demo import REWARDS
+
+    initial = {name: stock for name, _d, _c, stock, _t in REWARDS}
+    rewards = await raw("SELECT r.name, r.stock, r.coupon_type, (SELECT COUNT(*) FROM redemption d "
+                        "WHERE d.reward = r.id) AS taken FROM reward r")
+    assert len(rewards) == 8
+    for r in rewards:
+        if initial[r["name"]] is None:
+            assert r["stock"] is None
+        else:
+            assert r["stock"] >= 0 and r["stock"] + r["taken"] == initial[r["name"]], r
+    with_coupon = sum(r["taken"] for r in rewards if r["coupon_type"] is not None)
+    assert with_coupon > 0
+    assert (await raw("SELECT COUNT(*) AS n FROM coupon WHERE redemption IS NOT NULL"))[0]["n"] == with_coupon
+    redeemed = await raw("SELECT d.points, e.delta, e.kind FROM redemption d "
+                         "JOIN points_entry e ON e.id = d.entry")
+    assert all(r["delta"] == -r["points"] and r["kind"] == "redeem" for r in redeemed)
+    # tiers follow paid spend over the 12 months before `now`
+    tiers = await raw("SELECT * FROM tier ORDER BY position")
+    by_id = {t["id"]: t for t in tiers}
+    spend = await raw(
+        "SELECT m.id, m.tier, (SELECT COALESCE(SUM(o.total_fen), 0) FROM \"order\" o "
+        "WHERE o.customer = m.customer AND o.status = 'paid' AND o.placed_at >= {}) AS spend FROM member m",
+        now - timedelta(days=365))
+    for row in spend:
+        assert by_id[row["tier"]]["id"] == qualified_tier(tiers, int(row["spend"]), 0)["id"], row
+    assert len({row["tier"] for row in spend}) >= 2
+
+
+async def test_members_have_points_that_keep_the_ledger_rules():
+    result = await load_demo(customers=600, seed=3, now=FIXED_NOW)
+    members = await raw("SELECT COUNT(*) AS n FROM member")
+    assert result.members == members[0]["n"] and 0.3 < result.members / 600 < 0.5
+    assert result.points_entries == (await raw("SELECT COUNT(*) AS n FROM points_entry"))[0]["n"]
+    kinds = {r["kind"] for r in await raw("SELECT DISTINCT kind FROM points_entry")}
+    assert kinds == {"earn", "redeem", "adjust", "reverse", "expire"}  # some points expired
+    assert (await raw("SELECT COUNT(*) AS n FROM coupon WHERE source = 'staff'"))[0]["n"] > 0
+    await _ledger_rules_hold(FIXED_NOW)
+    # the ledger takes over where the demo left off
+    from db.customers.service import Actor
+    from db.members import ledger
+
+    member = (await raw("SELECT id, points_balance FROM member ORDER BY points_balance DESC LIMIT 1"))[0]
+    posted = await ledger.post(member["id"], -member["points_balance"], kind="redeem", reason="x",
+                               source_type="api", key="after-demo")
+    assert posted.balance == 0
+    await ledger.adjust(member["id"], 10, "test", "after-demo-2", Actor(None, "t"), "admin")
+    await _ledger_rules_hold(FIXED_NOW)
+
+
+async def test_points_entries_option_reaches_about_that_many():
+    result = await load_demo(customers=300, seed=4, now=FIXED_NOW, points_entries=30_000)
+    assert 24_000 < result.points_entries < 36_000
+    await _ledger_rules_hold(FIXED_NOW)

@@ -94,7 +94,10 @@ def _mark_demo_install() -> bool:
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--order-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 20),
               help="Multiply each customer's order count (benchmarks: 3.3 gives ~10 orders each).")
-def demo(customers: int, seed: int, order_scale: float) -> None:
+@click.option("--points-entries", default=None, type=click.IntRange(0, 500_000_000),
+              help="About this many points entries in all (benchmarks: 20000000 with "
+                   "--customers 200000); members then get more task points.")
+def demo(customers: int, seed: int, order_scale: float, points_entries: int | None) -> None:
     """Migrate and load realistic, deterministic demo data; print how to sign in.
 
     Marks the install as a trial in .env (demo notice, two-factor optional). Run again, it
@@ -121,12 +124,13 @@ def demo(customers: int, seed: int, order_scale: float) -> None:
         bar.update(done - bar.pos)
 
     result = _run(load_demo(customers=customers, seed=seed, progress=progress,
-                                order_scale=order_scale))
+                            order_scale=order_scale, points_entries=points_entries))
     for bar in bars.values():
         bar.render_finish()
     if result.created:
         click.echo(f"Loaded {result.customers:,} customers, {result.orders:,} orders, "
-                   f"{result.staff} staff, {result.tags} tags.")
+                   f"{result.staff} staff, {result.tags} tags, {result.members:,} members with "
+                   f"{result.points_entries:,} points entries, {result.rewards} rewards.")
     else:
         click.echo("Demo data was already loaded; the admin password has been reset.")
     click.echo("")
