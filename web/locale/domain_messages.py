@@ -278,6 +278,8 @@ WEB_FLASH_MESSAGES = [
     N_("wrong code"),
     N_("one of push, sms, email"),
     N_("sign-up bonus"),
+    N_("birthday bonus"),  # the reasons db/members/nightly.py and expiry.py write
+    N_("expired"),
     # db/members/catalogue.py: tiers, coupon types and rewards (and web/members.py's flashes)
     N_("at most 500 characters"),
     N_("a whole number"),
