@@ -18,12 +18,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web import account, pages, push, system
+from web import account, member_page, pages, push, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.followups import FollowUpController
 from web.pipeline import PipelineController, PipelineSettingsController
+from web.members import MEMBER_CONTROLLERS
 from web.imports import import_controller, import_watchdog
 from web.settings_pages import SettingsController
 from web.tags import TagController
@@ -112,10 +113,11 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, CustomerController, FollowUpController,
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, *member_page.ROUTES,
+                CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
-                PipelineController, PipelineSettingsController,
+                PipelineController, PipelineSettingsController, *MEMBER_CONTROLLERS,
             ]),
             ApiController,
             create_static_files_router(

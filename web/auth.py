@@ -27,8 +27,15 @@ from web.settings import get_settings
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
+MEMBER_COOKIE = "crm_member"  # the member page's session (Path=/m): never a staff session
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-NO_COOKIE_PATHS = {"/healthz", "/sw.js", "/manifest.webmanifest", "/favicon.ico"}
+NO_COOKIE_PATHS = {"/healthz", "/sw.js", "/manifest.webmanifest", "/favicon.ico",
+                   "/m/sw.js", "/m/manifest.webmanifest"}
+
+
+def is_member_path(path: str) -> bool:
+    """The member page (/m/…): its own sign-in; staff sessions mean nothing there."""
+    return path == "/m" or path.startswith("/m/")
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,16 @@ def cleared_session_cookie() -> str:
     return cookie_header(SESSION_COOKIE, "", 0)
 
 
+def member_cookie(token: str) -> str:
+    """The member session cookie, sent only to /m/ pages (and never read anywhere else)."""
+    settings = get_settings()
+    parts = [f"{MEMBER_COOKIE}={token}", "Path=/m", "HttpOnly", "SameSite=Lax"]
+    if settings.cookie_secure:
+        parts.append("Secure")
+    parts.append(f"Max-Age={0 if not token else settings.member_session_max_days * 86400}")
+    return "; ".join(parts)
+
+
 def _anon_csrf(anon: str) -> str:
     key = get_settings().secret_key.encode()
     return hmac.new(key, b"csrf:" + anon.encode(), hashlib.sha256).hexdigest()
@@ -115,15 +132,30 @@ class AuthMiddleware:
             return
         settings = get_settings()
         state = scope.setdefault("state", {})
-        scope["user"], scope["auth"] = None, None
+        scope["user"], scope["auth"], scope["member"] = None, None, None
         set_cookie = None
+        cookies = None
         if scope["path"].startswith("/api/"):
             auth = _header(scope, b"authorization")
             if auth.lower().startswith("bearer "):
                 name = await accounts.api_key_name(auth[7:].strip())
                 if name:
                     scope["user"] = ApiClient(name)
+        elif is_member_path(scope["path"]):
+            # Only the member cookie counts here: a staff session opens nothing under /m/.
+            from db.members.signin import load_session as load_member_session
+
+            cookies = request_cookies(scope)
+            member = await load_member_session(
+                cookies.get(MEMBER_COOKIE, ""),
+                idle=timedelta(days=settings.member_session_idle_days),
+                absolute=timedelta(days=settings.member_session_max_days),
+            )
+            if member:
+                scope["member"] = member
+                state["csrf_token"] = member.csrf_token
         else:
+            # Staff pages never read the member cookie (it is not even sent outside /m).
             cookies = request_cookies(scope)
             session = await accounts.load_session(
                 cookies.get(SESSION_COOKIE, ""),
@@ -134,12 +166,12 @@ class AuthMiddleware:
                 scope["auth"] = session
                 scope["user"] = session.user
                 state["csrf_token"] = session.csrf_token
-            else:
-                anon = cookies.get(ANON_COOKIE, "")
-                if (len(anon) < 20 or len(anon) > 64) and scope["path"] not in NO_COOKIE_PATHS:
-                    anon = secrets.token_urlsafe(24)
-                    set_cookie = cookie_header(ANON_COOKIE, anon, None)
-                state["csrf_token"] = _anon_csrf(anon)
+        if cookies is not None and "csrf_token" not in state:
+            anon = cookies.get(ANON_COOKIE, "")
+            if (len(anon) < 20 or len(anon) > 64) and scope["path"] not in NO_COOKIE_PATHS:
+                anon = secrets.token_urlsafe(24)
+                set_cookie = cookie_header(ANON_COOKIE, anon, None)
+            state["csrf_token"] = _anon_csrf(anon)
         user = scope["user"]
         lang = i18n.choose(getattr(user, "locale", None), _header(scope, b"accept-language"))
         state["lang"] = lang
@@ -195,6 +227,12 @@ def role_required(*roles: str):
             raise NotAllowed()
 
     return guard
+
+
+async def member_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A member signed in on the member page (scope["member"]); staff sessions do not count."""
+    if connection.scope.get("member") is None:
+        raise NotSignedIn("/m/login")
 
 
 async def api_key_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:

@@ -197,6 +197,36 @@ def apikey_create(name: str) -> None:
     click.echo(key)
 
 
+@main.group()
+def member() -> None:
+    """Members of the loyalty programme."""
+
+
+@member.command("login-link")
+@click.argument("mobile")
+def member_login_link(mobile: str) -> None:
+    """Print a one-time sign-in link to the member page for this member (15 minutes)."""
+    from db.audit.log import record
+    from db.errors import NotFound, ValidationFailed
+    from db.members import signin
+    from web.settings import get_settings
+
+    async def make() -> str:
+        token, member_id = await signin.create_login_link(mobile)
+        await record("member.login_link", actor="cli", target_type="member", target_id=member_id)
+        return token
+
+    try:
+        token = _run(make())
+    except ValidationFailed as exc:
+        raise click.ClickException(f"{mobile}: {exc.errors.get('mobile', 'invalid')}") from None
+    except NotFound:
+        raise click.ClickException(f"{mobile}: no member has this mobile number") from None
+    base = get_settings().base_url or "http://127.0.0.1:8000"
+    click.echo(f"{base}/m/login/link/{token}")
+    click.echo("Valid for 15 minutes, once.", err=True)
+
+
 @main.command()
 def recompute() -> None:
     """Recompute every customer's figures, lifecycle stage, RFM and rule tags now

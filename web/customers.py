@@ -46,6 +46,10 @@ def _flash(key: str | None) -> list[tuple[str, str]]:
         "tags": _("Tags saved."),
         "profile": _("Profile saved."),
         "merged": _("Merged. Everything from the other profile is now here."),
+        "member": _("Enrolled as a member."),
+        "points": _("Points adjusted."),
+        "coupon": _("Coupon issued."),
+        "coupon_used": _("Coupon marked as used."),
     }
     return [("success", messages[key])] if key in messages else []
 
@@ -82,6 +86,9 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
     page["follow_ups"] = await followups.for_customer(customer_id)
     page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
+    from web.members import add_member_section  # it imports this module
+
+    await add_member_section(page, customer_id)
     sheet = extra.get("sheet")
     if sheet == "tags":
         page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]

@@ -119,7 +119,8 @@ class SecurityMiddleware:
                     json.dumps(
                         {
                             "method": scope["method"],
-                            "path": path,
+                            # A support sign-in link's token never reaches the log.
+                            "path": "/m/login/link/***" if path.startswith("/m/login/link/") else path,
                             "query": masked_query(scope.get("query_string", b"").decode("latin-1")),
                             "status": status_holder["status"],
                             "ms": round((time.perf_counter() - started) * 1000, 1),

@@ -124,6 +124,19 @@ class Settings:
     """CRM_REMINDERS: `off` stops this process from queueing follow-up reminders and digests."""
     reminder_poll_seconds: float = 5.0
     """CRM_REMINDER_POLL_SECONDS: how often due reminders are looked for."""
+    sms_backend: str = "console"
+    """CRM_SMS_BACKEND: `console` (the member sign-in code goes to the server log) or `http`."""
+    sms_http_url: str = ""
+    """CRM_SMS_HTTP_URL: with `http`, the gateway that takes POST {"to", "text"} as JSON."""
+    sms_http_token: str = ""
+    """CRM_SMS_HTTP_TOKEN: sent to that gateway as `Authorization: Bearer …`."""
+    member_session_idle_days: int = 30
+    """CRM_MEMBER_SESSION_IDLE_DAYS: a member page session unused this long ends."""
+    member_session_max_days: int = 90
+    """CRM_MEMBER_SESSION_MAX_DAYS: a member signs in again this long after signing in."""
+    base_url: str = ""
+    """CRM_BASE_URL: how people reach this server (https://crm.example.com), for links it
+    prints or sends; unset: http://127.0.0.1:8000."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -143,6 +156,9 @@ class Settings:
         admin_2fa = os.environ.get("CRM_ADMIN_2FA", "required").strip().lower()
         if admin_2fa not in {"required", "optional"}:
             raise ValueError("CRM_ADMIN_2FA must be 'required' or 'optional'")
+        sms_backend = os.environ.get("CRM_SMS_BACKEND", "console").strip().lower() or "console"
+        if sms_backend not in {"console", "http"}:
+            raise ValueError("CRM_SMS_BACKEND must be 'console' or 'http'")
         return cls(
             database_url=os.environ.get("CRM_DATABASE_URL", "sqlite:///./data/crm.sqlite3"),
             secret_key=os.environ.get("CRM_SECRET_KEY") or _kept_secret(data_dir),
@@ -171,6 +187,12 @@ class Settings:
             push_concurrency=max(1, _int("CRM_PUSH_CONCURRENCY", 64)),
             reminders=os.environ.get("CRM_REMINDERS", "on").strip().lower() != "off",
             reminder_poll_seconds=_float("CRM_REMINDER_POLL_SECONDS", 5.0),
+            sms_backend=sms_backend,
+            sms_http_url=os.environ.get("CRM_SMS_HTTP_URL", "").strip(),
+            sms_http_token=os.environ.get("CRM_SMS_HTTP_TOKEN", "").strip(),
+            member_session_idle_days=max(1, _int("CRM_MEMBER_SESSION_IDLE_DAYS", 30)),
+            member_session_max_days=max(1, _int("CRM_MEMBER_SESSION_MAX_DAYS", 90)),
+            base_url=os.environ.get("CRM_BASE_URL", "").strip().rstrip("/"),
         )
 
 

@@ -13,7 +13,8 @@ from db.clock import now
 from db.engine import raw
 from db.members.membership import _tier_change, member_for_customer, tiers
 
-MEMBER_TABLES = ("points_entry", "points_lot", "redemption", "coupon", "member_consent", "tier_change")
+MEMBER_TABLES = ("points_entry", "points_lot", "redemption", "coupon", "member_consent", "tier_change",
+                 "push_subscription", "member_session")
 
 
 async def fold_member(survivor_customer: int, merged_customer: int, actor_label: str) -> dict[str, int]:

@@ -169,3 +169,47 @@ class Coupon(Table):
     used_at = Timestamptz(null=True, default=None)
     used_order = Varchar(length=64, default="")
     issued_at = Timestamptz()
+
+
+# ---------------------------------------------------------------- member sign-in (/m/)
+# db/members/signin.py holds the rules; these rows make them hold across server processes.
+
+
+class MemberSignInCode(Table):
+    """A one-time sign-in secret: a 6-digit SMS code (kind "sms"), a support link from
+    `crm member login-link` (kind "link") or the proof, after a code for a number that is
+    not a member yet, that lets it join (kind "join"). Only an HMAC of the secret is kept."""
+
+    id = Serial(primary_key=True)
+    kind = Varchar(length=8)
+    mobile = Varchar(length=20)  # E.164
+    secret_hash = Varchar(length=64, index=True)
+    member = ForeignKey(Member, null=True, default=None, on_delete=OnDelete.cascade)
+    tries = SmallInt(default=0)  # wrong codes typed against it
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)  # also set when it dies of wrong tries
+    ip = Varchar(length=64, default="")
+
+
+class MemberSignInEvent(Table):
+    """Rate-limit marks: codes sent per address, wrong codes per address, and lockouts of a
+    number (`lock:+86…`)."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=80)
+    at = Timestamptz()
+
+
+class MemberSession(Table):
+    """A member signed in on the member page. Separate from staff sessions (own table, own
+    cookie): neither ever grants anything to the other. Only the token's hash is stored."""
+
+    id = Serial(primary_key=True)
+    token_hash = Varchar(length=64, unique=True)
+    member = ForeignKey(Member, null=False, index=True, on_delete=OnDelete.cascade)
+    csrf_token = Varchar(length=64)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")

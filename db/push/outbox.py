@@ -1,4 +1,5 @@
-"""The push outbox: callers queue a notification for people, the sender delivers it.
+"""The push outbox: callers queue a notification for people (staff: `enqueue`; members:
+`enqueue_members`), the sender delivers it.
 
 `enqueue` writes one row per device inside the caller's transaction (so a reminder is queued
 if and only if the follow-up it belongs to was saved); after that transaction commits the
@@ -31,12 +32,8 @@ def _user_ids(user_id: int | list[int]) -> list[int]:
     return sorted(set(ids))
 
 
-async def enqueue(user_id: int | list[int], payload: dict, *, urgency: str = "normal",
-                  ttl: int = 86400, ref: str | None = None,
-                  not_before: dt.datetime | None = None) -> int:
-    """Queue `payload` ({title, body, url}) for every device of these users; returns how many
-    messages were queued (0 when nobody has a device). Set-based: one INSERT … SELECT per
-    thousand users, whatever the number of devices."""
+async def _enqueue(column: str, ids: list[int], payload: dict, urgency: str, ttl: int,
+                   ref: str | None, not_before: dt.datetime | None) -> int:
     if urgency not in URGENCIES:
         raise ValueError(f"urgency must be one of {URGENCIES}")
     if not 0 < ttl <= 28 * 86400:  # TTL 0 drops the message when the phone is offline
@@ -44,7 +41,6 @@ async def enqueue(user_id: int | list[int], payload: dict, *, urgency: str = "no
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     stamp = now()
     due = not_before or stamp
-    ids = _user_ids(user_id)
     count = 0
     async with writing():
         for start in range(0, len(ids), 1000):
@@ -54,11 +50,29 @@ async def enqueue(user_id: int | list[int], payload: dict, *, urgency: str = "no
                 "INSERT INTO push_message (subscription, ref, payload, urgency, ttl, state, "
                 "attempts, not_before, created_at, last_error) "
                 "SELECT s.id, {}, {}, {}, {}, 'pending', 0, {}, {}, '' FROM push_subscription s "
-                f"WHERE s.\"user\" IN ({marks}) RETURNING id",
+                f"WHERE s.{column} IN ({marks}) RETURNING id",
                 ref, body, urgency, ttl, due, stamp, *chunk,
             )
             count += len(rows)
     return count
+
+
+async def enqueue(user_id: int | list[int], payload: dict, *, urgency: str = "normal",
+                  ttl: int = 86400, ref: str | None = None,
+                  not_before: dt.datetime | None = None) -> int:
+    """Queue `payload` ({title, body, url}) for every device of these users; returns how many
+    messages were queued (0 when nobody has a device). Set-based: one INSERT … SELECT per
+    thousand users, whatever the number of devices."""
+    return await _enqueue('"user"', _user_ids(user_id), payload, urgency, ttl, ref, not_before)
+
+
+async def enqueue_members(member_ids: int | list[int], payload: dict, *, urgency: str = "normal",
+                          ttl: int = 86400, ref: str | None = None,
+                          not_before: dt.datetime | None = None) -> int:
+    """The same for members' devices (subscribed on the member page): `payload`'s url should
+    be a /m/ page. Call inside your transaction and wake() after it commits; returns how many
+    messages were queued (0 when none of them turned notifications on)."""
+    return await _enqueue("member", _user_ids(member_ids), payload, urgency, ttl, ref, not_before)
 
 
 async def cancel(ref: str) -> int:

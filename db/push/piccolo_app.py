@@ -8,6 +8,6 @@ APP_CONFIG = AppConfig(
     app_name="push",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "migrations"),
     table_classes=table_finder(modules=["db.push.tables"], exclude_imported=True),
-    migration_dependencies=["db.staff.piccolo_app"],
+    migration_dependencies=["db.staff.piccolo_app", "db.members.piccolo_app"],
     commands=[],
 )

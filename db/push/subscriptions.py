@@ -131,12 +131,46 @@ async def save_subscription(user_id: int, data: dict, user_agent: str = "") -> i
         rows = await raw(
             "INSERT INTO push_subscription (\"user\", endpoint, p256dh, auth, user_agent, "
             "created_at, failures) VALUES ({}, {}, {}, {}, {}, {}, 0) "
-            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = excluded.\"user\", "
+            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = excluded.\"user\", member = NULL, "
             "p256dh = excluded.p256dh, auth = excluded.auth, user_agent = excluded.user_agent, "
             "failures = 0 RETURNING id",
             user_id, sub["endpoint"], sub["p256dh"], sub["auth"], (user_agent or "")[:300], stamp,
         )
     return rows[0]["id"]
+
+
+async def save_member_subscription(member_id: int, data: dict, user_agent: str = "") -> int:
+    """A member's device (the member page's Web Push). The same endpoint saved before, by
+    staff or another member on that browser, now belongs to this member alone."""
+    sub = parse_subscription(data)
+    stamp = now()
+    async with writing():
+        rows = await raw(
+            "INSERT INTO push_subscription (\"user\", member, endpoint, p256dh, auth, user_agent, "
+            "created_at, failures) VALUES (NULL, {}, {}, {}, {}, {}, {}, 0) "
+            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = NULL, member = excluded.member, "
+            "p256dh = excluded.p256dh, auth = excluded.auth, user_agent = excluded.user_agent, "
+            "failures = 0 RETURNING id",
+            member_id, sub["endpoint"], sub["p256dh"], sub["auth"], (user_agent or "")[:300], stamp,
+        )
+    return rows[0]["id"]
+
+
+async def remove_member_subscription(member_id: int, endpoint: str | None) -> int:
+    """Forget one of this member's devices, or all of them (endpoint None)."""
+    async with writing():
+        if endpoint is None:
+            rows = await raw("DELETE FROM push_subscription WHERE member = {} RETURNING id",
+                             member_id)
+        else:
+            rows = await raw("DELETE FROM push_subscription WHERE member = {} AND endpoint = {} "
+                             "RETURNING id", member_id, endpoint)
+    return len(rows)
+
+
+async def member_device_count(member_id: int) -> int:
+    rows = await raw("SELECT count(*) AS n FROM push_subscription WHERE member = {}", member_id)
+    return rows[0]["n"]
 
 
 async def remove_subscription(user_id: int, endpoint: str | None) -> int:

@@ -2,6 +2,7 @@ from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varc
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from db.members.tables import Member
 from db.staff.tables import StaffUser
 
 URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 section 5.3
@@ -10,10 +11,12 @@ STATES = ("pending", "sending", "sent", "failed")
 
 class PushSubscription(Table):
     """One browser on one device that agreed to receive our notifications. The endpoint is the
-    push service's URL for it; it belongs to whoever subscribed from that browser last."""
+    push service's URL for it; it belongs to whoever subscribed from that browser last: a staff
+    user (`user`) or a member on the member page (`member`), exactly one of the two."""
 
     id = Serial(primary_key=True)
-    user = ForeignKey(StaffUser, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(StaffUser, null=True, default=None, on_delete=OnDelete.cascade, index=True)
+    member = ForeignKey(Member, null=True, default=None, on_delete=OnDelete.cascade, index=True)
     endpoint = Varchar(length=2048, unique=True)
     p256dh = Varchar(length=100)  # the browser's P-256 public key, base64url
     auth = Varchar(length=40)  # the 16-byte auth secret, base64url

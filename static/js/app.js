@@ -324,6 +324,8 @@
       setTimeout(function () { reject(new Error("no service worker")); }, 15000);
     })]);
   }
+  // Staff devices go to /push/subscriptions; the member page names its own (data-push-url).
+  function pushUrl(box) { return box.getAttribute("data-push-url") || "/push/subscriptions"; }
   function pushState(box, state, text) {
     box.setAttribute("data-push-status", state);
     var shown = box.querySelector("[data-push-text]");
@@ -374,7 +376,7 @@
         userVisibleOnly: true, applicationServerKey: b64urlToBytes(box.getAttribute("data-push-key")),
       });
     }).then(function (sub) {
-      return pushRequest("POST", "/push/subscriptions", sub.toJSON()).then(function (response) {
+      return pushRequest("POST", pushUrl(box), sub.toJSON()).then(function (response) {
         if (response.status === 201) return response.json();
         sub.unsubscribe();  // the server refused it: do not leave a half-on state behind
         throw new Error("failed");
@@ -395,7 +397,7 @@
       if (!sub) return null;
       var endpoint = sub.endpoint;
       return sub.unsubscribe().then(function () {
-        return pushRequest("DELETE", "/push/subscriptions", { endpoint: endpoint });
+        return pushRequest("DELETE", pushUrl(box), { endpoint: endpoint });
       });
     }).then(function (response) {
       pushState(box, "off");
