@@ -19,6 +19,7 @@ faster per statement than aiosqlite and lets the API sustain 1,000 operations a 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import fcntl
 import os
@@ -37,6 +38,7 @@ MAX_KEY = 120
 MAX_REASON = 200
 
 _Steps = Generator[tuple[str, tuple], list[dict], Any]
+_optimistic: contextvars.ContextVar[bool] = contextvars.ContextVar("ledger_optimistic", default=False)
 
 
 class InsufficientPoints(Conflict):
@@ -201,10 +203,15 @@ async def run_steps(make: Callable[[], _Steps]):
     for attempt in range(2):
         try:
             fast = _sqlite_runner()
-            if fast is not None:
-                return await fast.run(make)
             eng = engine()
             pool = getattr(eng, "pool", None)
+            # On its own transaction an operation may skip the replay lookup and let the
+            # unique key catch a replay (then retried, looking first). Inside someone else's
+            # transaction it looks first: on PostgreSQL an error would abort that transaction.
+            _optimistic.set(attempt == 0 and (fast is not None or (
+                pool is not None and eng.current_transaction.get() is None)))
+            if fast is not None:
+                return await fast.run(make)
             if pool is not None and eng.current_transaction.get() is None:
                 return await _run_postgres(pool, make)
             async with writing():
@@ -272,10 +279,11 @@ def _take_from_lots(member_id: int, amount: int) -> _Steps:
 
 
 def _credit(member_id, delta, kind, reason, source_type, source_id, key, actor, stamp,
-            expires_on) -> _Steps:
-    replay = yield from _replay(key, member_id, delta)
-    if replay:
-        return replay
+            expires_on, check_first: bool) -> _Steps:
+    if check_first:
+        replay = yield from _replay(key, member_id, delta)
+        if replay:
+            return replay
     rows = yield (
         "UPDATE member SET points_balance = points_balance + {}, updated_at = {} "
         "WHERE id = {} RETURNING points_balance", (delta, stamp, member_id))
@@ -289,15 +297,21 @@ def _credit(member_id, delta, kind, reason, source_type, source_id, key, actor, 
     return PostResult(entry, balance, False)
 
 
-def _debit(member_id, amount, kind, reason, source_type, source_id, key, actor, stamp) -> _Steps:
-    replay = yield from _replay(key, member_id, -amount)
-    if replay:
-        return replay
+def _debit(member_id, amount, kind, reason, source_type, source_id, key, actor, stamp,
+           check_first: bool) -> _Steps:
+    if check_first:
+        replay = yield from _replay(key, member_id, -amount)
+        if replay:
+            return replay
     rows = yield (
         "UPDATE member SET points_balance = points_balance - {}, updated_at = {} "
         "WHERE id = {} AND points_balance >= {} RETURNING points_balance",
         (amount, stamp, member_id, amount))
     if not rows:
+        if not check_first:  # a replay of a debit that the balance no longer covers
+            replay = yield from _replay(key, member_id, -amount)
+            if replay:
+                return replay
         found = yield ("SELECT points_balance FROM member WHERE id = {}", (member_id,))
         if not found:
             raise NotFound()
@@ -312,11 +326,12 @@ def _debit(member_id, amount, kind, reason, source_type, source_id, key, actor, 
 def post_steps(member_id: int, delta: int, *, kind: str, reason: str, source_type: str,
                source_id: int | None, key: str, actor: str, stamp: dt.datetime,
                expires_on: dt.date | None) -> _Steps:
+    check_first = not _optimistic.get()
     if delta > 0:
         return (yield from _credit(member_id, delta, kind, reason, source_type, source_id, key,
-                                   actor, stamp, expires_on))
+                                   actor, stamp, expires_on, check_first))
     return (yield from _debit(member_id, -delta, kind, reason, source_type, source_id, key,
-                              actor, stamp))
+                              actor, stamp, check_first))
 
 
 def reverse_steps(member_id: int, amount: int, *, reason: str, source_type: str,
@@ -472,7 +487,7 @@ async def _adjust(member_steps, delta, reason, key, actor, role, source_type) ->
             member_id, delta, kind=kind, reason=reason, source_type=source_type,
             source_id=actor.id, key=f"{source_type}:{key}", actor=actor.label, stamp=stamp,
             expires_on=expires_on)
-        if not result.replayed:
+        if not result.replayed and source_type == "staff":  # an API entry is its own record
             detail = json.dumps({"delta": delta, "entry": result.entry["id"]})
             yield ("INSERT INTO audit_entry (at, actor_id, actor, action, target_type, target_id, ip, detail) "
                    "VALUES ({}, {}, {}, 'points.adjust', 'member', {}, {}, {})",
@@ -541,7 +556,7 @@ def redeem_steps(member_id: int, reward_id: int, key: str, actor: str, stamp: dt
         if not taken:
             raise OutOfStock()
     posted = yield from _debit(member_id, reward["points_cost"], "redeem", reward["name"], "reward",
-                               reward_id, key, actor, stamp)
+                               reward_id, key, actor, stamp, check_first=False)
     rows = yield ("INSERT INTO redemption (member, reward, points, entry, created_at) "
                   "VALUES ({}, {}, {}, {}, {}) RETURNING id",
                   (member_id, reward_id, reward["points_cost"], posted.entry["id"], stamp))
