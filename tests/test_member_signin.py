@@ -3,6 +3,7 @@ sessions, and the wall between member and staff sessions."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -109,6 +110,20 @@ async def test_five_wrong_tries_kill_the_code_and_lock_the_number(clock):
     clock(minutes=15, seconds=5)
     await signin.request_code(MOBILE, "1.2.3.4")
     assert (await signin.verify_code(MOBILE, code_for(), "1.2.3.4")).member_id
+
+
+async def test_parallel_guesses_each_count(clock):
+    """Twenty wrong guesses at once: no more than five are ever checked against the code."""
+    await make_member()
+    await signin.request_code(MOBILE, "1.2.3.4")
+    code = code_for()
+    results = await asyncio.gather(*[signin.verify_code(MOBILE, other(code), f"10.0.0.{i}")
+                                     for i in range(20)], return_exceptions=True)
+    wrong = [r for r in results if isinstance(r, signin.WrongCode)]
+    assert len(wrong) <= 4
+    assert not any(isinstance(r, signin.Verified) for r in results)
+    with pytest.raises(signin.SignInLimited):
+        await signin.verify_code(MOBILE, code, "1.2.3.4")
 
 
 async def test_resend_waits_a_minute_and_at_most_five_codes_an_hour(clock):

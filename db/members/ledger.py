@@ -439,7 +439,7 @@ def member_of_customer_steps(scope, customer_id: int) -> _Steps:
 async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role: str,
                  source_type: str = "staff") -> PostResult:
     """A staff or API adjustment: a reason is required, and beyond the shop's threshold a
-    staff member needs a manager. The audit entry is written in the same transaction."""
+    staff member needs a manager. A staff adjustment is audited in the same transaction."""
 
     def member() -> _Steps:
         return member_id

@@ -24,7 +24,7 @@ from typing import Callable
 
 from db.clock import now
 from db.customers import identity
-from db.engine import as_datetime, raw, writing
+from db.engine import as_datetime, is_sqlite, raw, writing
 from db.errors import NotFound, RateLimited, ValidationFailed
 from db.members import sms
 
@@ -210,9 +210,12 @@ async def verify_code(raw_mobile: str | None, code: str | None, ip: str) -> Veri
         count, oldest = await _event_count(address, stamp - HOUR)
         if count >= ADDRESS_FAILURES_PER_HOUR:
             raise SignInLimited("address", _wait(oldest, HOUR, stamp))
+        # FOR UPDATE on PostgreSQL: parallel guesses at one code queue here, so each one
+        # counts (under READ COMMITTED they would all read the same count of tries).
+        lock = "" if is_sqlite() else " FOR UPDATE"
         rows = await raw("SELECT id, secret_hash, tries FROM member_sign_in_code WHERE mobile = {} "
                          "AND kind = 'sms' AND used_at IS NULL AND expires_at > {} "
-                         "ORDER BY id DESC LIMIT 1", mobile, stamp)
+                         f"ORDER BY id DESC LIMIT 1{lock}", mobile, stamp)
         if not rows:
             await _add_event(address, stamp)
             outcome = ValidationFailed({"code": "this code has expired; ask for a new one"})
