@@ -280,3 +280,10 @@ async def test_coupon_minimum_spend_and_discount():
     assert coupons.discount_fen(listed, 30000) == 1500 and coupons.discount_fen(listed, 100) == 0
     await coupons.use(coupon["code"].lower(), "T1", "till", order_total_fen=30000)
     assert (await coupons.for_member(member["id"], include_used=True))[0]["state"] == "used"
+
+
+async def test_two_joins_at_once_give_one_member():
+    cid = (await upsert_customer(parse_customer({"name": "王芳", "mobile": "13812345678"}), ACTOR))[0]
+    first, second = await asyncio.gather(membership.join(cid, "staff", ACTOR), membership.join(cid, "api", ACTOR))
+    assert first["id"] == second["id"]
+    assert await balance(first["id"]) == 100

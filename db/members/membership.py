@@ -70,7 +70,23 @@ async def tiers() -> list[dict]:
 
 async def join(customer_id: int, source: str, actor, consents: dict[str, bool] | None = None) -> dict:
     """Make a customer a member (or return the member they already are). The sign-up bonus
-    is one ledger entry with key signup:{member}, so it is given once whatever happens."""
+    is one ledger entry with key signup:{member}, so it is given once whatever happens. Two
+    joins at once (a double tap, an API retry) give one member: the loser finds the winner's."""
+    from db.engine import engine, is_unique_violation
+
+    outer = engine().current_transaction.get() is not None
+    for attempt in range(2):
+        try:
+            return await _join(customer_id, source, actor, consents)
+        except Exception as exc:
+            # Inside someone else's transaction the error is theirs to retry (PostgreSQL has
+            # aborted it); on our own we look again and find the member.
+            if outer or attempt or not is_unique_violation(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] | None) -> dict:
     from db.members import config, ledger, notify
 
     if source not in JOIN_SOURCES:
