@@ -394,3 +394,22 @@ async def test_scan_buttons_on_the_customers_list_and_more(signed_in):
     client = await signed_in("clerk", "staff")
     assert 'href="/members/scan"' in (await client.get("/customers")).text
     assert 'href="/members/scan"' in (await client.get("/more")).text
+
+
+async def test_members_tab_shows_tiers_shortfalls_and_redemptions_in_scope(signed_in, make_user):
+    from db.customers.service import Actor, parse_customer, upsert_customer
+    from db.engine import raw
+    from db.members import ledger, membership
+
+    client = await signed_in("zhou.min", "manager", "华东门店组")
+    team = (await raw("SELECT team FROM staff_user WHERE username = 'zhou.min'"))[0]["team"]
+    mine = (await upsert_customer(parse_customer({"name": "王芳", "mobile": "13812345678"}), Actor(None, "t")))[0]
+    other = (await upsert_customer(parse_customer({"name": "李雷", "mobile": "13900000000"}), Actor(None, "t")))[0]
+    await raw("UPDATE customer SET team = {} WHERE id = {}", team, mine)
+    for cid in (mine, other):
+        member = await membership.join(cid, "staff", Actor(None, "t"))
+        await raw("UPDATE member SET shortfall = 40 WHERE id = {}", member["id"])
+    page = await client.get("/members")
+    assert page.status_code == 200
+    assert "王芳" in page.text and "李雷" not in page.text
+    assert "普通" in page.text and "/members/scan" in page.text

@@ -124,7 +124,7 @@ async def test_open_a_members_card_from_scan_with_a_typed_number(make_user):
             await expect(page.locator(".scan-error")).to_contain_text("No member has this number")
 
             await page.locator("#f-no").fill(mine_member["member_no"])
-            await page.get_by_role("button", name="Open").tap()
+            await page.get_by_role("button", name="Open card").tap()
             await page.wait_for_url(f"{base}/customers/{mine}#card-member")
             await expect(page.locator("#card-member")).to_contain_text(mine_member["member_no"])
             assert not [m for m in problems if "404" not in m], problems

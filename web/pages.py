@@ -13,7 +13,12 @@ from web.templating import render
 
 @get("/members", guards=[staff_required])
 async def members(request: Request) -> Response:
-    return render(request, "coming_soon.html", {"nav": "members", "section": "members"})
+    """The Members tab: scan or open a member, members per tier, refund shortfalls to look
+    at and the latest redemptions, all within the person's scope."""
+    from db.members.membership import overview
+    from web.auth import scope_of
+
+    return render(request, "members/home.html", {"nav": "members", "overview": await overview(scope_of(request))})
 
 
 @get("/campaigns", guards=[staff_required])

@@ -260,3 +260,32 @@ async def summary(member_id: int) -> MemberSummary:
         downgrade_to=by_id.get(member["downgrade_to"]),
         evaluation_on=cfg.next_evaluation(now().astimezone(SHOP_TZ).date()),
     )
+
+
+# ---------------------------------------------------------------- the staff's Members tab
+
+
+async def overview(scope, limit: int = 20) -> dict:
+    """For the Members tab, within the person's scope: members per tier, points outstanding,
+    members whose refunds left a shortfall, and the latest redemptions."""
+    where, args = scope.clause("c")
+    async with reading():
+        per_tier = await raw(
+            "SELECT t.id, t.name, t.color, t.position, COUNT(m.id) AS members, "
+            "COALESCE(SUM(m.points_balance), 0) AS points FROM tier t "
+            f"LEFT JOIN (member m JOIN customer c ON c.id = m.customer AND {where}) ON m.tier = t.id "
+            "GROUP BY t.id, t.name, t.color, t.position ORDER BY t.position", *args)
+        shortfalls = await raw(
+            "SELECT c.id AS customer_id, c.name, m.member_no, m.shortfall, m.points_balance "
+            f"FROM member m JOIN customer c ON c.id = m.customer WHERE m.shortfall > 0 AND {where} "
+            f"ORDER BY m.shortfall DESC, m.id LIMIT {int(limit)}", *args)
+        redemptions = await raw(
+            "SELECT r.id, r.points, r.created_at, w.name AS reward, c.id AS customer_id, c.name "
+            "FROM redemption r JOIN reward w ON w.id = r.reward JOIN member m ON m.id = r.member "
+            f"JOIN customer c ON c.id = m.customer WHERE {where} "
+            f"ORDER BY r.id DESC LIMIT {int(limit)}", *args)
+    for row in redemptions:
+        row["created_at"] = as_datetime(row["created_at"])
+    return {"tiers": per_tier, "members": sum(t["members"] for t in per_tier),
+            "points": sum(int(t["points"]) for t in per_tier), "shortfalls": shortfalls,
+            "redemptions": redemptions}
