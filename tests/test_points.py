@@ -287,3 +287,23 @@ async def test_two_joins_at_once_give_one_member():
     first, second = await asyncio.gather(membership.join(cid, "staff", ACTOR), membership.join(cid, "api", ACTOR))
     assert first["id"] == second["id"]
     assert await balance(first["id"]) == 100
+
+
+async def test_members_are_told_of_points_earned_tier_upgrades_and_expiry(settings_env):
+    from db.members.nightly import expiry_notices
+    from db.push.subscriptions import save_member_subscription
+    from tests.webpush_client import WebPushClient
+
+    settings_env(CRM_PUSH_ALLOW_HTTP="1", CRM_PUSH_ALLOWED_HOSTS="127.0.0.1")
+    member = await add_member()
+    await save_member_subscription(member["id"], WebPushClient("http://127.0.0.1:9/phone").subscription())
+    await order("NOTE1", total="1200")  # earns 1200 and crosses into 银卡
+    await order("NOTE1", total="1200")  # a replay tells nobody anything
+    await raw("UPDATE points_lot SET expires_on = {} WHERE member = {}", dt.date(2026, 12, 31), member["id"])
+    await expiry_notices(dt.date(2026, 12, 2))
+    await expiry_notices(dt.date(2026, 12, 3))
+    rows = await raw("SELECT ref, payload FROM push_message ORDER BY id")
+    refs = [r["ref"] for r in rows]
+    assert refs == [f"member:{member['id']}:order:1", f"member:{member['id']}:tier:银卡",
+                    f"member:{member['id']}:expiring:2026-12-31"]
+    assert "1200" in rows[0]["payload"] and "银卡" in rows[1]["payload"]
