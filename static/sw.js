@@ -3,16 +3,18 @@
    static assets are cached. Bump VERSION whenever this file or the precache list changes. */
 "use strict";
 
-const VERSION = "v1";
+const VERSION = "v2";
 const SHELL_CACHE = "crm-shell-" + VERSION;   // the offline page and the manifest
 const STATIC_CACHE = "crm-static-" + VERSION; // /static/ files (URLs carry ?v=<hash>)
 const OFFLINE_URL = "/offline";
+const MEMBER_OFFLINE_URL = "/m/offline";  // the member page's own offline screen
 
-const SHELL_URLS = [OFFLINE_URL, "/manifest.webmanifest"];
+const SHELL_URLS = [OFFLINE_URL, MEMBER_OFFLINE_URL, "/manifest.webmanifest", "/m/manifest.webmanifest"];
 const STATIC_URLS = [
   "/static/css/app.css",
   "/static/js/htmx.min.js",
   "/static/js/app.js",
+  "/static/member/member.css",
   "/static/icons/favicon.svg",
   "/static/icons/favicon-32.png",
   "/static/icons/apple-touch-icon.png",
@@ -57,7 +59,8 @@ async function handleNavigation(event) {
     return await fetch(event.request);
   } catch (err) {
     const cache = await caches.open(SHELL_CACHE);
-    return (await cache.match(OFFLINE_URL)) || Response.error();
+    const member = new URL(event.request.url).pathname.startsWith("/m/");
+    return (await cache.match(member ? MEMBER_OFFLINE_URL : OFFLINE_URL)) || Response.error();
   }
 }
 
@@ -102,7 +105,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(handleNavigation(event));
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(handleStatic(request));
-  } else if (url.pathname === "/manifest.webmanifest") {
+  } else if (url.pathname === "/manifest.webmanifest" || url.pathname === "/m/manifest.webmanifest") {
     event.respondWith(handleShell(request));
   }
   // everything else (pages fetched by script, API, fragments): network only, by the browser

@@ -53,3 +53,21 @@ async def test_static_files_are_compressed_and_pages_are_not(client):
     assert css.headers.get("content-encoding") == "gzip"
     page = await client.get("/login", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers
+
+
+async def test_everything_the_worker_precaches_is_there_without_sign_in(client):
+    """One missing file fails the worker's install: every precached URL answers 200."""
+    import re
+
+    worker = (await client.get("/sw.js")).text
+    urls = re.findall(r'"(/[^"]*)"', worker[worker.index("const OFFLINE_URL"):worker.index("function precache")])
+    assert "/m/offline" in urls and "/static/member/member.css" in urls
+    for url in set(urls) - {"/offline"}:
+        if url.startswith("/") and not url.endswith("/"):
+            assert (await client.get(url)).status_code == 200, url
+
+
+async def test_member_offline_page_is_the_member_look_without_nav(client):
+    response = await client.get("/m/offline")
+    assert response.status_code == 200
+    assert "member.css" in response.text and "m-nav" not in response.text

@@ -377,6 +377,14 @@ async def push_unsubscribe(request: Request) -> Response:
 # ---------------------------------------------------------------- PWA
 
 
+@get("/m/offline", include_in_schema=False)
+async def offline(request: Request) -> Response:
+    """Precached by the service worker: what a member sees when a /m/ page cannot load."""
+    response = render(request, "member/offline.html", {"member": None})
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @get("/m/manifest.webmanifest", include_in_schema=False)
 async def manifest() -> File:
     return File(STATIC_DIR / "member" / "manifest.webmanifest", content_disposition_type="inline",
@@ -387,5 +395,5 @@ async def manifest() -> File:
 ROUTES = [
     login_page, send_code, verify, join, link_page, use_link, logout, home, points, rewards,
     reward, redeem, redemption, coupon_list, coupon_detail, member_card_page, settings_page,
-    set_consent, push_subscribe, push_unsubscribe, manifest,
+    set_consent, push_subscribe, push_unsubscribe, offline, manifest,
 ]
