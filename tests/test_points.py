@@ -307,3 +307,16 @@ async def test_members_are_told_of_points_earned_tier_upgrades_and_expiry(settin
     assert refs == [f"member:{member['id']}:order:1", f"member:{member['id']}:tier:银卡",
                     f"member:{member['id']}:expiring:2026-12-31"]
     assert "1200" in rows[0]["payload"] and "银卡" in rows[1]["payload"]
+
+
+async def test_first_paid_order_enrols_when_the_shop_chooses():
+    from db.members import config
+
+    await config.save(config.PointsConfig(auto_enroll=True, signup_bonus=50), ACTOR)
+    cid = (await upsert_customer(parse_customer({"name": "李雷", "mobile": "13900000000"}), ACTOR))[0]
+    await order("AUTO1", mobile="13900000000", total="99.90", status="cancelled")
+    assert await membership.member_for_customer(cid) is None  # not paid: no membership
+    await order("AUTO2", mobile="13900000000", total="99.90")
+    member = await membership.member_for_customer(cid)
+    assert member["source"] == "order" and await balance(member["id"]) == 50 + 99
+    config.forget()
