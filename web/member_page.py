@@ -5,7 +5,6 @@ the request. Staff sessions mean nothing here (web/auth.py)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from litestar import Request, Response, delete, get, post
@@ -27,6 +26,7 @@ from db.push.subscriptions import (
 from web.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
 from web.i18n import field_errors
 from web.i18n import gettext as _
+from web.push import json_body
 from web.templating import STATIC_DIR, is_fragment_request, render, toast_header
 
 HISTORY_PAGE = 20
@@ -336,24 +336,11 @@ async def set_consent(request: Request) -> Response:
                  block="consents", headers=toast_header(_("Saved.")))
 
 
-async def _json_body(request: Request, required: bool = True) -> dict:
-    body = await request.body()
-    if not body.strip() and not required:
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"body": "must be JSON"}) from None
-    if not isinstance(data, dict):
-        raise ValidationFailed({"body": "must be JSON"})
-    return data
-
-
 @post("/m/push/subscriptions", guards=[member_required])
 async def push_subscribe(request: Request) -> Response:
     member = _member(request)
     try:
-        sub_id = await save_member_subscription(member.member_id, await _json_body(request), _ua(request))
+        sub_id = await save_member_subscription(member.member_id, await json_body(request), _ua(request))
     except ValidationFailed as exc:
         return Response({"detail": "invalid input", "errors": field_errors(exc.errors)}, status_code=422)
     return Response({"id": sub_id, "devices": await member_device_count(member.member_id)},
@@ -364,7 +351,7 @@ async def push_subscribe(request: Request) -> Response:
 async def push_unsubscribe(request: Request) -> Response:
     member = _member(request)
     try:
-        endpoint = (await _json_body(request, required=False)).get("endpoint")
+        endpoint = (await json_body(request, required=False)).get("endpoint")
         if endpoint is not None and not isinstance(endpoint, str):
             raise ValidationFailed({"endpoint": "must be text"})
     except ValidationFailed as exc:

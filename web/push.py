@@ -26,7 +26,9 @@ def _invalid(errors: dict[str, str]) -> Response:
     return Response({"detail": "invalid input", "errors": field_errors(errors)}, status_code=422)
 
 
-async def _json_body(request: Request, required: bool = True):
+async def json_body(request: Request, required: bool = True) -> dict:
+    """A JSON object from the request body (ValidationFailed otherwise); {} for an empty
+    optional body. The staff and the member push endpoints share it."""
     body = await request.body()
     if not body.strip() and not required:
         return {}
@@ -57,7 +59,7 @@ async def account_page(request: Request) -> Response:
 async def subscribe(request: Request) -> Response:
     user = request.scope["auth"].user
     try:
-        data = await _json_body(request)
+        data = await json_body(request)
         sub_id = await save_subscription(user.id, data, request.headers.get("user-agent", ""))
     except ValidationFailed as exc:
         return _invalid(exc.errors)
@@ -70,7 +72,7 @@ async def unsubscribe(request: Request) -> Response:
     """Body {"endpoint": …}: forget that device; no body: all of this person's devices."""
     user = request.scope["auth"].user
     try:
-        endpoint = (await _json_body(request, required=False)).get("endpoint")
+        endpoint = (await json_body(request, required=False)).get("endpoint")
         if endpoint is not None and not isinstance(endpoint, str):
             raise ValidationFailed({"endpoint": "must be text"})
     except ValidationFailed as exc:

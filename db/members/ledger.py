@@ -182,19 +182,31 @@ def _numbered(sql: str) -> str:
     return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
 
 
+async def _drive(make: Callable[[], _Steps], fetch):
+    """Feed each step's rows back into the operation until it returns its result."""
+    steps = make()
+    rows: list[dict] | None = None
+    while True:
+        try:
+            sql, args = steps.send(rows)
+        except StopIteration as done:
+            return done.value
+        rows = await fetch(sql, args)
+
+
 async def _run_postgres(pool, make: Callable[[], _Steps]):
     """Straight on a pooled asyncpg connection: its prepared-statement cache makes each of
     the operation's statements a single round trip."""
     async with pool.acquire() as conn:
         async with conn.transaction():
-            steps = make()
-            rows: list[dict] | None = None
-            while True:
-                try:
-                    sql, args = steps.send(rows)
-                except StopIteration as done:
-                    return done.value
-                rows = [dict(r) for r in await conn.fetch(_numbered(sql), *args)]
+            async def fetch(sql, args):
+                return [dict(r) for r in await conn.fetch(_numbered(sql), *args)]
+
+            return await _drive(make, fetch)
+
+
+async def _piccolo_fetch(sql: str, args: tuple) -> list[dict]:
+    return await raw(sql, *args)
 
 
 async def run_steps(make: Callable[[], _Steps]):
@@ -215,14 +227,7 @@ async def run_steps(make: Callable[[], _Steps]):
             if pool is not None and eng.current_transaction.get() is None:
                 return await _run_postgres(pool, make)
             async with writing():
-                steps = make()
-                rows = None
-                while True:
-                    try:
-                        sql, args = steps.send(rows)
-                    except StopIteration as done:
-                        return done.value
-                    rows = await raw(sql, *args)
+                return await _drive(make, _piccolo_fetch)
         except Exception as exc:
             if attempt or not is_unique_violation(exc):
                 raise
