@@ -161,8 +161,9 @@ async def test_two_expiry_runs_at_once_expire_each_lot_once():
     before = {m["id"]: m["points_balance"] for m in await raw("SELECT id, points_balance FROM member")}
     last_entry = (await raw("SELECT MAX(id) AS n FROM points_entry"))[0]["n"]
     first, second = run_processes([{"op": "expire", "today": today.isoformat(), "chunk": 25}] * 2)
+    # Each lot once between them. How they share the work is up to timing: on PostgreSQL the
+    # second waits on the first's member locks and may then find every lot already at zero.
     assert first + second == len(due)
-    assert first and second, "both runs should have taken part"
     expired = await raw("SELECT source_id, delta, member FROM points_entry WHERE id > {}", last_entry)
     assert {e["kind"] for e in await raw("SELECT kind FROM points_entry WHERE id > {}", last_entry)} == {"expire"}
     assert Counter(e["source_id"] for e in expired) == Counter(lot["id"] for lot in due)
