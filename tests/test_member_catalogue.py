@@ -406,3 +406,36 @@ async def test_bad_points_rules_show_messages_by_the_fields_and_save_nothing(sig
         assert f'id="f-{name}-error"' in response.text or "choose when points expire" in response.text
     config.forget()
     assert (await config.load()).points_per_yuan == 1 and not await audits("points.settings")
+
+
+async def test_saving_a_reward_never_puts_redeemed_stock_back():
+    from db.members import ledger, membership
+
+    rid = await catalogue.create_reward({"name": "保温杯", "points_cost": "10", "stock": "10", "active": "1"}, ACTOR)
+    form = catalogue.reward_values(await catalogue.get_reward(rid))  # the manager opens the form
+    cid = (await upsert_customer(parse_customer({"name": "王芳", "mobile": "13812345678"}), ACTOR))[0]
+    member = await membership.join(cid, "staff", ACTOR)
+    for key in ("a", "b", "c"):
+        await ledger.redeem(member["id"], rid, key)
+    await catalogue.update_reward(rid, {**form, "name": "316 保温杯"}, ACTOR)  # a typo fix
+    saved = await catalogue.get_reward(rid)
+    assert saved["name"] == "316 保温杯" and saved["stock"] == 7
+    with pytest.raises(ValidationFailed) as exc:  # a stock change made on a stale form
+        await catalogue.update_reward(rid, {**form, "stock": "20"}, ACTOR)
+    assert "stock" in exc.value.errors and (await catalogue.get_reward(rid))["stock"] == 7
+    fresh = catalogue.reward_values(await catalogue.get_reward(rid))
+    await catalogue.update_reward(rid, {**fresh, "stock": "20"}, ACTOR)
+    assert (await catalogue.get_reward(rid))["stock"] == 20
+
+
+def test_odd_digits_and_huge_numbers_are_field_errors():
+    from web.members import _parse_delta
+
+    assert _parse_delta("²") is None and _parse_delta("-12") == -12
+    with pytest.raises(ValidationFailed):
+        catalogue.parse_reward({"name": "x", "points_cost": "10", "coupon_type_id": "²"})
+    with pytest.raises(ValidationFailed):
+        catalogue.parse_reward({"name": "x", "points_cost": "10", "coupon_type_id": "9" * 30})
+    with pytest.raises(ValidationFailed) as exc:
+        catalogue.parse_tier({"name": "黑金", "position": "4", "min_spend": "50000", "multiplier": "1e999999"})
+    assert "multiplier" in exc.value.errors

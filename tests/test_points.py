@@ -48,7 +48,7 @@ async def test_join_gives_sign_up_bonus_once():
     again = await membership.join(member["customer"], "staff", ACTOR)
     assert again["id"] == member["id"]
     assert await balance(member["id"]) == 100
-    assert member["member_no"] == membership.member_no_for(member["customer"])
+    assert member["member_no"] == membership.member_no_for(member["id"])
     await invariants()
 
 
@@ -320,3 +320,15 @@ async def test_first_paid_order_enrols_when_the_shop_chooses():
     member = await membership.member_for_customer(cid)
     assert member["source"] == "order" and await balance(member["id"]) == 50 + 99
     config.forget()
+
+
+async def test_a_new_customer_can_join_after_a_merge_freed_the_highest_customer_id():
+    from db.customers.merge import merge_customers
+    from db.customers.scope import Scope
+
+    survivor = (await upsert_customer(parse_customer({"name": "王芳", "mobile": "13700000000"}), ACTOR))[0]
+    merged = await add_member("13900000000", "王芳")
+    await merge_customers(Scope.everything(), survivor, merged["customer"], ACTOR)
+    newcomer = (await upsert_customer(parse_customer({"name": "李雷", "mobile": "13600000000"}), ACTOR))[0]
+    joined = await membership.join(newcomer, "staff", ACTOR)  # SQLite may hand out the merged id again
+    assert joined["member_no"] != merged["member_no"]

@@ -104,3 +104,10 @@ async def test_orders_through_the_api_earn_and_refunds_take_back(api):
     assert [e["kind"] for e in items] == ["reverse", "earn", "earn"]
     assert items[0]["delta"] == -1299
     assert (await api.get(f"/api/v1/customers/{cid}")).json()["points_balance"] == 100
+
+
+async def test_a_cursor_that_is_not_ours_reads_the_first_page(api):
+    cid = await member(api)
+    for cursor in (10**30, -5, 0):
+        response = await api.get(f"/api/v1/customers/{cid}/points", params={"cursor": cursor})
+        assert response.status_code == 200 and len(response.json()["items"]) == 1

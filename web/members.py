@@ -360,7 +360,7 @@ def _parse_delta(text: str) -> int | None:
     if text.startswith("+"):
         text = text[1:]
     body = text[1:] if text.startswith("-") else text
-    return int(text) if body.isdigit() and len(body) <= 9 else None
+    return int(text) if body.isdecimal() and body.isascii() and len(body) <= 9 else None
 
 
 class MemberCardController(Controller):

@@ -30,7 +30,7 @@ from db.money import parse_money
 TIER_COLORS = ("gray", "blue", "green", "amber", "red", "purple")
 TIER_FIELDS = ("name", "position", "min_spend", "min_points", "multiplier", "benefits", "color")
 REWARD_FIELDS = ("name", "description", "points_cost", "stock", "valid_from", "valid_until",
-                 "coupon_type_id", "active")
+                 "coupon_type_id", "active", "stock_was")
 COUPON_FIELDS = ("name", "kind", "amount_off", "percent_off", "min_spend", "validity",
                  "valid_days", "valid_from", "valid_until", "active")
 VALIDITY_MODES = ("days", "window")
@@ -107,7 +107,7 @@ def _multiplier(values: dict, errors: dict) -> int:
     except InvalidOperation:
         errors["multiplier"] = "a number like 1.5"
         return 100
-    if not amount.is_finite() or amount.as_tuple().exponent < -2:
+    if not amount.is_finite() or amount.as_tuple().exponent < -2 or amount.adjusted() > 3:
         errors["multiplier"] = "a number like 1.5"
         return 100
     pct = int(amount * 100)
@@ -435,7 +435,13 @@ def reward_values(row: dict) -> dict:
         "name": row["name"], "description": row["description"], "points_cost": str(row["points_cost"]),
         "stock": "" if row["stock"] is None else str(row["stock"]), "valid_from": first, "valid_until": last,
         "coupon_type_id": str(row["coupon_type"] or ""), "active": "1" if row["active"] else "",
+        "stock_was": "none" if row["stock"] is None else str(row["stock"]),  # what the form showed
     }
+
+
+def parse_id(text: str) -> int | None:
+    """An id typed or posted: ASCII digits only ("²" is a digit to str.isdigit), and short."""
+    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
 
 
 def parse_reward(values: dict) -> dict:
@@ -451,10 +457,9 @@ def parse_reward(values: dict) -> dict:
     type_text = _s(values, "coupon_type_id")
     row["coupon_type"] = None
     if type_text:
-        if not type_text.isdigit():
+        row["coupon_type"] = parse_id(type_text)
+        if row["coupon_type"] is None:
             errors["coupon_type_id"] = "choose a coupon type"
-        else:
-            row["coupon_type"] = int(type_text)
     row["active"] = _flag(values, "active")
     if errors:
         raise ValidationFailed(errors)
@@ -479,13 +484,25 @@ async def create_reward(values: dict, actor: Actor) -> int:
 
 
 async def update_reward(reward_id: int, values: dict, actor: Actor) -> None:
+    """Save a reward. Stock moves with every redemption, so the form's stock is written only
+    when the manager changed it, and only if it is still what the form showed (else a clear
+    message): saving a typo fix never puts redeemed units back."""
     row = parse_reward(values)
+    shown = _s(values, "stock_was")  # "none" (unlimited), a number, or "" (not known)
+    checked = shown == "none" or parse_id(shown) is not None
+    shown_stock = parse_id(shown)
+    if checked and row["stock"] == shown_stock:
+        del row["stock"]  # not touched in the form
     async with writing():
         current = await get_reward(reward_id)
         await _check_coupon_type(row, current["coupon_type"])
         fields = _changed(current, row)
         if fields:
-            await Reward.update(row).where(Reward.id == reward_id)
+            query = Reward.update(row).where(Reward.id == reward_id)
+            if "stock" in row and checked:
+                query = query.where(Reward.stock.is_null() if shown_stock is None else Reward.stock == shown_stock)
+            if not await query.returning(Reward.id):
+                raise ValidationFailed({"stock": "members redeemed some meanwhile: check the stock and save again"})
             await _audit("reward.update", actor, "reward", reward_id, fields)
 
 

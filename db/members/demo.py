@@ -363,7 +363,7 @@ class _MemberGenerator:
                                  day(lot[4]) if lot[4] else None, lot[5]))
             tier = self._tier_for(paid, now + 1)
             stamp_joined = ts(joined)
-            members.append((mid, cid, member_no_for(cid), stamp_joined, source, tier["id"],
+            members.append((mid, cid, member_no_for(mid), stamp_joined, source, tier["id"],
                             stamp_joined, balance, shortfall, None, None, ts(now)))
             tier_changes.append((self._id("tier_change"), mid, None, self.base_tier["id"], "joined",
                                  actor, stamp_joined))

@@ -505,6 +505,8 @@ async def _adjust(member_steps, delta, reason, key, actor, role, source_type) ->
 async def history(member_id: int, before: int | None = None, limit: int = 20) -> tuple[list[dict], int | None]:
     """Entries newest first; `before` is the cursor (an entry id) the last page returned."""
     where, args = "member = {}", [member_id]
+    if before is not None and not 0 < before < 2**31:  # not one of ours: the first page
+        before = None
     if before is not None:
         where += " AND id < {}"
         args.append(before)

@@ -21,9 +21,11 @@ from db.members.tables import CONSENT_CHANNELS, CONSENT_SOURCES, JOIN_SOURCES
 YEAR = dt.timedelta(days=365)
 
 
-def member_no_for(customer_id: int) -> str:
-    """Eight digits and a Luhn check digit, so a mistyped number is caught at the till."""
-    digits = f"{10_000_000 + customer_id}"
+def member_no_for(member_id: int) -> str:
+    """Eight digits and a Luhn check digit, so a mistyped number is caught at the till. From
+    the member's own id: a customer id can come back on SQLite after a merge deletes the
+    highest one, a member id is never reused while its row lives."""
+    digits = f"{10_000_000 + member_id}"
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch) * (2 if i % 2 == 0 else 1)
@@ -104,8 +106,9 @@ async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] 
             "INSERT INTO member (customer, member_no, joined_at, source, tier, tier_since, "
             "points_balance, shortfall, downgrade_to, expiry_notice_on, updated_at) "
             "VALUES ({}, {}, {}, {}, {}, {}, 0, 0, NULL, NULL, {}) RETURNING id",
-            customer_id, member_no_for(customer_id), stamp, source, base["id"], stamp, stamp)
+            customer_id, f"c{customer_id}", stamp, source, base["id"], stamp, stamp)
         member_id = rows[0]["id"]
+        await raw("UPDATE member SET member_no = {} WHERE id = {}", member_no_for(member_id), member_id)
         await _tier_change(member_id, None, base["id"], "joined", actor.label, stamp)
         for channel, granted in (consents or {}).items():
             await set_consent(member_id, channel, granted, "signup" if source == "signup" else

@@ -10,7 +10,7 @@ is a member, its member row simply moves with the customer (CUSTOMER_REFERENCES)
 from __future__ import annotations
 
 from db.clock import now
-from db.engine import raw
+from db.engine import is_sqlite, raw
 from db.members.membership import _tier_change, member_for_customer, tiers
 
 MEMBER_TABLES = ("points_entry", "points_lot", "redemption", "coupon", "member_consent", "tier_change",
@@ -18,6 +18,12 @@ MEMBER_TABLES = ("points_entry", "points_lot", "redemption", "coupon", "member_c
 
 
 async def fold_member(survivor_customer: int, merged_customer: int, actor_label: str) -> dict[str, int]:
+    if not is_sqlite():
+        # Lock both member rows (in id order, as expiry does) before reading their balances:
+        # a points operation on the merged member meanwhile would otherwise move an entry
+        # whose points the survivor never gets. SQLite's single writer already excludes it.
+        await raw("SELECT id FROM member WHERE customer IN ({}, {}) ORDER BY id FOR UPDATE",
+                  survivor_customer, merged_customer)
     survivor = await member_for_customer(survivor_customer)
     merged = await member_for_customer(merged_customer)
     if survivor is None or merged is None:

@@ -67,15 +67,27 @@ async def _standings(after_id: int) -> list[dict]:
 
 
 async def _claim_evaluation(day: dt.date) -> bool:
+    """True until the review for `day` has finished: a review cut short (a crash, a restart)
+    runs again and does the rest; its conditional updates never move anyone twice."""
+    key = f"tier_evaluation:{day.isoformat()}"
+    rows = await raw("SELECT value FROM shop_setting WHERE key = {}", key)
+    if rows:
+        return rows[0]["value"] != "done"
     try:
         async with writing():
             await raw("INSERT INTO shop_setting (key, value, updated_at) VALUES ({}, {}, {})",
-                      f"tier_evaluation:{day.isoformat()}", "{}", now())
+                      key, "running", now())
         return True
     except Exception as exc:
         if is_unique_violation(exc):
             return False
         raise
+
+
+async def _finish_evaluation(day: dt.date) -> None:
+    async with writing():
+        await raw("UPDATE shop_setting SET value = 'done', updated_at = {} WHERE key = {}",
+                  now(), f"tier_evaluation:{day.isoformat()}")
 
 
 async def evaluate_tiers(today: dt.date, cfg: config.PointsConfig) -> dict:
@@ -115,6 +127,8 @@ async def evaluate_tiers(today: dt.date, cfg: config.PointsConfig) -> dict:
                     await raw("UPDATE member SET downgrade_to = {} WHERE id = {}", target["id"], row["id"])
                     await notify.downgrade_notice(row["id"], target["name"], upcoming)
                     noticed += 1
+    if evaluate:
+        await _finish_evaluation(this_year)
     return {"noticed": noticed, "downgraded": downgraded}
 
 
