@@ -139,6 +139,21 @@ def demo(customers: int, seed: int, order_scale: float, points_entries: int | No
     if result.staff_password:
         click.echo(f"  staff:  any demo staff username (e.g. {result.sample_staff})   "
                    f"password {result.staff_password}")
+    mobile = _run(_sample_member_mobile())
+    if mobile:
+        click.echo(f"  member: http://127.0.0.1:8000/m/login with mobile {mobile}; the one-time code is "
+                   "written to the server's log (CRM_SMS_BACKEND=console)")
+
+
+async def _sample_member_mobile() -> str | None:
+    """A demo member with points to show on the member page (a silver one, so there is a
+    next tier to reach)."""
+    from db.engine import raw
+
+    rows = await raw("SELECT c.mobile FROM member m JOIN customer c ON c.id = m.customer "
+                     "JOIN tier t ON t.id = m.tier WHERE c.mobile IS NOT NULL "
+                     "ORDER BY t.position = 1 DESC, m.points_balance DESC LIMIT 1")
+    return rows[0]["mobile"].removeprefix("+86") if rows else None
 
 
 @main.group()
