@@ -31,6 +31,10 @@ import time
 from datetime import UTC, datetime
 
 os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
+# The app's background loops off: on a freshly loaded demo the nightly job would run the
+# missed night at start and hold the write lock while the sign-ins are made.
+for _name in ("CRM_NIGHTLY_AT", "CRM_REMINDERS", "CRM_PUSH_SENDER"):
+    os.environ.setdefault(_name, "off")
 
 from tests.bench.bench_customers import (  # noqa: E402
     BASE_URL,

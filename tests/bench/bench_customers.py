@@ -33,6 +33,10 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")  # no request log line per request
+# The app's background loops off: on a freshly loaded demo the nightly job would run the
+# missed night at start and hold the write lock while the sign-ins are made.
+for _name in ("CRM_NIGHTLY_AT", "CRM_REMINDERS", "CRM_PUSH_SENDER"):
+    os.environ.setdefault(_name, "off")
 
 TARGET_MS = 50.0
 BASE_URL = "https://testserver.local"
