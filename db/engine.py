@@ -106,6 +106,13 @@ def as_date(value):
     return value
 
 
+def parse_id(value) -> int | None:
+    """A database id from a form field or query string, or None for anything else ("", "abc",
+    "²", 40 digits: a 32-bit id column would overflow)."""
+    text = str(value or "")
+    return int(text) if text.isdecimal() and len(text) < 12 else None
+
+
 def in_list(column: str, items: list, pg_type: str = "integer") -> tuple[str, list]:
     """`column IN (...)` on SQLite, `column = ANY(array)` on PostgreSQL (one parameter,
     however long the list)."""

@@ -159,7 +159,7 @@ class ApiController(Controller):
         customer joined now, 200 when they were a member already. `consents` records consent
         to marketing per channel (push, sms, email) with source "api"."""
         scope = scope_of(request)
-        await customer_json(scope, customer_id)
+        await service.get_customer(scope, customer_id)  # 404 outside the caller's scope
         consents = data.consents or {}
         bad = sorted(set(consents) - set(CONSENT_CHANNELS))
         if bad:
@@ -251,7 +251,7 @@ class ApiController(Controller):
 
 
 async def _member_of(request: Request, customer_id: int) -> dict:
-    await customer_json(scope_of(request), customer_id)  # 404 outside the caller's scope
+    await service.get_customer(scope_of(request), customer_id)  # 404 outside the caller's scope
     member = await membership.member_for_customer(customer_id)
     if member is None:
         raise ledger.NotAMember()

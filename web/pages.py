@@ -7,7 +7,8 @@ from litestar.params import FromQuery
 
 from db.audit.log import recent
 from web.account import flash_from_query
-from web.auth import role_required, staff_required
+from db.members.membership import overview
+from web.auth import role_required, scope_of, staff_required
 from web.templating import render
 
 
@@ -15,9 +16,6 @@ from web.templating import render
 async def members(request: Request) -> Response:
     """The Members tab: scan or open a member, members per tier, refund shortfalls to look
     at and the latest redemptions, all within the person's scope."""
-    from db.members.membership import overview
-    from web.auth import scope_of
-
     return render(request, "members/home.html", {"nav": "members", "overview": await overview(scope_of(request))})
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
+from db.engine import parse_id
 
-def parse_id(value) -> int | None:
-    """A database id, or None for anything else ("", "abc", "²", 40 digits)."""
-    text = str(value or "")
-    return int(text) if text.isdecimal() and len(text) < 12 else None
+__all__ = ["parse_id"]

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from db.audit.log import record
 from db.clock import SHOP_TZ, now
 from db.customers.service import Actor
-from db.engine import raw, reading, writing
+from db.engine import parse_id, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 from db.members.tables import COUPON_KINDS, CouponType, Member, Reward, Tier
 from db.money import parse_money
@@ -437,11 +437,6 @@ def reward_values(row: dict) -> dict:
         "coupon_type_id": str(row["coupon_type"] or ""), "active": "1" if row["active"] else "",
         "stock_was": "none" if row["stock"] is None else str(row["stock"]),  # what the form showed
     }
-
-
-def parse_id(text: str) -> int | None:
-    """An id typed or posted: ASCII digits only ("²" is a digit to str.isdigit), and short."""
-    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
 
 
 def parse_reward(values: dict) -> dict:

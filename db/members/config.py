@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +60,6 @@ CACHE_S = 5.0  # every process re-reads within 5 s of a change elsewhere
 
 async def load() -> PointsConfig:
     global _cache
-    import time
-
     if _cache and time.monotonic() - _cache[0] < CACHE_S:
         return _cache[1]
     row = await ShopSetting.select(ShopSetting.value).where(ShopSetting.key == KEY).first()

@@ -24,6 +24,7 @@ async def _expire_chunk(today: dt.date, chunk: int) -> tuple[int, int]:
             f"ORDER BY expires_on, id LIMIT {int(chunk)}", today)
         if not rows:
             return 0, 0
+        seen = len(rows)
         if not is_sqlite():
             # Members first, then lots: the order every debit takes its locks in (no deadlock
             # with a redemption), and a concurrent run waits here, then finds the lots at 0.
@@ -31,8 +32,8 @@ async def _expire_chunk(today: dt.date, chunk: int) -> tuple[int, int]:
             await raw(f"SELECT id FROM member WHERE {members} ORDER BY id FOR UPDATE", *args)
             ids, args = in_list("id", [r["id"] for r in rows])
             rows = await raw(f"SELECT id FROM points_lot WHERE {ids} AND remaining > 0 FOR UPDATE", *args)
-            if not rows:
-                return chunk, 0
+            if not rows:  # a concurrent run took them while we waited for the locks
+                return seen, 0
         stamp = now()
         lots, args = in_list("l.id", [r["id"] for r in rows])
         await raw(
@@ -48,7 +49,7 @@ async def _expire_chunk(today: dt.date, chunk: int) -> tuple[int, int]:
             "updated_at = {} "
             f"WHERE id IN (SELECT l.member FROM points_lot l WHERE {lots})", *args, stamp, *args)
         await raw(f"UPDATE points_lot SET remaining = 0 WHERE {lots.replace('l.id', 'id')}", *args)
-        return chunk, len(rows)
+        return seen, len(rows)
 
 
 async def expire_due(today: dt.date, chunk: int = CHUNK) -> int:

@@ -156,16 +156,21 @@ async def _tier_change(member_id, from_tier, to_tier, reason, actor_label, stamp
               member_id, from_tier, to_tier, reason[:200], actor_label[:80], stamp)
 
 
+# A member's paid spend and points earned (net of reversals) over the last 12 months, as two
+# columns of a query over `member m`; both placeholders take the same "since" time.
+STANDING_COLUMNS = (
+    "(SELECT COALESCE(SUM(o.total_fen), 0) FROM \"order\" o WHERE o.customer = m.customer "
+    " AND o.status = 'paid' AND o.placed_at >= {}) AS spend_12m, "
+    "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entry e WHERE e.member = m.id "
+    " AND e.kind IN ('earn', 'reverse') AND e.created_at >= {}) AS points_12m"
+)
+
+
 async def standing(member_id: int) -> tuple[dict, int, int]:
     """The member row, paid spend and points earned over the last 12 months."""
     since = now() - YEAR
-    rows = await raw(
-        "SELECT m.*, "
-        "(SELECT COALESCE(SUM(o.total_fen), 0) FROM \"order\" o WHERE o.customer = m.customer "
-        " AND o.status = 'paid' AND o.placed_at >= {}) AS spend_12m, "
-        "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entry e WHERE e.member = m.id "
-        " AND e.kind IN ('earn', 'reverse') AND e.created_at >= {}) AS points_12m "
-        "FROM member m WHERE m.id = {}", since, since, member_id)
+    rows = await raw(f"SELECT m.*, {STANDING_COLUMNS} FROM member m WHERE m.id = {{}}",
+                     since, since, member_id)
     if not rows:
         raise NotFound()
     row = _member_row(rows[0])

@@ -58,11 +58,7 @@ async def expiry_notices(today: dt.date) -> int:
 async def _standings(after_id: int) -> list[dict]:
     since = now() - membership.YEAR
     return await raw(
-        "SELECT m.id, m.tier, m.downgrade_to, "
-        "(SELECT COALESCE(SUM(o.total_fen), 0) FROM \"order\" o WHERE o.customer = m.customer "
-        " AND o.status = 'paid' AND o.placed_at >= {}) AS spend, "
-        "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entry e WHERE e.member = m.id "
-        " AND e.kind IN ('earn', 'reverse') AND e.created_at >= {}) AS points "
+        f"SELECT m.id, m.tier, m.downgrade_to, {membership.STANDING_COLUMNS} "
         f"FROM member m WHERE m.id > {{}} ORDER BY m.id LIMIT {CHUNK}", since, since, after_id)
 
 
@@ -110,7 +106,7 @@ async def evaluate_tiers(today: dt.date, cfg: config.PointsConfig) -> dict:
         after = rows[-1]["id"]
         async with writing():
             for row in rows:
-                target = membership.qualified_tier(all_tiers, int(row["spend"]), int(row["points"]))
+                target = membership.qualified_tier(all_tiers, int(row["spend_12m"]), int(row["points_12m"]))
                 current = by_id[row["tier"]]
                 if target["position"] >= current["position"]:
                     continue
