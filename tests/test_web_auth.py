@@ -1,6 +1,7 @@
 """Signing in and out through the browser-facing pages, CSRF, and security headers."""
 
 import re
+import time
 
 from db.audit.tables import AuditEntry
 from db.staff.tables import StaffSession
@@ -104,9 +105,10 @@ async def test_admin_must_set_up_two_factor_when_required(client, make_user, set
     secret = re.search(r'name="secret" value="([A-Z2-7]+)"', page.text).group(1)
     signature = re.search(r'name="signature" value="(\w+)"', page.text).group(1)
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    first_code = pyotp.TOTP(secret).now()
     done = await client.post("/account/2fa", data={
         "secret": secret, "signature": signature, "_csrf_token": token,
-        "code": pyotp.TOTP(secret).now(), "next": "/customers"}, follow_redirects=False)
+        "code": first_code, "next": "/customers"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/customers"
     assert (await client.get("/customers")).status_code == 200
     # Next sign-in asks for a code.
@@ -116,7 +118,12 @@ async def test_admin_must_set_up_two_factor_when_required(client, make_user, set
     token = await csrf_token(client, "/login/2fa")
     wrong = await client.post("/login/2fa", data={"code": "000000", "_csrf_token": token})
     assert "Wrong code" in wrong.text or "验证码错误" in wrong.text
-    right = await client.post("/login/2fa", data={"code": pyotp.TOTP(secret).now(), "_csrf_token": token},
+    # The code that turned two-factor on is spent; the next step's code is accepted.
+    spent = await client.post("/login/2fa", data={"code": first_code, "_csrf_token": token},
+                              follow_redirects=False)
+    assert spent.status_code == 200
+    upcoming = pyotp.TOTP(secret).at(time.time() + 30)
+    right = await client.post("/login/2fa", data={"code": upcoming, "_csrf_token": token},
                               follow_redirects=False)
     assert right.status_code == 303 and right.headers["location"] == "/today"
 

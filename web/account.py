@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
+from urllib.parse import quote, urlencode, urlsplit
 
 import segno
 from litestar import Request, Response, get, post
@@ -39,11 +41,25 @@ MESSAGES = {
 }
 
 
+# Kept as they are in a `next`: printable ASCII but the backslash (browsers read it as "/").
+_KEEP = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "\\")
+
+
 def safe_next(target: str | None) -> str:
-    """Only local paths: an open redirect would make our sign-in page a phishing tool."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/today"
-    return target
+    """Only a path on this site, read the same way by every browser: an open redirect would
+    make our sign-in page a phishing tool. Browsers strip tabs and newlines and read "\\" as
+    "/", so a path holding any control, format or space character (U+3000 too) or a backslash
+    lands on the home page, as does anything that parses to another host. Other non-ASCII
+    letters are percent-encoded, as a browser would send them."""
+    home = "/today"
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2000:
+        return home
+    if target.startswith("//") or any(
+            ch == "\\" or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return home
+    target = quote(target, safe=_KEEP)
+    parts = urlsplit(target)
+    return home if parts.scheme or parts.netloc else target
 
 
 def flash_from_query(request: Request) -> list[tuple[str, str]]:
@@ -97,7 +113,7 @@ async def login(request: Request) -> Response:
                  actor_id=user.id, actor=user.username, ip=ip)
     location = {"": next_url, "verify": "/login/2fa", "setup": "/account/2fa"}[pending]
     if pending:
-        location += f"?next={next_url}"
+        location += "?" + urlencode({"next": next_url})
     return _signed_in(location, token)
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from http.cookies import SimpleCookie
 
 from litestar import Request
@@ -59,9 +61,51 @@ class NotAllowed(Exception):
     pass
 
 
+@lru_cache(maxsize=4)
+def _networks(proxies: tuple[str, ...]) -> tuple:
+    networks = []
+    for entry in proxies:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # `crm doctor` names a bad entry; a typo must not trust the world
+    return tuple(networks)
+
+
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def is_trusted_proxy(address: str) -> bool:
+    """A peer whose forwarding headers we believe: only with CRM_BEHIND_HTTPS_PROXY on, and
+    only from an address in CRM_TRUSTED_PROXIES."""
+    settings = get_settings()
+    ip = _address(address) if settings.behind_https_proxy else None
+    return ip is not None and any(ip in net for net in _networks(settings.trusted_proxies))
+
+
 def client_ip(scope) -> str:
+    """The address of whoever is asking, for rate limits and the audit log. Behind trusted
+    proxies it is the last X-Forwarded-For entry a trusted proxy added: entries are read from
+    the right, past our own proxies, and the first other address is the client's (whatever
+    the client wrote further left is its own claim). Without a trusted peer the header is
+    ignored, so nobody can pick the address their guesses count against."""
     client = scope.get("client")
-    return client[0] if client else ""
+    peer = client[0] if client else ""
+    if not is_trusted_proxy(peer):
+        return peer
+    hops = [part for key, value in scope.get("headers", []) if key == b"x-forwarded-for"
+            for part in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        ip = _address(hop)
+        if ip is None:
+            return peer  # a mangled header: count the proxy, never a made-up address
+        if not is_trusted_proxy(str(ip)):
+            return str(ip)
+    return peer
 
 
 def request_cookies(scope) -> dict[str, str]:

@@ -67,6 +67,8 @@ def _limit_message(exc: signin.SignInLimited) -> str:
     if exc.reason == "cooldown":
         return _("A code was sent a moment ago. You can ask for a new one in %(seconds)d seconds.") % {
             "seconds": exc.retry_after}
+    if exc.reason == "busy":
+        return _("Many sign-ins at once. Try again in a few seconds.")
     if exc.reason == "hourly":
         return _("Too many codes for this number. Try again in %(minutes)d minutes.") % {"minutes": minutes}
     return _("Too many attempts from this network. Try again in %(minutes)d minutes.") % {"minutes": minutes}

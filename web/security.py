@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from litestar.datastructures import MutableScopeHeaders
 
-from web.settings import get_settings
+from web.auth import is_trusted_proxy
 
 log = logging.getLogger("crm.request")
 
@@ -62,7 +62,8 @@ DOCS_CSP = (
 def _is_https(scope) -> bool:
     if scope.get("scheme") == "https":
         return True
-    if get_settings().behind_https_proxy:
+    client = scope.get("client")
+    if is_trusted_proxy(client[0] if client else ""):
         for key, value in scope.get("headers", []):
             if key == b"x-forwarded-proto":
                 return value.decode("latin-1").split(",")[0].strip() == "https"

@@ -85,6 +85,9 @@ class Settings:
     """CRM_COOKIE_SECURE: set 0 only when serving plain http to other hosts on a LAN."""
     behind_https_proxy: bool = False
     """CRM_BEHIND_HTTPS_PROXY: trust X-Forwarded-Proto for HSTS and secure redirects."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    """CRM_TRUSTED_PROXIES: proxies whose X-Forwarded-For entry is trusted when
+    CRM_BEHIND_HTTPS_PROXY is on (comma-separated addresses or CIDR networks)."""
     session_idle_minutes: int = 120
     """CRM_SESSION_IDLE_MINUTES: a session unused this long ends."""
     session_max_hours: int = 12
@@ -168,6 +171,7 @@ class Settings:
             demo=_flag("CRM_DEMO", False),
             cookie_secure=_flag("CRM_COOKIE_SECURE", True),
             behind_https_proxy=_flag("CRM_BEHIND_HTTPS_PROXY", False),
+            trusted_proxies=_list("CRM_TRUSTED_PROXIES", ("127.0.0.1/32", "::1/128")),
             session_idle_minutes=_int("CRM_SESSION_IDLE_MINUTES", 120),
             session_max_hours=_int("CRM_SESSION_MAX_HOURS", 12),
             timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),

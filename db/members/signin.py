@@ -5,6 +5,8 @@ number of server processes because it lives in rows (member_sign_in_code, _event
 - a code lives 5 minutes, works once, and only its HMAC (keyed with the secret key) is kept;
 - at most 5 codes per number per hour, 60 s between two, and 20 per address per hour;
 - 5 wrong tries kill the code and lock the number for 15 minutes; an address gets 50;
+- each limit is decided one request at a time per number and address (db/limits.py), so
+  parallel guesses each count;
 - nothing says whether a number is a member until its code was right;
 - a number that is not a member gets a join token (10 minutes, once) to join with;
 - `crm member login-link` makes a 15-minute single-use link for support staff;
@@ -26,6 +28,7 @@ from db.clock import now
 from db.customers import identity
 from db.engine import as_datetime, is_sqlite, raw, writing
 from db.errors import NotFound, RateLimited, ValidationFailed
+from db.limits import deciding
 from db.members import sms
 
 CODE_TTL = timedelta(minutes=5)
@@ -44,11 +47,16 @@ KEEP_ROWS = timedelta(days=1)  # codes and events older than this are deleted
 
 class SignInLimited(RateLimited):
     """A limit was reached. reason: "locked" (too many wrong codes), "cooldown" (a code was
-    sent less than a minute ago), "hourly" (5 codes this hour) or "address" (this network)."""
+    sent less than a minute ago), "hourly" (5 codes this hour), "address" (this network) or
+    "busy" (too many sign-ins at this moment to wait for a turn)."""
 
     def __init__(self, reason: str, retry_after: int):
         super().__init__(max(1, retry_after))
         self.reason = reason
+
+
+def _busy(retry_after: int) -> SignInLimited:
+    return SignInLimited("busy", retry_after)
 
 
 class WrongCode(ValidationFailed):
@@ -151,7 +159,7 @@ async def request_code(raw_mobile: str | None, ip: str,
     stamp = now()
     code = f"{secrets.randbelow(1_000_000):06d}"
     address = f"send:{ip}"
-    async with writing():
+    async with deciding(address, f"mobile:{mobile}", busy=_busy):
         await raw("DELETE FROM member_sign_in_event WHERE at < {}", stamp - KEEP_ROWS)
         await raw("DELETE FROM member_sign_in_code WHERE created_at < {}", stamp - KEEP_ROWS)
         if (wait := await _lock_wait(mobile, stamp)) is not None:
@@ -204,7 +212,7 @@ async def verify_code(raw_mobile: str | None, code: str | None, ip: str) -> Veri
     stamp = now()
     address = f"fail:{ip}"
     outcome: Exception | None = None
-    async with writing():
+    async with deciding(address, f"mobile:{mobile}", busy=_busy):
         if (wait := await _lock_wait(mobile, stamp)) is not None:
             raise SignInLimited("locked", wait)
         count, oldest = await _event_count(address, stamp - HOUR)

@@ -7,18 +7,19 @@ the table holds its SHA-256, so a leaked database does not hand out live session
 
 from __future__ import annotations
 
-import time
-
 import hashlib
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 
 from db.clock import now
-from db.engine import writing
+from db.engine import as_datetime, raw, writing
 from db.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from db.limits import deciding
 from db.staff import passwords
 from db.staff.tables import ROLES, ApiKey, SignInAttempt, StaffSession, StaffUser, Team
 
@@ -175,51 +176,54 @@ async def deactivate_by_username(username: str) -> None:
 # ---------------------------------------------------------------- sign-in
 
 
-async def _check_rate(keys: list[tuple[str, int]]) -> None:
-    since = now() - LIMIT_WINDOW
-    for key, limit in keys:
-        count = await SignInAttempt.count().where(
-            (SignInAttempt.key == key) & (SignInAttempt.at > since)
-        )
-        if count >= limit:
-            oldest = (
-                await SignInAttempt.select(SignInAttempt.at)
-                .where((SignInAttempt.key == key) & (SignInAttempt.at > since))
-                .order_by(SignInAttempt.at)
-                .first()
-            )
-            wait = int((oldest["at"] + LIMIT_WINDOW - now()).total_seconds()) + 1
-            raise RateLimited(max(wait, 1))
-
-
-async def _record_failure(keys: list[str]) -> None:
+async def _take_attempt(limits: list[tuple[str, int]]) -> list[int]:
+    """Count one attempt against each (key, limit) before anything is checked, or raise
+    RateLimited when a limit is reached. Returns the attempt rows, to be let go on success.
+    One decision at a time per key (db.limits), so parallel guesses cannot all pass."""
     stamp = now()
-    async with writing():
-        await SignInAttempt.insert(*[SignInAttempt(key=k, at=stamp) for k in keys])
+    since = stamp - LIMIT_WINDOW
+    keys = [key for key, _ in limits]
+    async with deciding(*keys):
+        for key, limit in limits:
+            rows = await raw("SELECT count(*) AS n, min(at) AS oldest FROM sign_in_attempt "
+                             "WHERE key = {} AND at > {}", key, since)
+            if rows[0]["n"] >= limit:
+                wait = int((as_datetime(rows[0]["oldest"]) + LIMIT_WINDOW - stamp).total_seconds())
+                raise RateLimited(max(wait + 1, 1))
+        ids = [(await raw("INSERT INTO sign_in_attempt (key, at) VALUES ({}, {}) RETURNING id",
+                          key, stamp))[0]["id"] for key in keys]
         # Keep the table small: old attempts no longer count for anything.
-        await SignInAttempt.delete().where(SignInAttempt.at < stamp - LIMIT_WINDOW * 4)
+        await raw("DELETE FROM sign_in_attempt WHERE at < {}", stamp - LIMIT_WINDOW * 4)
+    return ids
+
+
+async def _let_go(attempts: list[int], reset_key: str) -> None:
+    """A right answer: its own attempts do not count, and the account's count starts again."""
+    async with writing():
+        await SignInAttempt.delete().where(
+            SignInAttempt.id.is_in(attempts) | (SignInAttempt.key == reset_key)
+        )
 
 
 async def authenticate(username: str, password: str, ip: str) -> Principal:
     """Check a password, rate-limited per account and per address.
 
-    Raises RateLimited before checking anything when either limit is reached, and
-    ValidationFailed for a wrong username or password (the same message for both).
+    The attempt is counted before the password is checked (RateLimited when either limit is
+    reached), and ValidationFailed answers a wrong username or password (one message for both).
     """
     username = (username or "").strip().lower()[:64]
     account_key, address_key = f"user:{username}", f"ip:{ip}"
-    await _check_rate([(account_key, ACCOUNT_LIMIT), (address_key, ADDRESS_LIMIT)])
+    attempts = await _take_attempt([(account_key, ACCOUNT_LIMIT), (address_key, ADDRESS_LIMIT)])
     row = await StaffUser.select().where(StaffUser.username == username).first()
     ok = passwords.verify_password(row["password_hash"] if row else passwords.dummy_hash(), password)
     if not (row and ok and row["is_active"]):
-        await _record_failure([account_key, address_key])
         raise ValidationFailed({"password": "wrong username or password"})
     if passwords.needs_rehash(row["password_hash"]):
         async with writing():
             await StaffUser.update(
                 {StaffUser.password_hash: passwords.hash_password(password)}
             ).where(StaffUser.id == row["id"])
-    await SignInAttempt.delete().where(SignInAttempt.key == account_key)
+    await _let_go(attempts, account_key)
     return _principal(row)
 
 
@@ -317,17 +321,27 @@ def totp_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
-def _code_ok(secret: str, code: str) -> bool:
+def _matching_step(secret: str, code: str, at: datetime) -> int | None:
+    """The 30-second step whose code this is (the current one or a neighbour), or None."""
     code = "".join(ch for ch in (code or "") if ch.isdigit())
-    return len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(at)
+    for candidate in (step, step - 1, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
 
 
 async def enable_totp(user_id: int, secret: str, code: str) -> None:
-    if not _code_ok(secret, code):
+    step = _matching_step(secret, code, now())
+    if step is None:
         raise ValidationFailed({"code": "that code does not match; try the newest one"})
-    async with writing():
+    async with writing():  # the code that turned it on is spent too
         await StaffUser.update(
-            {StaffUser.totp_secret: secret, StaffUser.totp_enabled: True}
+            {StaffUser.totp_secret: secret, StaffUser.totp_enabled: True,
+             StaffUser.totp_last_step: step}
         ).where(StaffUser.id == user_id)
 
 
@@ -342,14 +356,23 @@ async def disable_totp(user_id: int, admin_2fa: str) -> None:
 
 
 async def verify_totp(user_id: int, code: str, ip: str) -> None:
-    """The second sign-in step; wrong codes count toward the same account limit."""
+    """The second sign-in step. Each code is counted before it is checked, toward its own
+    account limit and the address limit, and a code works once per account (a replay within
+    its 30 seconds, from this session or another, is a wrong code)."""
     key = f"totp:{user_id}"
-    await _check_rate([(key, ACCOUNT_LIMIT), (f"ip:{ip}", ADDRESS_LIMIT)])
+    attempts = await _take_attempt([(key, ACCOUNT_LIMIT), (f"ip:{ip}", ADDRESS_LIMIT)])
     row = await StaffUser.select(StaffUser.totp_secret).where(StaffUser.id == user_id).first()
-    if not row or not row["totp_secret"] or not _code_ok(row["totp_secret"], code):
-        await _record_failure([key, f"ip:{ip}"])
+    step = _matching_step(row["totp_secret"], code, now()) if row and row["totp_secret"] else None
+    if step is None:
         raise ValidationFailed({"code": "wrong code"})
-    await SignInAttempt.delete().where(SignInAttempt.key == key)
+    async with writing():
+        # Conditional: of two sign-ins with one code at once, only one moves the step on.
+        spent = await raw("UPDATE staff_user SET totp_last_step = {} WHERE id = {} AND "
+                          "(totp_last_step IS NULL OR totp_last_step < {}) RETURNING id",
+                          step, user_id, step)
+    if not spent:
+        raise ValidationFailed({"code": "wrong code"})
+    await _let_go(attempts, key)
 
 
 # ---------------------------------------------------------------- API keys

@@ -1,4 +1,5 @@
 from piccolo.columns import (
+    BigInt,
     Boolean,
     ForeignKey,
     Serial,
@@ -27,6 +28,8 @@ class StaffUser(Table):
     is_active = Boolean(default=True)
     totp_secret = Varchar(length=64, null=True, default=None)
     totp_enabled = Boolean(default=False)
+    # The 30-second step of the last code that signed in: a code works once per account.
+    totp_last_step = BigInt(null=True, default=None)
     locale = Varchar(length=8, null=True, default=None)
     timezone = Varchar(length=40, null=True, default=None)
     password_changed_at = Timestamptz()
