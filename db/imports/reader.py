@@ -180,9 +180,12 @@ def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
         try:
             for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
                 seen += 1
-                cells = [_cell(value) for value in row]
-                while cells and cells[-1] is None:
-                    cells.pop()
+                if row.count(None) == len(row):  # a blank or missing row: no list built
+                    cells = []
+                else:
+                    cells = [_cell(value) for value in row]
+                    while cells and cells[-1] is None:
+                        cells.pop()
                 if cells:
                     data += 1
                     if data > MAX_SHEET_ROWS + 1 or seen > EXCEL_ROWS:  # + 1: the header
