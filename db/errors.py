@@ -29,3 +29,19 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int):
         super().__init__(f"too many attempts; try again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class Message(str):
+    """A message with values filled in: str() is the English text; `template` and `values`
+    let the web layer translate the template and fill the values in again (db/ never
+    translates). Built with %(name)s placeholders: Message("line %(line)s …", line="5")."""
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values):
+        text = template % values if values else template
+        obj = super().__new__(cls, text)
+        obj.template = template
+        obj.values = values
+        return obj

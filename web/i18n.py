@@ -94,9 +94,25 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.get().ngettext(singular, plural, n)
 
 
+def translate(message: str, values: dict | None = None) -> str:
+    """A domain message in the request's language: a db.errors.Message (or a template with
+    `values`) has its template translated and its values filled in again."""
+    template = getattr(message, "template", None)
+    if template is not None:
+        values = {**message.values, **(values or {})}
+    else:
+        template = message
+    if not values:
+        return gettext(template)
+    try:
+        return gettext(template) % values
+    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+        return template % values
+
+
 def field_errors(errors: dict[str, str]) -> dict[str, str]:
     """A domain error's messages per field, in the request's language, for a form."""
-    return {field: gettext(message) for field, message in errors.items()}
+    return {field: translate(message) for field, message in errors.items()}
 
 
 @lru_cache(maxsize=None)

@@ -24,7 +24,7 @@ from db.imports import jobs
 from db.imports.mapping import field_choices
 from db.orders.tables import CHANNELS
 from web.auth import actor_of, role_required
-from web.i18n import field_errors
+from web.i18n import field_errors, translate
 from web.i18n import gettext as _
 from web.settings import get_settings
 from web.templating import render
@@ -129,7 +129,9 @@ class ImportPages(Controller):
         job = await _job(request, job_id)
         if job["status"] == "uploaded":
             return render(request, "imports/mapping.html", await _mapping_context(job))
-        return render(request, "imports/job.html", {"nav": "more", "job": job}, block="progress")
+        error = translate(job["error"], job["options"].get("error_values")) if job["error"] else ""
+        return render(request, "imports/job.html", {"nav": "more", "job": job, "error": error},
+                      block="progress")
 
     @post("/{job_id:int}/mapping")
     async def save_mapping(self, request: Request, job_id: FromPath[int]) -> Response:

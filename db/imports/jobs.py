@@ -3,6 +3,11 @@ any process can show a job's progress, and a job whose process died can be picke
 
 A job belongs to the person who uploaded it (admins see every job). The file is kept under
 the data folder until the job is deleted; the rejected rows go to a CSV beside it.
+
+The file is read at upload (reader.inspect) and once more by the run, never by a page: the
+upload stores the headers and the first rows on the job (`headers`, `sample`), and the
+mapping page and the preview read those. Four people looking at a 500 MB sheet's preview
+cost four small SELECTs, not four parses of the sheet.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from db.orders.tables import CHANNELS
 
 log = logging.getLogger("crm.imports")
 
-PREVIEW_ROWS = 20
+PREVIEW_ROWS = reader.PREVIEW_ROWS
 STALE_AFTER = dt.timedelta(minutes=2)  # a running job this long without a batch has lost its process
 UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 
@@ -54,7 +59,7 @@ async def _inspect(path: Path, filename: str) -> reader.FileInfo:
     try:
         info = await asyncio.to_thread(reader.inspect, path, filename)
     except reader.UnreadableFile as exc:
-        raise ValidationFailed({"file": str(exc)}) from exc
+        raise ValidationFailed({"file": exc.message}) from exc
     if info.total_rows == 0:
         raise ValidationFailed({"file": "the file has no data rows under its header"})
     return info
@@ -81,7 +86,8 @@ async def create_job(kind: str, path: Path, filename: str, user_id: int | None,
     rows = await ImportJob.insert(ImportJob(
         kind=kind, filename=(Path(filename).name or path.name)[:200], path=str(path),
         file_format=info.file_format, encoding=info.encoding, mapping=json.dumps(guessed, ensure_ascii=False),
-        options="{}", status=status, total_rows=info.total_rows,
+        headers=json.dumps(info.headers, ensure_ascii=False),
+        sample=values.dump_cells(info.sample), options="{}", status=status, total_rows=info.total_rows,
         rejects_path=str(path.with_name(path.stem + "-rejected.csv")), created_by=user_id,
         created_at=stamp,
     )).returning(ImportJob.id)
@@ -92,6 +98,8 @@ def _decode(job: dict) -> dict:
     job = dict(job)
     job["mapping"] = json.loads(job.get("mapping") or "{}")
     job["options"] = json.loads(job.get("options") or "{}")
+    job["headers"] = json.loads(job.get("headers") or "[]")
+    job["sample"] = values.load_cells(job.get("sample") or "[]")
     return job
 
 
@@ -115,23 +123,37 @@ async def recent_jobs(viewer_id: int | None, viewer_role: str, limit: int = 10) 
 
 
 def headers_of(job: dict) -> list[str]:
+    """The file's column names, as stored at upload (a job uploaded before they were stored
+    has its file's first row read)."""
+    if job.get("headers"):
+        return job["headers"]
     path = Path(job["path"])
-    for row in (reader._xlsx_rows(path) if job["file_format"] == "xlsx"
-                else reader._csv_rows(path, job["encoding"])):
-        if not reader._is_blank(row):
-            return reader._headers(row)
+    rows = (reader._xlsx_rows(path) if job["file_format"] == "xlsx"
+            else reader._csv_rows(path, job["encoding"]))
+    try:
+        for row in rows:
+            if not reader._is_blank(row):
+                return reader._headers(row)
+    finally:
+        rows.close()
     return []
 
 
-def _first_row(job: dict) -> list[str]:
-    for cells in reader.iter_rows(Path(job["path"]), job["file_format"], job["encoding"]):
-        return [values.cell_text(c) for c in cells]
-    return []
+def sample_rows(job: dict) -> list[list]:
+    """The first data rows, as stored at upload (read from the file for older jobs)."""
+    if job.get("headers"):
+        return job.get("sample") or []
+    rows = reader.iter_rows(Path(job["path"]), job["file_format"], job["encoding"])
+    try:
+        return [cells for cells, _ in zip(rows, range(PREVIEW_ROWS))]
+    finally:
+        rows.close()
 
 
 async def first_row(job: dict) -> list[str]:
     """The first data row as text: shown beside each column on the mapping step."""
-    return await asyncio.to_thread(_first_row, job)
+    rows = job["sample"] if job.get("headers") else await asyncio.to_thread(sample_rows, job)
+    return [values.cell_text(c) for c in rows[0]] if rows else []
 
 
 async def check_ready(job: dict) -> None:
@@ -181,9 +203,7 @@ def _interpreted(record) -> dict[str, str]:
 
 def _preview_rows(job: dict, ctx: Context, limit: int) -> list[dict]:
     out = []
-    for index, cells in enumerate(reader.iter_rows(Path(job["path"]), job["file_format"], job["encoding"])):
-        if index >= limit:
-            break
+    for index, cells in enumerate(sample_rows(job)[:limit]):
         record, errors = parse_row(ctx, cells)
         shown = {}
         for field, column in ctx.columns.items():
@@ -242,11 +262,21 @@ async def run_job(job_id: int) -> dict:
         ctx = await context_for(job)
         totals: Counts = await process_file(job, ctx, who)
     except Exception as exc:
-        message = (str(exc) if isinstance(exc, (ValidationFailed, reader.UnreadableFile))
-                   else "the import stopped on an unexpected error; the rows before it were saved")
+        if isinstance(exc, reader.UnreadableFile):
+            message = exc.message
+        elif isinstance(exc, ValidationFailed):
+            message = str(exc)
+            if len(exc.errors) == 1:
+                message = next(iter(exc.errors.values()))
+        else:
+            message = "the import stopped on an unexpected error; the rows before it were saved"
         log.exception("import job %s failed", job_id)
+        # the template is stored (translated when shown) and its values beside it
+        error_values = getattr(message, "values", {})
         await ImportJob.update({
-            ImportJob.status: "failed", ImportJob.error: message[:500], ImportJob.finished_at: now(),
+            ImportJob.status: "failed", ImportJob.error: getattr(message, "template", message)[:500],
+            ImportJob.options: json.dumps({**job["options"], "error_values": error_values}),
+            ImportJob.finished_at: now(),
         }).where(ImportJob.id == job_id)
         return await get_job(job_id)
     async with writing():

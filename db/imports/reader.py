@@ -1,10 +1,19 @@
 """Reading uploaded files: CSV in UTF-8, UTF-8 with BOM or GB18030, and XLSX.
 
-Files are streamed row by row (a 50 MB export is never held in memory). `inspect()` reads
-the whole file once before anything is written: it finds the encoding, checks every byte
-decodes, and counts the rows, so a file that cannot be read fails before the first batch.
-An XLSX is a zip: its members and unpacked size are checked before python-calamine opens it
-(its XML parser expands no entities).
+Files are streamed row by row, CSV and XLSX alike, so memory stays bounded whatever the
+file's size. `inspect()` runs before anything is written: for a CSV it reads the whole file
+once (encoding, every byte decodes, the row count), so a file that cannot be read fails
+before the first batch; for an XLSX it reads the header and the first rows only. Both keep
+the first PREVIEW_ROWS data rows (`FileInfo.sample`): the mapping page and the preview use
+those, never the file, and the background run streams the file once.
+
+An XLSX is a zip: its members, its unpacked size and each sheet's unpacked size are checked
+before openpyxl opens it (read-only mode parses the sheet's XML as a stream, with
+defusedxml, which refuses entity tricks). python-calamine is not used: it loads a whole sheet
+into a dense grid first, so an 873 MB sheet took 1.5 GB and a 1.5 KB file with one cell at
+CV1000000 took 3 GB.
+
+Messages are plain English `Message`s; the web layer translates them (web/i18n.py).
 """
 
 from __future__ import annotations
@@ -13,21 +22,43 @@ import codecs
 import csv
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from db.errors import Message
 
 SAMPLE_BYTES = 256 * 1024
 MAX_XLSX_MEMBERS = 2_000
 MAX_XLSX_UNPACKED = 1_000_000_000  # 1 GB of XML: far above any real shop export
 MAX_XLSX_RATIO = 200  # a member that unpacks more than 200x is a zip bomb
+MAX_SHEET_BYTES = 500 * 1024 * 1024  # one sheet's XML, unpacked: about 1.5 million 7-column rows
+MAX_SHARED_TEXT_BYTES = 100 * 1024 * 1024  # sharedStrings.xml, unpacked (it is held in memory)
+MAX_SHEET_ROWS = 1_000_000  # data rows of a sheet (rows beyond Excel's 1,048,576 cannot exist)
 MAX_COLUMNS = 200
 MAX_CELL = 10_000
+EXCEL_ROWS = 1_048_576
+PREVIEW_ROWS = 20  # data rows kept at upload for the mapping page and the preview
+SAMPLE_CELL = 2_001  # characters of a cell kept for the preview
 
 csv.field_size_limit(1_000_000)
 
 
 class UnreadableFile(ValueError):
-    """The file cannot be imported at all; the message says why, in plain English."""
+    """The file cannot be imported at all; the message (a `Message`) says why, in plain English."""
+
+    def __init__(self, message: str, **values):
+        self.message = Message(message, **values)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+SHEET_TOO_BIG = (f"the sheet unpacks to more than {MAX_SHEET_BYTES // (1024 * 1024)} MB: "
+                 "split it into smaller files")
+SHARED_TEXT_TOO_BIG = (f"the sheet's text unpacks to more than {MAX_SHARED_TEXT_BYTES // (1024 * 1024)} MB: "
+                       "split it into smaller files")
+TOO_MANY_ROWS = f"the sheet has more than {MAX_SHEET_ROWS:,} rows: split it into smaller files"
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,7 @@ class FileInfo:
     encoding: str  # "utf-8-sig" | "utf-8" | "gb18030" | "" for xlsx
     headers: list[str]
     total_rows: int  # data rows, the header not counted, empty rows skipped
+    sample: list[list] = field(default_factory=list)  # the first PREVIEW_ROWS data rows
 
 
 def detect_format(path: Path, filename: str = "") -> str:
@@ -73,18 +105,23 @@ def detect_encoding(path: Path) -> str:
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
     with open(path, encoding=encoding, errors="strict", newline="") as fh:
+        rows = csv.reader(fh)
         try:
-            for line_no, row in enumerate(csv.reader(fh), start=1):
+            for row in rows:
                 if len(row) > MAX_COLUMNS:
-                    raise UnreadableFile(f"line {line_no} has more than {MAX_COLUMNS} columns")
+                    raise UnreadableFile("line %(line)s has more than %(max)s columns",
+                                         line=f"{rows.line_num:,}", max=MAX_COLUMNS)
                 yield row
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
                 f"the file is not valid {encoding.upper().replace('-SIG', '')} text further on "
                 "(a mix of encodings?): save it again as CSV UTF-8"
             ) from exc
-        except csv.Error as exc:
-            raise UnreadableFile(f"the CSV file is malformed: {exc}") from exc
+        except csv.Error as exc:  # csv's own words are English only: say where instead
+            raise UnreadableFile(
+                "the CSV file is malformed near line %(line)s: save it again from Excel as CSV UTF-8",
+                line=f"{rows.line_num:,}",
+            ) from exc
 
 
 def check_zip(path: Path) -> None:
@@ -96,6 +133,11 @@ def check_zip(path: Path) -> None:
             unpacked = 0
             for info in members:
                 unpacked += info.file_size
+                name = info.filename.lower()
+                if name.startswith("xl/worksheets/") and info.file_size > MAX_SHEET_BYTES:
+                    raise UnreadableFile(SHEET_TOO_BIG)
+                if name == "xl/sharedstrings.xml" and info.file_size > MAX_SHARED_TEXT_BYTES:
+                    raise UnreadableFile(SHARED_TEXT_TOO_BIG)
                 if info.compress_size and info.file_size / info.compress_size > MAX_XLSX_RATIO \
                         and info.file_size > 10_000_000:
                     raise UnreadableFile("the .xlsx file unpacks to far more than it holds (a zip bomb?)")
@@ -109,30 +151,54 @@ def check_zip(path: Path) -> None:
 
 
 def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
-    """The first sheet's rows; `dimension`, when given, receives the sheet's row count before
-    the first row is read.
+    """The first sheet's rows, streamed (openpyxl read-only: the sheet's XML is parsed as it
+    is read, so memory does not grow with the sheet); `dimension`, when given, receives the
+    row count the sheet declares (0 if none) before the first row is read.
 
-    python-calamine (Rust) reads the sheet about twenty times faster than openpyxl, whose
-    cell parsing alone took over a minute for 100,000 order rows. A formula cell gives the
-    value Excel saved with it (what the shop sees in the sheet), never its formula, and it is
-    never evaluated. Whole numbers come back as floats and are made ints again, so a mobile
-    stays 13812345678, not 13812345678.0."""
-    from python_calamine import CalamineWorkbook
+    A formula cell gives the value Excel saved with it (what the shop sees in the sheet),
+    never its formula, and it is never evaluated. Only the first MAX_COLUMNS columns are
+    read; trailing empty cells are dropped. Whole numbers come back as ints, so a mobile
+    stays 13812345678, not 13812345678.0. More than MAX_SHEET_ROWS data rows (or rows
+    numbered past Excel's last row) raise UnreadableFile, whatever the sheet declares."""
+    from openpyxl import load_workbook
 
     check_zip(path)
     try:
-        book = CalamineWorkbook.from_path(str(path))
-        sheet = book.get_sheet_by_index(0) if book.sheet_names else None
-    except Exception as exc:  # calamine raises one error type per format problem
+        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
         raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
-    if sheet is None:
-        return
-    if dimension is not None:
-        dimension.append(sheet.height)
-    for row in sheet.iter_rows():
-        if len(row) > MAX_COLUMNS:
-            row = row[:MAX_COLUMNS]
-        yield [_cell(value) for value in row]
+    try:
+        if not book.worksheets:
+            return
+        sheet = book.worksheets[0]
+        if not hasattr(sheet, "reset_dimensions"):  # a chart sheet
+            return
+        if dimension is not None:
+            dimension.append(getattr(sheet, "_max_row", None) or 0)
+        sheet.reset_dimensions()  # read the rows there are, not the ones the sheet claims
+        seen = data = 0
+        try:
+            for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
+                seen += 1
+                if row.count(None) == len(row):  # a blank or missing row: no list built
+                    cells = []
+                else:
+                    cells = [_cell(value) for value in row]
+                    while cells and cells[-1] is None:
+                        cells.pop()
+                if cells:
+                    data += 1
+                    if data > MAX_SHEET_ROWS + 1 or seen > EXCEL_ROWS:  # + 1: the header
+                        raise UnreadableFile(TOO_MANY_ROWS)
+                elif seen > EXCEL_ROWS:
+                    raise UnreadableFile(TOO_MANY_ROWS)
+                yield cells
+        except UnreadableFile:
+            raise
+        except Exception as exc:
+            raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
+    finally:
+        book.close()
 
 
 def _cell(value):
@@ -173,29 +239,43 @@ def _headers(row: list) -> list[str]:
     return headers
 
 
+def _sample_row(row: list) -> list:
+    """A data row as kept for the preview: long text cut at SAMPLE_CELL characters (still
+    longer than any field takes, so the preview finds the same errors as the run)."""
+    return [cell[:SAMPLE_CELL] if isinstance(cell, str) else cell for cell in row]
+
+
 def inspect(path: Path, filename: str = "") -> FileInfo:
-    """Format, encoding, headers and row count. A CSV is read whole once (streamed), so a
-    decoding error anywhere is found before anything is written. An XLSX is parsed only as
-    far as its first data row: the row count is the one the sheet declares (parsing 100,000
-    rows twice would double the work, and the zip was checked on opening);
-    without a declared size the sheet is counted row by row."""
+    """Format, encoding, headers, row count and the first PREVIEW_ROWS data rows. A CSV is
+    read whole once (streamed), so a decoding error anywhere is found before anything is
+    written. An XLSX is parsed only as far as its first PREVIEW_ROWS data rows when the sheet
+    declares a plausible size (parsing 100,000 rows twice would double the work; the zip was
+    checked on opening); without one (or with one over MAX_SHEET_ROWS, which blank formatted
+    rows can cause) the sheet is streamed to the end to count, and refused over the limit."""
     file_format = detect_format(path, filename)
     encoding = "" if file_format == "xlsx" else detect_encoding(path)
     dimension: list = []
     rows = _xlsx_rows(path, dimension) if file_format == "xlsx" else _csv_rows(path, encoding)
     headers: list[str] | None = None
+    sample: list[list] = []
     total = 0
-    for row in rows:
-        if _is_blank(row):
-            continue
-        if headers is None:
-            headers = _headers(row)
-            continue
-        total += 1
-        if file_format == "xlsx" and dimension and dimension[0]:
-            total = max(1, dimension[0] - 1)  # the header row is not counted
-            rows.close()
-            break
+    try:
+        for row in rows:
+            if _is_blank(row):
+                continue
+            if headers is None:
+                headers = _headers(row)
+                continue
+            total += 1
+            if len(sample) < PREVIEW_ROWS:
+                sample.append(_sample_row(row))
+                continue
+            declared = dimension[0] if dimension else 0
+            if file_format == "xlsx" and 1 < declared <= MAX_SHEET_ROWS + 1:
+                total = max(total, declared - 1)  # the header row is not counted
+                break
+    finally:
+        rows.close()
     if headers is None:
         raise UnreadableFile("the file is empty")
-    return FileInfo(file_format, encoding, headers, total)
+    return FileInfo(file_format, encoding, headers, total, sample)

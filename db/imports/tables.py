@@ -19,6 +19,8 @@ class ImportJob(Table):
     encoding = Varchar(length=16, default="")
     mapping = Text(default="{}")  # JSON: file column -> field
     options = Text(default="{}")  # JSON: e.g. the default channel for orders
+    headers = Text(default="[]")  # JSON: the file's column names, read at upload
+    sample = Text(default="[]")  # JSON: its first data rows (db.imports.values.dump_cells)
     status = Varchar(length=12, default="uploaded", index=True)
     total_rows = Integer(default=0)
     processed = Integer(default=0)

@@ -9,6 +9,7 @@ just text, and fails or passes validation as text.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 from functools import lru_cache
@@ -222,3 +223,41 @@ def parse_text(value, max_len: int) -> str:
     if len(text) > max_len:
         raise ValueError(f"at most {max_len} characters")
     return text
+
+
+# ---------------------------------------------------------------- rows kept on the job
+
+_TAGS = (("datetime", dt.datetime), ("date", dt.date), ("time", dt.time))
+
+
+def _tagged(value):
+    for tag, kind in _TAGS:  # datetime first: a datetime is also a date
+        if isinstance(value, kind):
+            return {tag: value.isoformat()}
+    if isinstance(value, dt.timedelta):
+        return {"seconds": value.total_seconds()}
+    raise TypeError(f"cannot store a {type(value).__name__} cell")
+
+
+def dump_cells(rows: list[list]) -> str:
+    """Rows of cells as JSON: text, numbers, booleans and None as they are; datetimes, dates,
+    times and durations tagged ({"date": "1990-05-17"}), so load_cells gives them back."""
+    return json.dumps(rows, ensure_ascii=False, default=_tagged)
+
+
+def _untag(obj: dict):
+    if len(obj) == 1:
+        (tag, text), = obj.items()
+        if tag == "datetime":
+            return dt.datetime.fromisoformat(text)
+        if tag == "date":
+            return dt.date.fromisoformat(text)
+        if tag == "time":
+            return dt.time.fromisoformat(text)
+        if tag == "seconds":
+            return dt.timedelta(seconds=text)
+    return obj
+
+
+def load_cells(text: str) -> list[list]:
+    return json.loads(text, object_hook=_untag)

@@ -130,6 +130,11 @@ DOMAIN_MESSAGES = [
     N_("the .xlsx file holds too many parts to be a spreadsheet"),
     N_("the .xlsx file unpacks to far more than it holds (a zip bomb?)"),
     N_("the .xlsx file unpacks to more than 1 GB"),
+    N_("the sheet unpacks to more than 500 MB: split it into smaller files"),
+    N_("the sheet's text unpacks to more than 100 MB: split it into smaller files"),
+    N_("the sheet has more than 1,000,000 rows: split it into smaller files"),
+    N_("line %(line)s has more than %(max)s columns"),  # reader.Message: values filled in when shown
+    N_("the CSV file is malformed near line %(line)s: save it again from Excel as CSV UTF-8"),
     N_("customers or orders"),
     N_("a name column is required"),
     N_("a mobile or an e-mail column is required"),
