@@ -145,6 +145,10 @@ class ApiController(Controller):
 
     @post("/orders", summary="Create or replay an order; idempotent on (channel, external_id)")
     async def upsert_order(self, request: Request, data: JSONBody[OrderIn]) -> Response:
+        """`total` and each item's `price` are strings of ASCII digits with at most two
+        decimals (`"1299.50"`; no `1e3`, `1,299.50` or full-width digits); `currency` must be
+        `CNY` (the default), the currency customers' totals are kept in; `placed_at` is ISO
+        8601 within 2000–2100."""
         parsed = ingest.parse_order(_plain(data))
         order_id, customer_id, created = await ingest.ingest_order(parsed, actor_of(request))
         return Response({"id": order_id, "customer_id": customer_id, "created": created},
