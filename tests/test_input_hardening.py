@@ -209,3 +209,15 @@ async def test_pages_fragments_and_csv_carry_one_charset(client, signed_in):  # 
     assert logged.headers["content-type"] == "text/html; charset=utf-8"
     csv = await me.get("/customers/export", params={"format": "csv"})
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+
+
+async def test_cursors_beyond_the_id_column_read_the_first_page(api, signed_in):
+    customer_id = await add()
+    for before in ("99999999999999999999999", "2147483648", "-1", "１２"):
+        response = await api.get("/api/v1/customers", params={"before": before})
+        assert response.status_code == 200, response.text
+        assert [c["id"] for c in response.json()["items"]] == [customer_id]
+    admin = await signed_in("boss", "admin", None)
+    assert (await admin.get("/admin/audit", params={"before": "9" * 30})).status_code == 200
+    for params in ({"mobile": "138\x0012345678"}, {"email": "a\x00@b.cn"}):
+        assert (await api.get("/api/v1/customers", params=params)).status_code in (200, 422)

@@ -22,6 +22,7 @@ from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, api_key_required, scope_of
+from web.params import parse_id
 from web.settings import get_settings
 
 
@@ -131,13 +132,14 @@ class ApiController(Controller):
         mobile: FromQuery[str | None] = None,
         email: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
-        before: FromQuery[int | None] = None,
+        before: FromQuery[str | None] = None,
     ) -> dict:
+        """`before` is the `next` of the previous page; one that is not ours reads the first page."""
         scope = scope_of(request)
         if mobile or email:
             ids = await service.find_by_identity(scope, mobile, email)
             return {"items": await customers_json(scope, ids), "next": None}
-        rows, next_cursor = await service.search_customers(scope, q or "", None, before)
+        rows, next_cursor = await service.search_customers(scope, q or "", None, parse_id(before))
         return {
             "items": await customers_json(scope, [row["id"] for row in rows]),
             "next": next_cursor,
