@@ -106,11 +106,17 @@ def as_date(value):
     return value
 
 
+MAX_ID = 2**31 - 1  # Serial ids are 32-bit on PostgreSQL (and SQLite stores what we give it)
+
+
 def parse_id(value) -> int | None:
-    """A database id from a form field or query string, or None for anything else ("", "abc",
-    "²", 40 digits: a 32-bit id column would overflow)."""
+    """A database id from a form field, query string or URL, or None for anything else ("",
+    "abc", "²", "１２", 40 digits or 2147483648: a 32-bit id column would overflow)."""
     text = str(value or "")
-    return int(text) if text.isdecimal() and len(text) < 12 else None
+    if not (text.isascii() and text.isdecimal() and len(text) <= 10):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 def in_list(column: str, items: list, pg_type: str = "integer") -> tuple[str, list]:

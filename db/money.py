@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+import unicodedata
 from typing import Any
 
 MAX_FEN = 10**12  # ten billion yuan: anything above is a typo or an attack
+CURRENCY = "CNY"  # the one currency amounts are kept in (orders, total_spent)
+# An amount as text: ASCII digits, at most two decimals. No exponent, sign, underscore,
+# full-width or other Unicode digits (Decimal and int() accept all of those).
+AMOUNT = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?", re.ASCII)
+_SHAPE = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 
 
-def parse_money(value: Any) -> int:
-    """'199.00', '199', '1,299.50' or '¥199' -> fen. Floats are refused: they are not exact."""
+def parse_money(value: Any, *, strict: bool = False) -> int:
+    """'199.00' or '199' -> fen; a whole number (not a float: floats are not exact) too.
+
+    strict (the API): the text must match AMOUNT exactly. Otherwise (forms, imports) what
+    people type is tidied first: '1,299.50', '¥199', ' 199 ' and full-width '１９９．００'
+    are read; '1e3' and the like are still refused."""
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError('send money as a string like "199.00"')
     if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation as exc:
-            raise ValueError("not an amount") from exc
-    else:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        if value > MAX_FEN // 100:
+            raise ValueError("too large")
+        return value * 100
+    if not isinstance(value, str):
         raise ValueError('send money as a string like "199.00"')
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("must be zero or more")
-    if amount.as_tuple().exponent < -2:
-        raise ValueError("at most two decimal places")
-    fen = int(amount * 100)
+    text = value
+    if not strict:
+        text = unicodedata.normalize("NFKC", value[:100]).strip()
+        text = text.replace(",", "").replace("¥", "").replace(" ", "")
+    found = AMOUNT.fullmatch(text)
+    if not found:
+        if _SHAPE.fullmatch(text[:100]):
+            if text.startswith("-"):
+                raise ValueError("must be zero or more")
+            if "." in text and len(text.split(".")[1]) > 2:
+                raise ValueError("at most two decimal places")
+            raise ValueError("too large")
+        raise ValueError("not an amount")
+    whole, cents = found.group(1), found.group(2) or ""
+    fen = int(whole) * 100 + int(cents.ljust(2, "0"))
     if fen > MAX_FEN:
         raise ValueError("too large")
     return fen

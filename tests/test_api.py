@@ -13,7 +13,7 @@ from db.orders.tables import Order
 ORDER = {
     "channel": "tmall", "external_id": "TM20240305001",
     "customer": {"mobile": "138 1234 5678", "email": "wangfang@qq.com", "name": "王芳"},
-    "placed_at": "2024-03-05T14:30:00+08:00", "status": "paid", "total": "1,299.50",
+    "placed_at": "2024-03-05T14:30:00+08:00", "status": "paid", "total": "1299.50",
     "currency": "CNY",
     "items": [{"sku": "SK-1", "name": "保湿面霜", "qty": 2, "price": "599.75"},
               {"sku": "SK-2", "name": "小样", "qty": 1, "price": "100.00"}],

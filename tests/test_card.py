@@ -63,7 +63,7 @@ async def order(mobile, external_id, days_ago, total="100.00", items=None):
 
 async def test_card_shows_who_what_they_bought_and_what_next(signed_in):
     admin = await signed_in("boss", "admin", None)
-    await order("13812345678", "TM-1", 100, "1,000.00")
+    await order("13812345678", "TM-1", 100, "1000.00")
     await order("13812345678", "TM-2", 10, "299.50", items=[
         {"sku": "A1", "name": "保湿面霜", "qty": 1, "price": "199.50"},
         {"sku": "B2", "name": "洁面乳", "qty": 1, "price": "100.00"}])

@@ -6,7 +6,7 @@ import pytest
 from db.engine import raw
 
 ORDER = {"channel": "tmall", "external_id": "TM1", "customer": {"mobile": "13812345678", "name": "王芳"},
-         "placed_at": "2026-11-30T10:00:00+08:00", "status": "paid", "total": "1,299.50"}
+         "placed_at": "2026-11-30T10:00:00+08:00", "status": "paid", "total": "1299.50"}
 
 
 async def member(api) -> int:

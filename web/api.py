@@ -22,6 +22,7 @@ from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, api_key_required, scope_of
+from web.params import parse_id
 from web.settings import get_settings
 
 
@@ -131,13 +132,14 @@ class ApiController(Controller):
         mobile: FromQuery[str | None] = None,
         email: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
-        before: FromQuery[int | None] = None,
+        before: FromQuery[str | None] = None,
     ) -> dict:
+        """`before` is the `next` of the previous page; one that is not ours reads the first page."""
         scope = scope_of(request)
         if mobile or email:
             ids = await service.find_by_identity(scope, mobile, email)
             return {"items": await customers_json(scope, ids), "next": None}
-        rows, next_cursor = await service.search_customers(scope, q or "", None, before)
+        rows, next_cursor = await service.search_customers(scope, q or "", None, parse_id(before))
         return {
             "items": await customers_json(scope, [row["id"] for row in rows]),
             "next": next_cursor,
@@ -145,6 +147,10 @@ class ApiController(Controller):
 
     @post("/orders", summary="Create or replay an order; idempotent on (channel, external_id)")
     async def upsert_order(self, request: Request, data: JSONBody[OrderIn]) -> Response:
+        """`total` and each item's `price` are strings of ASCII digits with at most two
+        decimals (`"1299.50"`; no `1e3`, `1,299.50` or full-width digits); `currency` must be
+        `CNY` (the default), the currency customers' totals are kept in; `placed_at` is ISO
+        8601 within 2000–2100."""
         parsed = ingest.parse_order(_plain(data))
         order_id, customer_id, created = await ingest.ingest_order(parsed, actor_of(request))
         return Response({"id": order_id, "customer_id": customer_id, "created": created},

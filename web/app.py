@@ -15,6 +15,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import base as litestar_routes
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
@@ -31,6 +32,7 @@ from web.tags import TagController
 from web.duplicates import DuplicatesController
 from web.export import ExportController
 from web.errors import HANDLERS
+from web.params import CrmRequest, path_id
 from web.security import SecurityMiddleware
 from web.settings import get_settings
 from web.templating import STATIC_DIR
@@ -94,11 +96,19 @@ def create_app() -> Litestar:
     # Litestar guesses that a negative look-ahead excludes every path; it excludes all but /static/.
     warnings.filterwarnings("ignore", message=".*greedily matches all paths.*")
     _configure_logging(settings.log_level)
+    # `{name:int}` path parameters are ids: one beyond a 32-bit id column (which the database
+    # driver refuses with an error) is a 404 like any id that does not exist. Litestar takes
+    # the parser from this table when the routes are built below.
+    litestar_routes.parsers_map[int] = path_id
     openapi = OpenAPIConfig(
         title="Shop CRM API",
         version="1.0.0",
         description="Customers and orders for shop platforms and integrations. "
-        "Send `Authorization: Bearer KEY` (create a key with `crm apikey create NAME`).",
+        "Send `Authorization: Bearer KEY` (create a key with `crm apikey create NAME`). "
+        "Amounts are strings of ASCII digits with at most two decimals (`\"1299.50\"`) in "
+        "`CNY`, the only accepted `currency`; dates and times must fall in the years "
+        "2000–2100. Invalid input, malformed JSON included, is a 422 with "
+        "`{\"detail\": \"invalid input\", \"errors\": {field: message}}`.",
         path="/api/docs",
         render_plugins=[RapidocRenderPlugin(
             js_url="/static/vendor/rapidoc-min.js", path="/",
@@ -130,6 +140,7 @@ def create_app() -> Litestar:
         ],
         guards=[csrf_guard],
         exception_handlers=HANDLERS,
+        request_class=CrmRequest,
         lifespan=[_database, _background, import_watchdog],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2_fragments import render_blocks
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
@@ -58,7 +58,7 @@ def _render_blocks(request: Request, context: dict, blocks: list[str], headers: 
     """Several named blocks of the card in one HTMX response: the first is the swap target,
     the others carry hx-swap-oob and land where their ids are on the card."""
     html = render_blocks(env, CARD, blocks, base_context(request) | context | {"oob": blocks[1:]})
-    return Response(html, status_code=200, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=200, media_type=MediaType.HTML,
                     headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})})
 
 
@@ -110,7 +110,7 @@ class CustomerController(Controller):
         lifecycle: FromQuery[str | None] = None,
         before: FromQuery[str | None] = None,
     ) -> Response:
-        q = q[:100]
+        q = service.clean_query(q)
         tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
         rows, next_cursor = await service.search_customers(

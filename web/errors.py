@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from db.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from web.auth import CsrfFailed, NotAllowed, NotSignedIn
 from web.i18n import gettext as _
+from web.params import FormRefused
 from web.templating import is_fragment_request, render
 
 log = logging.getLogger("crm.errors")
@@ -74,6 +75,15 @@ def validation_failed(request: Request, exc: ValidationFailed) -> Response:
     return _page(request, 422, _("Please check the form"), "; ".join(_(m) for m in exc.errors.values()))
 
 
+def form_refused(request: Request, exc: FormRefused) -> Response:
+    """A form with control characters in a field (not something a person types): refused
+    before any handler read it, with a page naming the fields, full page or fragment."""
+    if _is_api(request):
+        return _json(422, {"detail": "invalid input", "errors": exc.errors})
+    message = "; ".join(f"{field}: {_(m)}" for field, m in exc.errors.items())
+    return _page(request, 422, _("Please check the form"), message)
+
+
 def conflict(request: Request, exc: Conflict) -> Response:
     """A change that lost a race (completed from another phone meanwhile)."""
     if _is_api(request):
@@ -131,6 +141,7 @@ HANDLERS = {
     NotAllowed: not_allowed,
     Forbidden: not_allowed,
     NotFound: not_found,
+    FormRefused: form_refused,
     ValidationFailed: validation_failed,
     Conflict: conflict,
     ValidationException: request_invalid,

@@ -14,7 +14,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers.service import get_customer, search_customers
+from db.clock import YEARS_MESSAGE, plausible_year
+from db.customers.service import clean_query, get_customer, search_customers
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
 from db.followups.reminders import wake
@@ -114,6 +115,9 @@ def _next_from(values: dict, row: dict, errors: dict) -> FollowUpInput | None:
             day = dt.date.fromisoformat(values["next_on"][:10])
         except ValueError:
             errors["next_on"] = "a date like 2026-12-01"
+            return None
+        if not plausible_year(day):
+            errors["next_on"] = YEARS_MESSAGE
             return None
     elif values.get("next_in"):
         if not values["next_in"].isdecimal() or int(values["next_in"]) not in NEXT_CHIPS:
@@ -290,7 +294,7 @@ class FollowUpController(Controller):
                   q: FromQuery[str | None] = None) -> Response:
         user = request.scope["auth"].user
         soon = (_local_now() + dt.timedelta(hours=1)).replace(minute=0)
-        values = {"customer_id": customer_id or "", "q": (q or "")[:100], "kind": "call",
+        values = {"customer_id": customer_id or "", "q": clean_query(q), "kind": "call",
                   "due_date": soon.date().isoformat(), "due_time": soon.strftime("%H:%M"),
                   "remind": "0", "priority": "normal", "assignee": str(user.id), "title": "",
                   "every_days": ""}

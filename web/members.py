@@ -15,7 +15,7 @@ import secrets
 from urllib.parse import urlencode
 
 from jinja2_fragments import render_blocks
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
@@ -347,7 +347,7 @@ async def _refreshed(request: Request, customer_id: int, form_block: str, messag
     context = base_context(request) | _card_context(**page) | _section_context(page["member_section"], **extra) | {
         "oob": mine[1:] + card}
     html = render_blocks(env, SECTION, mine, context) + render_blocks(env, CARD, card, context)
-    return Response(html, status_code=200, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=200, media_type=MediaType.HTML,
                     headers={"Vary": "HX-Request, Accept-Language, Cookie", **toast_header(message)})
 
 

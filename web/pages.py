@@ -9,6 +9,7 @@ from db.audit.log import recent
 from web.account import flash_from_query
 from db.members.membership import overview
 from web.auth import role_required, scope_of, staff_required
+from web.params import parse_id
 from web.templating import render
 
 
@@ -30,8 +31,8 @@ async def more(request: Request) -> Response:
 
 
 @get("/admin/audit", guards=[role_required("admin")])
-async def audit_log(request: Request, before: FromQuery[int | None] = None) -> Response:
-    entries = await recent(50, before)
+async def audit_log(request: Request, before: FromQuery[str | None] = None) -> Response:
+    entries = await recent(50, parse_id(before))
     more_url = f"/admin/audit?before={entries[-1]['id']}" if len(entries) == 50 else None
     return render(request, "admin/audit.html",
                   {"nav": "more", "entries": entries, "more_url": more_url})

@@ -16,7 +16,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers.service import get_customer, search_customers
+from db.customers.service import clean_query, get_customer, search_customers
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.pipeline import board, opportunities, stages
 from web.auth import actor_of, role_required, scope_of, staff_required
@@ -116,7 +116,7 @@ class PipelineController(Controller):
     @get("/customers")
     async def customer_options(self, request: Request, q: FromQuery[str] = "") -> Response:
         """HTMX: the customers the create form's search field finds."""
-        context = await _form_context(request, {}, {}, q=q[:100])
+        context = await _form_context(request, {}, {}, q=clean_query(q))
         return render(request, FORM, context, block="customer_options")
 
     @get("/new")
@@ -127,7 +127,7 @@ class PipelineController(Controller):
         values.setdefault("owner_id", "")
         if not values["owner_id"]:
             values["owner_id"] = str(request.scope["auth"].user.id)
-        return render(request, FORM, await _form_context(request, values, {}, q=q[:100]))
+        return render(request, FORM, await _form_context(request, values, {}, q=clean_query(q)))
 
     @post("/")
     async def create(self, request: Request) -> Response:

@@ -18,7 +18,7 @@ import jinja2
 from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 from jinja2_fragments import render_block
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 
 from db.money import format_fen
 from web import i18n
@@ -189,6 +189,6 @@ def render(
     return Response(
         html,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type=MediaType.HTML,
         headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})},
     )

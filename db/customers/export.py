@@ -63,7 +63,7 @@ class ExportFilters:
 
 def parse_filters(q: str | None, tag: str | None, lifecycle: str | None) -> ExportFilters:
     errors = {}
-    q = (q or "").strip()[:100]
+    q = service.clean_query(q)
     tag_id = None
     if tag:
         if not str(tag).isdecimal() or len(str(tag)) > 11:

@@ -23,6 +23,7 @@ from db.customers.tables import (
 )
 from db.engine import as_datetime, is_sqlite, is_unique_violation, like_escape, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
+from db.text import strip_control
 
 GENDER_ALIASES = {
     "f": "female", "female": "female", "女": "female", "w": "female",
@@ -530,8 +531,14 @@ async def get_customer(scope: Scope, customer_id: int) -> dict:
     return row
 
 
+def clean_query(q: str | None) -> str:
+    """A search term as typed, without control characters (a NUL breaks SQLite's full-text
+    query and PostgreSQL's text), trimmed to 100 characters: for searching and for echoing."""
+    return strip_control(q or "").strip()[:100]
+
+
 def normalise_query(q: str) -> str:
-    q = (q or "").strip()[:100]
+    q = clean_query(q)
     if identity.looks_like_digits(q):
         digits = "".join(ch for ch in q if ch.isdigit())
         if q.startswith("+86") or (q.startswith("86") and len(digits) > 11):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from db.audit.log import record
-from db.clock import SHOP_TZ, now
+from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers.scope import Scope
 from db.customers.service import Actor
 from db.engine import as_datetime, raw, reading, writing
@@ -46,6 +46,9 @@ def parse_when(value, tz: ZoneInfo, field: str, errors: dict) -> dt.datetime | N
     else:
         errors[field] = "a date and time like 2026-12-01T15:30:00+08:00"
         return None
+    if not plausible_year(when):  # before converting: year 1 in a zone east of UTC overflows
+        errors[field] = YEARS_MESSAGE
+        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     return when.astimezone(dt.timezone.utc)
@@ -59,6 +62,9 @@ def parse_local(date_text: str, time_text: str, tz: ZoneInfo, field: str, errors
         clock = dt.time.fromisoformat(time_text)
     except ValueError:
         errors[field] = "required" if not date_text else "a date and time like 2026-12-01T15:30:00+08:00"
+        return None
+    if not plausible_year(day):
+        errors[field] = YEARS_MESSAGE
         return None
     return dt.datetime.combine(day, clock, tzinfo=tz).astimezone(dt.timezone.utc)
 

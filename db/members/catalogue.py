@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from db.audit.log import record
-from db.clock import SHOP_TZ, now
+from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers.service import Actor
 from db.engine import parse_id, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
@@ -122,10 +122,14 @@ def _day(values: dict, key: str, errors: dict) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         errors[key] = "a date like 2026-12-31"
         return None
+    if not plausible_year(day):
+        errors[key] = YEARS_MESSAGE
+        return None
+    return day
 
 
 def _window(values: dict, errors: dict, *, until_required: bool = False) -> tuple[dt.datetime | None, dt.datetime | None]:

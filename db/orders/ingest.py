@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.audit.log import record
-from db.clock import SHOP_TZ, now
+from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers import identity
 from db.customers.lifecycle import refresh_customers
 from db.customers.service import Actor, customer_by_identity
 from db.customers.tables import Customer
 from db.engine import is_unique_violation, writing
-from db.money import format_fen, parse_money
+from db.money import CURRENCY, format_fen, parse_money
 from db.errors import ValidationFailed
 from db.members.earning import settle_orders
 from db.orders.tables import CHANNELS, STATUSES, Order
@@ -32,6 +32,8 @@ def parse_time(value: Any) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValueError("an ISO-8601 time like 2024-03-05T14:30:00+08:00") from exc
+    if not plausible_year(parsed):
+        raise ValueError(YEARS_MESSAGE)
     if parsed.tzinfo is None:  # shops' systems send local time without an offset
         parsed = parsed.replace(tzinfo=SHOP_TZ)
     return parsed.astimezone(dt.timezone.utc)
@@ -67,7 +69,7 @@ def _parse_items(raw: Any, errors: dict) -> list[dict]:
             errors[f"items[{i}].qty"] = "a whole number from 1"
             continue
         try:
-            price_fen = parse_money(item.get("price", "0"))
+            price_fen = parse_money(item.get("price", "0"), strict=True)
         except ValueError as exc:
             errors[f"items[{i}].price"] = str(exc)
             continue
@@ -115,20 +117,20 @@ def parse_order(data: dict[str, Any]) -> OrderInput:
     if status not in STATUSES:
         errors["status"] = f"one of {', '.join(STATUSES)}"
     try:
-        total_fen = parse_money(data.get("total"))
+        total_fen = parse_money(data.get("total"), strict=True)
     except ValueError as exc:
         errors["total"] = str(exc)
         total_fen = 0
-    currency = data.get("currency", "CNY")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        errors["currency"] = "a three-letter code like CNY"
+    currency = data.get("currency", CURRENCY)
+    if currency != CURRENCY:  # amounts are added up in yuan: another currency would be counted as yuan
+        errors["currency"] = f"must be {CURRENCY}"
     items = _parse_items(data.get("items"), errors)
     if errors:
         raise ValidationFailed(errors)
     return OrderInput(
         channel=channel, external_id=external_id.strip(), mobile=mobile, email=email,
         name=name.strip(), placed_at=placed_at, status=status, total_fen=total_fen,
-        currency=currency.upper(), items=items,
+        currency=currency, items=items,
     )
 
 

@@ -67,7 +67,14 @@ DOMAIN_MESSAGES = [
     N_("text of up to 100 characters"),
     N_("is in the future"),
     N_("one of paid, refunded, cancelled"),
-    N_("a three-letter code like CNY"),
+    N_("must be CNY"),
+    # db/clock.py: dates and times outside 2000-2100 (orders, follow-ups, coupons)
+    N_("a date between 2000 and 2100"),
+    # db/text.py and web/params.py: control characters, JSON bodies
+    N_("must not contain control characters"),
+    N_("JSON nested too deeply"),
+    N_("a number out of range"),
+    N_("not valid JSON"),
     # db/staff/accounts.py: accounts, sign-in, two-factor and API keys
     N_("letters, digits, dot, dash or underscore; up to 64"),
     N_("one of admin, manager, staff"),
