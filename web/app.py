@@ -15,7 +15,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.routes import base as litestar_routes
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
@@ -32,7 +31,7 @@ from web.tags import TagController
 from web.duplicates import DuplicatesController
 from web.export import ExportController
 from web.errors import HANDLERS
-from web.params import CrmRequest, path_id
+from web.params import CrmRequest, ids_in_range
 from web.security import SecurityMiddleware
 from web.settings import get_settings
 from web.templating import STATIC_DIR
@@ -96,10 +95,6 @@ def create_app() -> Litestar:
     # Litestar guesses that a negative look-ahead excludes every path; it excludes all but /static/.
     warnings.filterwarnings("ignore", message=".*greedily matches all paths.*")
     _configure_logging(settings.log_level)
-    # `{name:int}` path parameters are ids: one beyond a 32-bit id column (which the database
-    # driver refuses with an error) is a 404 like any id that does not exist. Litestar takes
-    # the parser from this table when the routes are built below.
-    litestar_routes.parsers_map[int] = path_id
     openapi = OpenAPIConfig(
         title="Shop CRM API",
         version="1.0.0",
@@ -138,7 +133,7 @@ def create_app() -> Litestar:
                 name="static",
             ),
         ],
-        guards=[csrf_guard],
+        guards=[ids_in_range, csrf_guard],
         exception_handlers=HANDLERS,
         request_class=CrmRequest,
         lifespan=[_database, _background, import_watchdog],

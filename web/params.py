@@ -8,6 +8,9 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.datastructures import FormMultiDict
 from litestar.types import Empty
 
@@ -15,19 +18,19 @@ from db.engine import parse_id
 from db.errors import ValidationFailed
 from db.text import CONTROL_MESSAGE, control_paths, depth, has_control
 
-__all__ = ["CrmRequest", "FormRefused", "MAX_JSON_DEPTH", "parse_id", "path_id"]
+__all__ = ["CrmRequest", "FormRefused", "MAX_JSON_DEPTH", "ids_in_range", "parse_id"]
 
 MAX_JSON_DEPTH = 32  # our bodies nest three levels; anything deeper is not for us
 _JSON = msgspec.json.Decoder()
 
 
-def path_id(text: str) -> int:
-    """The parser of `{name:int}` path parameters: a value no id column can hold (40 digits,
-    2147483648, "１２") raises ValueError, which the router answers with a 404."""
-    value = parse_id(text)
-    if value is None:
-        raise ValueError("not an id")
-    return value
+async def ids_in_range(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A guard on every route: `{name:int}` path parameters are ids, and one no id column
+    can hold (40 digits, 2147483648, which the database driver would refuse with an error)
+    is a 404 like any id that does not exist."""
+    for value in connection.path_params.values():
+        if type(value) is int and parse_id(str(value)) is None:
+            raise NotFoundException()
 
 
 class FormRefused(ValidationFailed):
