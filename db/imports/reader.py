@@ -8,7 +8,7 @@ the first PREVIEW_ROWS data rows (`FileInfo.sample`): the mapping page and the p
 those, never the file, and the background run streams the file once.
 
 An XLSX is a zip: its members, its unpacked size and each sheet's unpacked size are checked
-before openpyxl opens it (read-only mode parses the sheet's XML as a stream, with
+before the sheet is opened (db/imports/xlsx.py parses the sheet's XML as a stream, with
 defusedxml, which refuses entity tricks). python-calamine is not used: it loads a whole sheet
 into a dense grid first, so an 873 MB sheet took 1.5 GB and a 1.5 KB file with one cell at
 CV1000000 took 3 GB.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.errors import Message
+from db.imports import xlsx
 
 SAMPLE_BYTES = 256 * 1024
 MAX_XLSX_MEMBERS = 2_000
@@ -151,7 +152,7 @@ def check_zip(path: Path) -> None:
 
 
 def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
-    """The first sheet's rows, streamed (openpyxl read-only: the sheet's XML is parsed as it
+    """The first sheet's rows, streamed (db/imports/xlsx.py: the sheet's XML is parsed as it
     is read, so memory does not grow with the sheet); `dimension`, when given, receives the
     row count the sheet declares (0 if none) before the first row is read.
 
@@ -160,45 +161,27 @@ def _xlsx_rows(path: Path, dimension: list | None = None) -> Iterator[list]:
     read; trailing empty cells are dropped. Whole numbers come back as ints, so a mobile
     stays 13812345678, not 13812345678.0. More than MAX_SHEET_ROWS data rows (or rows
     numbered past Excel's last row) raise UnreadableFile, whatever the sheet declares."""
-    from openpyxl import load_workbook
-
     check_zip(path)
+    data = 0
+    rows = xlsx.rows(path, MAX_COLUMNS, dimension)
     try:
-        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
-    try:
-        if not book.worksheets:
-            return
-        sheet = book.worksheets[0]
-        if not hasattr(sheet, "reset_dimensions"):  # a chart sheet
-            return
-        if dimension is not None:
-            dimension.append(getattr(sheet, "_max_row", None) or 0)
-        sheet.reset_dimensions()  # read the rows there are, not the ones the sheet claims
-        seen = data = 0
-        try:
-            for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
-                seen += 1
-                if row.count(None) == len(row):  # a blank or missing row: no list built
-                    cells = []
-                else:
-                    cells = [_cell(value) for value in row]
-                    while cells and cells[-1] is None:
-                        cells.pop()
-                if cells:
-                    data += 1
-                    if data > MAX_SHEET_ROWS + 1 or seen > EXCEL_ROWS:  # + 1: the header
-                        raise UnreadableFile(TOO_MANY_ROWS)
-                elif seen > EXCEL_ROWS:
+        for number, values in rows:
+            cells = [_cell(value) for value in values]
+            while cells and cells[-1] is None:
+                cells.pop()
+            if number > EXCEL_ROWS:
+                raise UnreadableFile(TOO_MANY_ROWS)
+            if cells:
+                data += 1
+                if data > MAX_SHEET_ROWS + 1:  # + 1: the header
                     raise UnreadableFile(TOO_MANY_ROWS)
-                yield cells
-        except UnreadableFile:
-            raise
-        except Exception as exc:
-            raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
+            yield cells
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a damaged part: zip, XML or a value that does not parse
+        raise UnreadableFile("this .xlsx file is damaged or not really an Excel file") from exc
     finally:
-        book.close()
+        rows.close()
 
 
 def _cell(value):
