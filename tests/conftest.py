@@ -77,7 +77,7 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from db.engine import engine  # noqa: E402
 from web.cli import _migrate  # noqa: E402
-from web.settings import get_settings  # noqa: E402
+from db.settings import get_settings  # noqa: E402
 
 IS_SQLITE = not _PG_URL
 TEMPLATE_DB = _TMP / "template.sqlite3"

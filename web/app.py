@@ -32,7 +32,7 @@ from web.duplicates import DuplicatesController
 from web.export import ExportController
 from web.errors import HANDLERS
 from web.security import SecurityMiddleware
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import STATIC_DIR
 
 

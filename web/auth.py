@@ -23,7 +23,7 @@ from db.customers.scope import Scope
 from db.customers.service import Actor
 from db.staff import accounts
 from web import i18n
-from web.settings import get_settings
+from db.settings import get_settings
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"

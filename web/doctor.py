@@ -8,8 +8,8 @@ import socket
 import subprocess
 from urllib.parse import urlparse
 
-from web.settings import get_settings
-from web.vapid import key_path, load
+from db.settings import get_settings
+from db.push.vapid import key_path, load
 
 
 async def run_checks(say) -> list[str]:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from litestar.datastructures import MutableScopeHeaders
 
-from web.settings import get_settings
+from db.settings import get_settings
 
 log = logging.getLogger("crm.request")
 
