@@ -3,7 +3,7 @@
 from piccolo.conf.apps import AppRegistry
 
 from db.engine import make_engine
-from web.settings import get_settings
+from db.settings import get_settings
 
 DB = make_engine(get_settings())
 

@@ -19,7 +19,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 if TYPE_CHECKING:
-    from web.settings import Settings
+    from db.settings import Settings
 
 BUSY_TIMEOUT_S = 15
 

@@ -1,8 +1,16 @@
 """Test set-up: the environment is set before the app is imported; every test gets a clean,
-migrated database (SQLite by default, PostgreSQL when CRM_TEST_DATABASE_URL is set)."""
+migrated database (SQLite by default, PostgreSQL when CRM_TEST_DATABASE_URL is set).
+
+Under pytest-xdist every worker process imports this module itself, so each has its own
+temporary folder (the SQLite file, the data folder the servers it starts use) and, on
+PostgreSQL, its own database: CRM_TEST_DATABASE_URL's database with the worker's id appended
+(`test_gw0`), created on first use; the given database is used as it is when run without xdist.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import os
 import re
 import shutil
@@ -10,11 +18,47 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-_TMP = Path(tempfile.mkdtemp(prefix="crm-tests-"))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under xdist; else empty
+
+
+def _worker_database_url(base_url: str, worker: str) -> str:
+    """The base URL with `_<worker>` appended to its database name; the database is created
+    (from a connection to the base database) if it does not exist yet."""
+    if not worker:
+        return base_url
+    parts = urlsplit(base_url)
+    base_name = parts.path.lstrip("/")
+    assert base_name, "CRM_TEST_DATABASE_URL must name a database"
+    name = f"{base_name}_{worker}"
+
+    async def create() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(base_url)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                quoted = '"' + name.replace('"', '""') + '"'
+                try:
+                    await conn.execute(f"CREATE DATABASE {quoted}")
+                except asyncpg.DuplicateDatabaseError:
+                    pass
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+_TMP = Path(tempfile.mkdtemp(prefix=f"crm-tests-{_WORKER}-" if _WORKER else "crm-tests-"))
+# xdist's controller process imports this module too but runs no test (so no fixture removes it)
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 _PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "").strip()
+if _PG_URL:
+    _PG_URL = _worker_database_url(_PG_URL, _WORKER)
 os.environ["CRM_DATABASE_URL"] = _PG_URL or f"sqlite:///{_TMP / 'crm.sqlite3'}"
 os.environ["CRM_DATA_DIR"] = str(_TMP / "data")
 os.environ["CRM_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
@@ -33,7 +77,7 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from db.engine import engine  # noqa: E402
 from web.cli import _migrate  # noqa: E402
-from web.settings import get_settings  # noqa: E402
+from db.settings import get_settings  # noqa: E402
 
 IS_SQLITE = not _PG_URL
 TEMPLATE_DB = _TMP / "template.sqlite3"
@@ -216,3 +260,33 @@ async def api_key():
 async def api(client, api_key):
     client.headers["Authorization"] = f"Bearer {api_key}"
     return client
+
+
+@pytest.fixture
+async def member_page_client(app):
+    """A client signed in as a new member (through a support link, the quickest way in)."""
+    from litestar.testing import AsyncTestClient
+
+    clients = []
+
+    async def factory(name: str = "王芳", mobile: str = "13812345678", lang: str = "en"):
+        from db.members import signin
+        from tests.test_member_signin import make_member
+
+        member = await make_member(name, mobile)
+        c = AsyncTestClient(app=app, base_url=BASE_URL)
+        await c.__aenter__()
+        clients.append(c)
+        c.headers["Accept-Language"] = lang
+        token, _ = await signin.create_login_link(mobile)
+        page = await c.get(f"/m/login/link/{token}")
+        csrf = CSRF_META.search(page.text).group(1)
+        response = await c.post(f"/m/login/link/{token}", data={"_csrf_token": csrf}, follow_redirects=False)
+        assert response.status_code == 303
+        c.member = member
+        c.csrf = CSRF_META.search((await c.get("/m/card")).text).group(1)
+        return c
+
+    yield factory
+    for c in reversed(clients):
+        await c.__aexit__(None, None, None)

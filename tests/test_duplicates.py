@@ -1,7 +1,6 @@
 """Duplicates: exact identities never make a second customer; likely duplicates are found by
 name with evidence, reviewed at /customers/duplicates, dismissed or merged."""
 
-import datetime as dt
 import re
 
 from db.audit.tables import AuditEntry
@@ -11,7 +10,6 @@ from db.customers.service import Actor, parse_customer, upsert_customer
 from db.customers.tables import Customer, DuplicateDismissal
 from db.orders.ingest import ingest_order, parse_order
 from db.staff.tables import Team
-from tests.conftest import csrf_token
 
 ALL = Scope.everything()
 ACTOR = Actor(None, "test")

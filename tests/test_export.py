@@ -6,7 +6,6 @@ import datetime as dt
 import io
 
 import openpyxl
-import pytest
 
 from db.spreadsheet import neutralise
 from db.audit.tables import AuditEntry

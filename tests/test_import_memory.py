@@ -70,7 +70,7 @@ async def test_an_oversized_sheet_gets_a_message_next_to_the_file_and_saves_noth
     assert 'id="f-file-error"' in sent.text
     assert "the sheet unpacks to more than 500 MB: split it into smaller files" in sent.text
     assert await ImportJob.count() == 0
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     folder = get_settings().data_dir / "imports"
     assert not any(folder.glob("*.xlsx"))  # the refused upload is not kept

@@ -14,7 +14,7 @@ from db.audit.tables import AuditEntry
 from db.customers.tables import Customer
 from db.imports.tables import ImportJob
 from db.orders.tables import Order
-from tests.import_helpers import CUSTOMER_HEADERS, order_rows, write_csv, write_xlsx
+from tests.import_helpers import CUSTOMER_HEADERS, order_rows, write_xlsx
 
 
 @pytest.fixture

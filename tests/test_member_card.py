@@ -399,7 +399,7 @@ async def test_scan_buttons_on_the_customers_list_and_more(signed_in):
 async def test_members_tab_shows_tiers_shortfalls_and_redemptions_in_scope(signed_in, make_user):
     from db.customers.service import Actor, parse_customer, upsert_customer
     from db.engine import raw
-    from db.members import ledger, membership
+    from db.members import membership
 
     client = await signed_in("zhou.min", "manager", "华东门店组")
     team = (await raw("SELECT team FROM staff_user WHERE username = 'zhou.min'"))[0]["team"]

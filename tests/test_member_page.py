@@ -9,42 +9,19 @@ import re
 import pytest
 
 from db.engine import raw
-from db.members import ledger, signin
+from db.members import ledger
 from db.members.card import card_payload, read_card_payload
 from db.push.outbox import enqueue, enqueue_members
 from db.push.subscriptions import save_subscription
-from tests.conftest import BASE_URL, CSRF_META
-from tests.test_member_signin import make_member
+from tests.conftest import BASE_URL
 from tests.webpush_client import WebPushClient
 
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-async def member_client(app):
-    """A client signed in as a new member (through a support link, the quickest way in)."""
-    from litestar.testing import AsyncTestClient
-
-    clients = []
-
-    async def factory(name: str = "王芳", mobile: str = "13812345678", lang: str = "en"):
-        member = await make_member(name, mobile)
-        c = AsyncTestClient(app=app, base_url=BASE_URL)
-        await c.__aenter__()
-        clients.append(c)
-        c.headers["Accept-Language"] = lang
-        token, _ = await signin.create_login_link(mobile)
-        page = await c.get(f"/m/login/link/{token}")
-        csrf = CSRF_META.search(page.text).group(1)
-        response = await c.post(f"/m/login/link/{token}", data={"_csrf_token": csrf}, follow_redirects=False)
-        assert response.status_code == 303
-        c.member = member
-        c.csrf = CSRF_META.search((await c.get("/m/card")).text).group(1)
-        return c
-
-    yield factory
-    for c in reversed(clients):
-        await c.__aexit__(None, None, None)
+def member_client(member_page_client):
+    return member_page_client
 
 
 async def earn(member_id: int, points: int, key: str) -> None:

@@ -12,7 +12,7 @@ from db.customers import fields, merge
 from db.customers.scope import Scope
 from db.customers.service import Actor, add_interaction, parse_customer, upsert_customer
 from db.customers.tables import (
-    Customer, CustomerFieldValue, CustomerTag, DuplicateDismissal, Interaction, MergeRecord, Tag,
+    Customer, CustomerTag, DuplicateDismissal, Interaction, MergeRecord,
 )
 from db.engine import is_sqlite, raw
 from db.errors import NotFound, ValidationFailed

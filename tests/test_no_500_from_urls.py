@@ -11,7 +11,6 @@ import pytest
 
 from db.customers.service import Actor, parse_customer, upsert_customer
 from db.staff.accounts import create_api_key
-from tests.test_member_page import member_client  # noqa: F401 - a fixture
 
 ODD_IDS = ["0", "99999999999999999999999", "2147483648", "9223372036854775808"]
 ODD_VALUES = ["x\x00y", "\x01\x1f", "99999999999999999999999", "-1", "1e1000000", "２",
@@ -45,9 +44,9 @@ async def odd_clients(signed_in):
     return admin, {"Authorization": f"Bearer {key}"}
 
 
-async def test_no_odd_url_gives_a_server_error(app, odd_clients, member_client):
+async def test_no_odd_url_gives_a_server_error(app, odd_clients, member_page_client):
     admin, api_headers = odd_clients
-    member = await member_client("李雷", "13900001111")
+    member = await member_page_client("李雷", "13900001111")
     failures = []
 
     async def ask(url: str) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from db.customers.service import Actor, parse_customer, upsert_customer
 from db.engine import raw
-from db.errors import Forbidden, NotFound, ValidationFailed
-from db.members import coupons, earning, ledger, membership
+from db.errors import Forbidden, ValidationFailed
+from db.members import coupons, ledger, membership
 from db.orders import ingest
 
 ACTOR = Actor(None, "test")

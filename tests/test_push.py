@@ -20,7 +20,7 @@ from db.push.subscriptions import host_allowed, remove_subscription, save_subscr
 from tests.conftest import IS_SQLITE
 from tests.push_receiver import PushReceiver, Step
 from tests.webpush_client import WebPushClient, b64url, verify_vapid
-from web.settings import get_settings
+from db.settings import get_settings
 
 ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/131.0.0.0 Mobile Safari/537.36")
@@ -86,7 +86,7 @@ async def test_subscribe_saves_the_device_and_the_account_page_lists_it(signed_i
 
 
 async def test_the_account_page_carries_the_vapid_public_key(signed_in_english):
-    from web.vapid import public_key_b64
+    from db.push.vapid import public_key_b64
 
     client = await signed_in_english()
     page = await client.get("/account")
@@ -251,7 +251,7 @@ async def test_send_a_test_reaches_the_callers_devices(signed_in_english, make_u
 
 async def test_two_devices_each_receive_a_message_that_decrypts_with_vapid_and_headers(
         make_user, local_push):
-    from web.vapid import public_key_b64
+    from db.push.vapid import public_key_b64
 
     user = await make_user()
     phones = [await _device(user, local_push, "/phone-1"),

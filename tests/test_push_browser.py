@@ -111,8 +111,8 @@ async def deliver_to_worker(context, page, base: str, message: dict) -> list[dic
 async def test_subscribe_on_a_phone_then_the_worker_shows_the_servers_message(make_user):
     from playwright.async_api import async_playwright, expect
 
-    from web.settings import get_settings
-    from web.vapid import public_key_b64
+    from db.settings import get_settings
+    from db.push.vapid import public_key_b64
 
     user_id = await make_user("li.na", "staff", None)
     async with PushReceiver() as rx:

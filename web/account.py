@@ -27,7 +27,7 @@ from web.auth import (
 from web.i18n import LANGUAGES
 from web.i18n import field_errors
 from web.i18n import gettext as _
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import render
 
 MESSAGES = {

@@ -22,8 +22,8 @@ from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, api_key_required, scope_of
+from db.settings import get_settings
 from web.params import parse_id
-from web.settings import get_settings
 
 
 class CustomerIn(msgspec.Struct, kw_only=True):

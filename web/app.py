@@ -33,7 +33,7 @@ from web.export import ExportController
 from web.errors import HANDLERS
 from web.params import CrmRequest, ids_in_range
 from web.security import SecurityMiddleware
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import STATIC_DIR
 
 

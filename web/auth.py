@@ -25,7 +25,7 @@ from db.customers.scope import Scope
 from db.customers.service import Actor
 from db.staff import accounts
 from web import i18n
-from web.settings import get_settings
+from db.settings import get_settings
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
@@ -63,13 +63,8 @@ class NotAllowed(Exception):
 
 @lru_cache(maxsize=4)
 def _networks(proxies: tuple[str, ...]) -> tuple:
-    networks = []
-    for entry in proxies:
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            continue  # `crm doctor` names a bad entry; a typo must not trust the world
-    return tuple(networks)
+    # db.settings refused any entry that is not an address or network at start-up
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in proxies)
 
 
 def _address(text: str):

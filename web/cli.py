@@ -53,8 +53,8 @@ def serve(host: str, port: int, workers: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    from web.settings import get_settings
-    from web.vapid import ensure_vapid_keys
+    from db.settings import get_settings
+    from db.push.vapid import ensure_vapid_keys
 
     _run(_migrate())  # before any worker starts, so workers never race to migrate
     settings = get_settings()
@@ -103,8 +103,8 @@ def demo(customers: int, seed: int, order_scale: float, points_entries: int | No
     Marks the install as a trial in .env (demo notice, two-factor optional). Run again, it
     loads nothing more and gives the `admin` account a new password.
     """
-    from web.settings import get_settings
-    from web.vapid import ensure_vapid_keys
+    from db.settings import get_settings
+    from db.push.vapid import ensure_vapid_keys
 
     _mark_demo_install()
     _run(_migrate())
@@ -224,7 +224,7 @@ def member_login_link(mobile: str) -> None:
     from db.audit.log import record
     from db.errors import NotFound, ValidationFailed
     from db.members import signin
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     async def make() -> str:
         token, member_id = await signin.create_login_link(mobile)

@@ -27,7 +27,7 @@ from web.auth import actor_of, scope_of, staff_required
 from web.i18n import current_zone, field_errors
 from web.params import parse_id
 from web.i18n import gettext as _
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import base_context, env, is_fragment_request, render, toast_header
 
 CARD = "customers/detail.html"

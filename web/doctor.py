@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import socket
 import subprocess
 from urllib.parse import urlparse
 
-from web.settings import get_settings
-from web.vapid import key_path, load
-
-
-def _is_network(entry: str) -> bool:
-    try:
-        ipaddress.ip_network(entry, strict=False)
-        return True
-    except ValueError:
-        return False
+from db.settings import get_settings
+from db.push.vapid import key_path, load
 
 
 async def run_checks(say) -> list[str]:
@@ -44,13 +35,6 @@ async def run_checks(say) -> list[str]:
             "set CRM_ADMIN_2FA=required for a real install")
     if not settings.cookie_secure:
         say("  warn  cookies are sent over plain http (CRM_COOKIE_SECURE=0); serve https")
-    if settings.behind_https_proxy:
-        unreadable = [entry for entry in settings.trusted_proxies if not _is_network(entry)]
-        if unreadable:
-            bad("trusted proxies", f"not an address or network: {', '.join(unreadable)}",
-                "fix CRM_TRUSTED_PROXIES (e.g. 127.0.0.1/32,10.0.0.0/8)")
-        else:
-            ok("trusted proxies", "X-Forwarded-For is read from " + ", ".join(settings.trusted_proxies))
 
     from db.engine import raw
 

@@ -14,7 +14,7 @@ from db.customers import export, service
 from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from web.auth import actor_of, role_required, scope_of
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import render
 
 MEDIA_TYPES = {

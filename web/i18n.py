@@ -1,7 +1,8 @@
-"""Simplified Chinese and English from Babel catalogues.
+"""The request's language: Simplified Chinese and English from Babel catalogues.
 
-The `.po` files are compiled in memory at start-up, so there is no build step and no
-binary file to keep in step. The language is the user's setting, else Accept-Language.
+The catalogue lookup (`.po` files compiled in memory, no build step) is db/i18n.py's, so
+domain code can write in the shop's language without the web layer. Here: the language is
+the user's setting, else Accept-Language, kept per request with its time zone.
 """
 
 from __future__ import annotations
@@ -9,35 +10,16 @@ from __future__ import annotations
 import contextvars
 import gettext as _gettext
 from functools import lru_cache
-from io import BytesIO
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
-LOCALE_DIR = Path(__file__).with_name("locale")
-LANGUAGES = {"zh-CN": "zh_CN", "en": "en"}
-DEFAULT = "zh-CN"
+from db.i18n import DEFAULT, LANGUAGES, translations  # web code uses them as i18n.<name>
 
 _current: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
     "translations", default=_gettext.NullTranslations()
 )
 _current_lang: contextvars.ContextVar[str] = contextvars.ContextVar("lang", default=DEFAULT)
-
-
-@lru_cache(maxsize=None)
-def translations(lang: str) -> _gettext.NullTranslations:
-    po = LOCALE_DIR / LANGUAGES.get(lang, "") / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
-        return _gettext.NullTranslations()
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=LANGUAGES[lang])
-    buf = BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return _gettext.GNUTranslations(buf)
 
 
 def choose(user_setting: str | None, accept_language: str | None) -> str:

@@ -26,7 +26,7 @@ from db.orders.tables import CHANNELS
 from web.auth import actor_of, role_required
 from web.i18n import field_errors, translate
 from web.i18n import gettext as _
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import render
 
 log = logging.getLogger("crm.imports")

@@ -23,7 +23,7 @@ from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.params import parse_id
-from web.settings import get_settings
+from db.settings import get_settings
 from web.templating import is_fragment_request, render, toast_header
 
 BOARD = "pipeline/board.html"

@@ -12,7 +12,7 @@ from db.errors import ValidationFailed
 from db.push.outbox import enqueue, wake
 from db.push.subscriptions import devices, remove_subscription, save_subscription
 from web.account import flash_from_query
-from web.settings import get_settings
+from db.settings import get_settings
 from web.auth import staff_required
 from web.i18n import field_errors
 from web.i18n import gettext as _

@@ -7,7 +7,7 @@ from babel.dates import format_datetime
 
 from db.followups import reminders
 from web import i18n
-from web.settings import get_settings
+from db.settings import get_settings
 
 
 def _words(lang: str | None):

@@ -22,7 +22,7 @@ from litestar import MediaType, Request, Response
 
 from db.money import format_fen
 from web import i18n
-from web.settings import ROOT, get_settings
+from db.settings import ROOT, get_settings
 
 STATIC_DIR = ROOT / "static"
 
@@ -100,7 +100,7 @@ def ago(value: dt.datetime | None, max_days: int = 31) -> str:
 
 @lru_cache(maxsize=4)
 def _vapid_public_key(data_dir) -> str:
-    from web.vapid import public_key_b64
+    from db.push.vapid import public_key_b64
 
     return public_key_b64(data_dir)
 

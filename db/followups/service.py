@@ -417,7 +417,7 @@ async def today_lists(user_id: int, tz: ZoneInfo, expand: str | None = None) -> 
     # One round trip for the three groups, each read off (assignee, status, due_at).
     bounds = {"overdue": (_EPOCH, at), "today": (at, tomorrow), "upcoming": (tomorrow, horizon)}
     parts = [
-        f"SELECT * FROM (" + _SELECT.replace("SELECT f.*", f"SELECT '{group}' AS grp, f.*", 1)
+        "SELECT * FROM (" + _SELECT.replace("SELECT f.*", f"SELECT '{group}' AS grp, f.*", 1)
         + "WHERE f.assignee = {} AND f.status = 'open' AND f.due_at >= {} AND f.due_at < {} "
         f"ORDER BY f.due_at, f.id LIMIT {limit(group)}) AS {group}_rows"
         for group in bounds

@@ -14,7 +14,7 @@ MAX_MEMBER_NO = 12  # member.member_no is a Varchar(12)
 
 
 def _secret() -> bytes:
-    from web.settings import get_settings  # late: db/ stays importable without web/
+    from db.settings import get_settings
 
     return get_settings().secret_key.encode()
 

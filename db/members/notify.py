@@ -14,7 +14,7 @@ SHOP_LANG = "zh-CN"
 
 
 def _(message: str) -> str:
-    from web.i18n import translations
+    from db.i18n import translations
 
     return translations(SHOP_LANG).gettext(message)
 

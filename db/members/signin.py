@@ -97,7 +97,7 @@ class MemberSession:
 
 
 def _hmac(purpose: str, value: str) -> str:
-    from web.settings import get_settings  # late: db/ stays importable without web/
+    from db.settings import get_settings
 
     key = get_settings().secret_key.encode()
     return hmac.new(key, f"member-{purpose}:{value}".encode(), hashlib.sha256).hexdigest()

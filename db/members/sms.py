@@ -28,7 +28,7 @@ class SmsFailed(Exception):
 
 
 def _settings():
-    from web.settings import get_settings  # late: db/ stays importable without web/
+    from db.settings import get_settings
 
     return get_settings()
 

@@ -61,7 +61,7 @@ def vapid_header(endpoint: str) -> str:
     """`vapid t=<JWT>, k=<public key>` for the push service behind this endpoint, cached per
     audience (scheme://host) until an hour before its 12-hour expiry. The claims dict is new
     on every signature: pywebpush and py_vapid write into the one they are given."""
-    from web.vapid import signer
+    from db.push.vapid import signer
 
     settings = _settings()
     parts = urlsplit(endpoint)

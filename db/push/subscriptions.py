@@ -18,8 +18,7 @@ MAX_ENDPOINT = 2048
 
 
 def _settings():
-    # Imported late: db/ stays importable without the web layer (as db/engine.py does).
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     return get_settings()
 

@@ -116,7 +116,7 @@ async def main(argv: list[str] | None = None) -> int:
     from litestar.testing import AsyncTestClient
 
     from web.app import create_app
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     data = await _prepare(args)
     app = create_app()

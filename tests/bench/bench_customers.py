@@ -216,7 +216,7 @@ async def main(argv: list[str] | None = None) -> int:
     from litestar.testing import AsyncTestClient
 
     from web.app import create_app
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     data = await _prepare(args)  # all database set-up before the client starts its own loop
     app = create_app()

@@ -76,7 +76,7 @@ async def main() -> int:
     from db.engine import engine
     from db.imports.jobs import import_file
     from web.cli import _migrate
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     await _migrate()
     settings = get_settings()

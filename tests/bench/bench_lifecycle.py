@@ -37,7 +37,7 @@ async def main(reset: bool, target_s: float) -> int:
                   "last_order_at = NULL, lifecycle_stage = 'prospect', rfm_r = 0, rfm_f = 0, rfm_m = 0")
         print(f"reset derived columns in {time.perf_counter() - t:.1f} s (not counted)")
     t = time.perf_counter()
-    result = await recompute_all()
+    await recompute_all()
     seconds = time.perf_counter() - t
     stages = await raw("SELECT lifecycle_stage AS s, COUNT(*) AS n FROM customer GROUP BY lifecycle_stage ORDER BY 2 DESC")
     print(f"recompute_all: {seconds:.1f} s  (target {target_s:.0f} s)  "

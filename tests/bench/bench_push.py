@@ -118,7 +118,7 @@ async def main(users: int, devices: int, keep: bool, separate: bool = False) -> 
     from db.push.sender import run_sender
     from tests.push_receiver import PushReceiver
     from web.cli import _migrate
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     settings = get_settings()
     await _migrate()

@@ -70,7 +70,7 @@ async def main(total: int, users: int, separate: bool) -> int:
     from tests.push_receiver import PushReceiver
     from web.cli import _migrate
     from web.reminders import run_reminder_loop
-    from web.settings import get_settings
+    from db.settings import get_settings
 
     settings = get_settings()
     await _migrate()

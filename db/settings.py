@@ -1,4 +1,4 @@
-"""The one place that reads the environment.
+"""The one place that reads the environment (in db/, so db/ never needs web/).
 
 Every setting is a field read from one `CRM_*` variable. A `.env` file in the working
 directory fills in variables that are not already set; it never overrides the real
@@ -7,6 +7,7 @@ environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -54,6 +55,21 @@ PUSH_SERVICES = (
 )
 
 
+# Comma-separated CIDRs in CRM_TRUSTED_PROXIES; by default a proxy on this machine.
+TRUSTED_PROXIES = ("127.0.0.1/32", "::1/128")
+
+
+def _networks(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of addresses or CIDRs, each checked (a typo fails at start-up)."""
+    found = _list(name, default)
+    for part in found:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {part!r} is not an IP address or CIDR") from None
+    return found
+
+
 def _kept_secret(data_dir: Path) -> str:
     """CRM_SECRET_KEY, else a key generated on first run and kept in the data folder."""
     path = data_dir / "secret_key"
@@ -85,9 +101,9 @@ class Settings:
     """CRM_COOKIE_SECURE: set 0 only when serving plain http to other hosts on a LAN."""
     behind_https_proxy: bool = False
     """CRM_BEHIND_HTTPS_PROXY: trust X-Forwarded-Proto for HSTS and secure redirects."""
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES
     """CRM_TRUSTED_PROXIES: proxies whose X-Forwarded-For entry is trusted when
-    CRM_BEHIND_HTTPS_PROXY is on (comma-separated addresses or CIDR networks)."""
+    CRM_BEHIND_HTTPS_PROXY is on."""
     session_idle_minutes: int = 120
     """CRM_SESSION_IDLE_MINUTES: a session unused this long ends."""
     session_max_hours: int = 12
@@ -171,7 +187,7 @@ class Settings:
             demo=_flag("CRM_DEMO", False),
             cookie_secure=_flag("CRM_COOKIE_SECURE", True),
             behind_https_proxy=_flag("CRM_BEHIND_HTTPS_PROXY", False),
-            trusted_proxies=_list("CRM_TRUSTED_PROXIES", ("127.0.0.1/32", "::1/128")),
+            trusted_proxies=_networks("CRM_TRUSTED_PROXIES", TRUSTED_PROXIES),
             session_idle_minutes=_int("CRM_SESSION_IDLE_MINUTES", 120),
             session_max_hours=_int("CRM_SESSION_MAX_HOURS", 12),
             timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
