@@ -64,7 +64,8 @@ class DemoResult:
     staff: int = 0  # demo staff users, the admin not included
     customer_tags: int = 0  # tag assignments
     teams: int = 0
-    sample_staff: str = "zhang.wei"  # a demo staff username to sign in with
+    sample_staff: str = "wang.fang"  # a demo staff member (role staff) to sign in with
+    sample_manager: str = "zhang.wei"  # a demo manager
     members: int = 0  # customers who are members (db/members/demo.py)
     points_entries: int = 0
     rewards: int = 0

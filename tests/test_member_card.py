@@ -182,6 +182,19 @@ async def test_adjust_points_as_a_fragment_refreshes_the_section_and_toasts(sign
     assert again.status_code == 200 and await balance(member["id"]) == 350
 
 
+async def test_take_away_with_the_toggle_and_a_plain_number(signed_in):
+    """The points field opens a number pad, which has no minus: the toggle says which way."""
+    client = await signed_in("boss", "admin")
+    cid = await add_customer()
+    member = await member_of(cid)
+    form = await client.get(f"/customers/{cid}/points/adjust", headers=hx(client))
+    assert 'inputmode="numeric"' in form.text and 'name="direction" value="take"' in form.text
+    response = await client.post(f"/customers/{cid}/points/adjust", headers=hx(client), data={
+        "delta": "80", "direction": "take", "reason": "误加", "key": KEY.search(form.text).group(1)})
+    assert response.status_code == 200
+    assert await balance(member["id"]) == 20
+
+
 @pytest.mark.parametrize("data, field, message", [
     ({"delta": "50", "reason": ""}, "reason", "required"),
     ({"delta": "", "reason": "x"}, "delta", "a whole number of points"),

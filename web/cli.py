@@ -46,7 +46,8 @@ def migrate() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, envvar="CRM_PORT",
+              help="Also read from CRM_PORT, which `crm demo` uses for the links it prints.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app (granian, several worker processes when asked)."""
@@ -87,6 +88,15 @@ def _mark_demo_install() -> bool:
     for key, value in wanted.items():
         os.environ.setdefault(key, value)
     return bool(missing)
+
+
+def _base_url() -> str:
+    """Where the shop's server is reached: CRM_BASE_URL, else this machine on `crm serve`'s
+    port (CRM_PORT, 8000 by default)."""
+    from db.settings import get_settings
+
+    port = os.environ.get("CRM_PORT", "").strip() or "8000"
+    return get_settings().base_url or f"http://127.0.0.1:{port}"
 
 
 @main.command()
@@ -134,14 +144,16 @@ def demo(customers: int, seed: int, order_scale: float, points_entries: int | No
     else:
         click.echo("Demo data was already loaded; the admin password has been reset.")
     click.echo("")
-    click.echo("Sign in at http://127.0.0.1:8000/login")
-    click.echo(f"  admin:  username {result.admin_username}   password {result.admin_password}")
+    base = _base_url()
+    click.echo(f"Sign in at {base}/login")
+    click.echo(f"  admin:   username {result.admin_username}   password {result.admin_password}")
     if result.staff_password:
-        click.echo(f"  staff:  any demo staff username (e.g. {result.sample_staff})   "
+        click.echo(f"  staff:   e.g. {result.sample_staff} (or any demo staff username)   "
                    f"password {result.staff_password}")
+        click.echo(f"  manager: e.g. {result.sample_manager}, same password")
     mobile = _run(_sample_member_mobile())
     if mobile:
-        click.echo(f"  member: http://127.0.0.1:8000/m/login with mobile {mobile}; the one-time code is "
+        click.echo(f"  member:  {base}/m/login with mobile {mobile}; the one-time code is "
                    "written to the server's log (CRM_SMS_BACKEND=console)")
 
 
@@ -237,7 +249,7 @@ def member_login_link(mobile: str) -> None:
         raise click.ClickException(f"{mobile}: {exc.errors.get('mobile', 'invalid')}") from None
     except NotFound:
         raise click.ClickException(f"{mobile}: no member has this mobile number") from None
-    base = get_settings().base_url or "http://127.0.0.1:8000"
+    base = _base_url()
     click.echo(f"{base}/m/login/link/{token}")
     click.echo("Valid for 15 minutes, once.", err=True)
 

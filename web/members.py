@@ -407,9 +407,11 @@ class MemberCardController(Controller):
     @post("/points/adjust")
     async def adjust(self, request: Request, customer_id: FromPath[int]) -> Response:
         member = await _member_of(request, customer_id)
-        values = _form_values(await request.form(), ("delta", "reason", "key"))
+        values = _form_values(await request.form(), ("delta", "reason", "key", "direction"))
         user = request.scope["auth"].user
         delta = _parse_delta(values["delta"])
+        if delta is not None and values["direction"] == "take":
+            delta = -abs(delta)  # the number pad has no minus: the toggle says which way
         errors: dict[str, str] = {}
         replayed = False
         try:

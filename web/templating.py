@@ -124,6 +124,25 @@ def device_name(user_agent: str | None) -> str:
     return " · ".join(p for p in (browser, system) if p) or i18n.gettext("Unknown browser")
 
 
+def points(n) -> str:
+    """A count of points, written one way everywhere (as the member page does): "15,100 积分"."""
+    n = int(n or 0)
+    return i18n.ngettext("%(num)s point", "%(num)s points", n) % {"num": f"{n:,}"}
+
+
+def actor_label(actor: str | None) -> str:
+    """Who made a points entry, in words: the member themself, the nightly rules, an API key
+    or a staff member (stored as `member:NO`, `nightly`/`expiry`, `api:NAME`, a username)."""
+    actor = actor or ""
+    if actor.startswith("member:") or actor == "member_page":
+        return i18n.gettext("The member")
+    if actor in ("nightly", "expiry", "system", "cli"):
+        return i18n.gettext("Automatically")
+    if actor.startswith("api:"):
+        return i18n.gettext("API · %(name)s") % {"name": actor[4:]}
+    return actor
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([ROOT / "web" / "templates", ROOT, ROOT / "reports"]),
@@ -136,7 +155,8 @@ def _environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(static=static_url, push_public_key=push_public_key)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
-                       due_label=due_label)
+                       due_label=due_label, points=points,
+                       actor_label=actor_label)
     return env
 
 

@@ -602,9 +602,13 @@ async def search_customers(
         rows = await raw(sql, *args)
         rows, more = rows[:limit], len(rows) > limit
         tags = await tags_for([r["id"] for r in rows])
+    digits = q if q.isdigit() else ""
     for row in rows:
         row["tags"] = tags.get(row["id"], [])
-        row["mobile_masked"] = identity.mask_mobile(row["mobile"])
+        row["mobile_masked"] = masked = identity.mask_mobile(row["mobile"])
+        # Digits found in the hidden middle of the mobile: the row says so, or it looks wrong.
+        row["matched_digits"] = digits if digits and digits in (row["mobile"] or "") \
+            and digits not in masked else ""
         row["last_order_at"] = as_datetime(row["last_order_at"])
     return rows, (rows[-1]["id"] if more and rows else None)
 

@@ -291,7 +291,7 @@ async def overview(scope, limit: int = 20) -> dict:
             "SELECT r.id, r.points, r.created_at, w.name AS reward, c.id AS customer_id, c.name "
             "FROM redemption r JOIN reward w ON w.id = r.reward JOIN member m ON m.id = r.member "
             f"JOIN customer c ON c.id = m.customer WHERE {where} "
-            f"ORDER BY r.id DESC LIMIT {int(limit)}", *args)
+            f"ORDER BY r.created_at DESC, r.id DESC LIMIT {int(limit)}", *args)
     for row in redemptions:
         row["created_at"] = as_datetime(row["created_at"])
     return {"tiers": per_tier, "members": sum(t["members"] for t in per_tier),
