@@ -38,6 +38,7 @@ from db.customers.scope import Scope
 from db.customers.tables import DuplicateDismissal
 from db.engine import as_date, as_datetime, is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
+from db.text import strip_control
 
 # The same expression as the index in the migration: change both or neither.
 NAME_KEY = "lower(replace(replace({a}name, ' ', ''), '\u3000', ''))"
@@ -245,7 +246,7 @@ async def find_likely_duplicates(
     left out. Each pair: {"a", "b" (a is the suggested survivor), "score", "evidence":
     {field: {"how", "detail"}}, "key"}.
     """
-    cursor = after or ""
+    cursor = strip_control(after or "")  # from a URL: a NUL would break the query
     found: list[dict] = []
     read = 0
     exhausted = False
