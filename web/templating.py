@@ -161,6 +161,22 @@ def _environment() -> jinja2.Environment:
 
 
 env = _environment()
+_LABELS: dict[str, object] = {}
+
+
+def shop_labels():
+    """components/labels.html as a module, built once per language and process. Templates
+    say `{% set labels = shop_labels() %}`: `{% import … with context %}` built the module
+    anew on every render (12% of the 360 card's time). Its words are looked up in the
+    language of the request that builds it, and its macros translate when called."""
+    lang = i18n.current_lang()
+    module = _LABELS.get(lang)
+    if module is None:
+        module = _LABELS[lang] = env.get_template("components/labels.html").make_module()
+    return module
+
+
+env.globals["shop_labels"] = shop_labels
 
 
 def toast_header(message: str) -> dict[str, str]:
