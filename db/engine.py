@@ -11,17 +11,74 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 if TYPE_CHECKING:
     from db.settings import Settings
 
 BUSY_TIMEOUT_S = 15
+
+
+READ_BUSY_S = 2  # a read in WAL mode waits only for a checkpoint's moment, never a writer
+
+
+class ShopSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, with reads that do not pay for a connection each.
+
+    Piccolo opens a new aiosqlite connection (a thread, a connect and a PRAGMA: 1 to 3 ms) for
+    every statement outside a transaction, and repeats the PRAGMA before every statement in
+    one. Here a SELECT outside a transaction runs on one plain sqlite3 connection kept per
+    thread, in autocommit (WAL: each statement sees what was committed when it began and
+    blocks no writer), with `query_only` on so a misrouted write fails loudly; an index lookup
+    is then about 0.02 ms instead of 1.2 ms. Writes and transactions are Piccolo's own."""
+
+    _readers = threading.local()
+    _all_readers: list[sqlite3.Connection] = []  # one per thread that read (a handful)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._readers, "conn", None)
+        if conn is None or getattr(self._readers, "path", None) != self.path:
+            # check_same_thread off only so close_readers() may close it; one thread uses it
+            conn = sqlite3.connect(**{**self.connection_kwargs, "timeout": READ_BUSY_S},
+                                   check_same_thread=False)
+            conn.row_factory = dict_factory
+            conn.execute("PRAGMA foreign_keys = 1")
+            conn.execute("PRAGMA query_only = 1")
+            self._readers.conn, self._readers.path = conn, self.path
+            self._all_readers.append(conn)
+        return conn
+
+    def close_readers(self) -> None:
+        """Close every kept reader (before the file is replaced underneath, as tests do)."""
+        for conn in list(self._all_readers):
+            conn.close()
+        self._all_readers.clear()
+        self._readers.__dict__.clear()
+
+    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):
+        if query.lstrip()[:6].upper() == "SELECT":
+            try:
+                cursor = self._reader().execute(query, args or [])
+            except sqlite3.ProgrammingError:  # closed by close_readers() from another thread
+                self._readers.__dict__.clear()
+                cursor = self._reader().execute(query, args or [])
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()  # ends the statement's read snapshot at once
+        return await super()._run_in_new_connection(query, args, query_type, table)
+
+    async def _run_in_existing_connection(self, connection, query, args=None,
+                                          query_type="generic", table=None):
+        # Transaction connections got `PRAGMA foreign_keys` when they were opened.
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
 
 
 def make_engine(settings: "Settings") -> Engine:
@@ -30,7 +87,7 @@ def make_engine(settings: "Settings") -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(path)) as conn:  # WAL is a property of the file: set it once
             conn.execute("PRAGMA journal_mode=WAL")
-        return SQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_S)
+        return ShopSQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_S)
     url = settings.database_url
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
@@ -72,9 +129,10 @@ async def writing():
 
 @asynccontextmanager
 async def reading():
-    """Group a request's reads on one connection (and one snapshot)."""
+    """Group a request's reads on one connection: on PostgreSQL one transaction (one
+    snapshot); on SQLite the kept reader connection already is one (ShopSQLiteEngine)."""
     eng = engine()
-    if eng.current_transaction.get() is not None:
+    if eng.current_transaction.get() is not None or eng.engine_type == "sqlite":
         yield
         return
     async with eng.transaction():

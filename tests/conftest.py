@@ -143,6 +143,7 @@ async def _database_schema():
 async def clean_database(_database_schema):
     """Each test starts from a freshly migrated, empty database."""
     if IS_SQLITE:
+        engine().close_readers()  # the kept read connections must not watch the file change
         # Through SQLite's backup API, not a file copy: a connection left open by the test
         # before (an app's background task, say) sees a consistent database, not a torn file.
         # (closing(): a sqlite3 connection's own `with` commits but never closes.)
