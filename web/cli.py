@@ -236,7 +236,6 @@ def member_login_link(mobile: str) -> None:
     from db.audit.log import record
     from db.errors import NotFound, ValidationFailed
     from db.members import signin
-    from db.settings import get_settings
 
     async def make() -> str:
         token, member_id = await signin.create_login_link(mobile)
