@@ -170,9 +170,8 @@ class ApiController(Controller):
         bad = sorted(set(consents) - set(CONSENT_CHANNELS))
         if bad:
             raise ValidationFailed({f"consents.{bad[0]}": f"one of {', '.join(CONSENT_CHANNELS)}"})
-        before = await membership.member_for_customer(customer_id)
-        await membership.join(customer_id, "api", actor_of(request), consents)
-        return Response(await customer_json(scope, customer_id), status_code=200 if before else 201)
+        joined = await membership.join(customer_id, "api", actor_of(request), consents)
+        return Response(await customer_json(scope, customer_id), status_code=201 if joined.created else 200)
 
     @post("/customers/{customer_id:int}/points", summary="Add or take points (idempotent)")
     async def post_points(self, request: Request, customer_id: FromPath[int],
