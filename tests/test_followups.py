@@ -509,3 +509,44 @@ async def test_legacy_outcome_labels_become_codes_and_other_text_stays(make_user
     assert "Interested · 周五下单" in (await client.get(f"/followups/{ids['有意向 · 周五下单']}")).text
     card = await client.get(f"/customers/{cid}")
     assert "No answer" in card.text and "很满意，要回购" in card.text
+
+
+# ---------------------------------------------------------------- HTMX through litestar-htmx
+
+
+async def test_completing_from_the_card_asks_htmx_to_refresh_and_errors_retarget_the_form(signed_in_english):
+    client = await signed_in_english("li.lei")
+    cid = await add_customer(owner=client.user_id)
+    fid = await service.create(Scope.everything(), values(cid, client.user_id, now()), ACTOR)
+    hx = {"HX-Request": "true"}
+    page = await client.get(f"/followups/{fid}/complete")
+    fragment = await client.get(f"/followups/{fid}/complete?from=card", headers=hx)
+    assert "<html" in page.text and "<html" not in fragment.text and 'hx-swap="none"' in fragment.text
+    assert "HX-Request" in page.headers["vary"] and "HX-Request" in fragment.headers["vary"]
+    bad = await client.post(f"/followups/{fid}/complete", headers=hx, data={"_csrf_token": client.csrf, "from": "card"})
+    assert (bad.headers["hx-retarget"], bad.headers["hx-reswap"]) == ("#complete-form", "outerHTML")
+    assert "<html" not in bad.text
+    page_bad = await client.post(f"/followups/{fid}/complete", data={"_csrf_token": client.csrf, "from": "card"})
+    assert "hx-retarget" not in page_bad.headers and "<html" in page_bad.text
+    done = await client.post(f"/followups/{fid}/complete", headers=hx, data={
+        "_csrf_token": client.csrf, "result": "reached", "from": "card"})
+    assert done.status_code == 200 and done.headers["hx-refresh"] == "true" and done.text == ""
+
+
+async def test_a_chinese_toast_is_an_ascii_header(signed_in):
+    client = await signed_in("li.lei")
+    cid = await add_customer()
+    fid = await service.create(Scope.everything(), values(cid, client.user_id, now()), ACTOR)
+    done = await client.post(f"/followups/{fid}/complete", headers={"HX-Request": "true"}, data={
+        "_csrf_token": client.csrf, "note": "打通了", "from": "today"})
+    assert done.status_code == 200 and done.headers["hx-trigger"].isascii()
+    assert "crm:toast" in done.headers["hx-trigger"]
+
+
+def test_the_app_speaks_htmx_through_litestar_htmx(app):
+    from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+
+    from web.params import CrmRequest
+
+    assert issubclass(CrmRequest, HTMXRequest) and app.request_class is CrmRequest
+    assert any(isinstance(p, HTMXPlugin) for p in app.plugins)

@@ -12,6 +12,7 @@ import datetime as dt
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import ClientRefresh, HtmxHeaderType
 from litestar.response import Redirect
 
 from db.clock import YEARS_MESSAGE, plausible_year
@@ -154,14 +155,14 @@ class FollowUpController(Controller):
 
     # ------------------------------------------------------------ one follow-up
 
-    async def _detail(self, request: Request, follow_up_id: int, **extra) -> Response:
+    async def _detail(self, request: Request, follow_up_id: int, *, block: str | None = None,
+                      htmx: HtmxHeaderType | None = None, **extra) -> Response:
         async with reading():
             row = await service.get(scope_of(request), follow_up_id)
         context = {"nav": "today", "f": row, "next_chips": NEXT_CHIPS, "snooze_options": SNOOZE_OPTIONS,
                    "values": {}, "errors": {}, "htmx": is_fragment_request(request),
                    "origin": _origin(request.query_params.get("from")), **extra}
-        block = extra.pop("block", None)
-        return render(request, DETAIL, context, block=block)
+        return render(request, DETAIL, context, block=block, htmx=htmx)
 
     @get("/followups/{follow_up_id:int}")
     async def detail(self, request: Request, follow_up_id: FromPath[int],
@@ -185,7 +186,10 @@ class FollowUpController(Controller):
         """Where a finished action goes: Today's lists (HTMX from Today), the card again (HTMX
         from the card) or the follow-up page."""
         if is_fragment_request(request) and _origin(origin) == "card":
-            return Response("", status_code=200, headers={"HX-Refresh": "true"})
+            refresh = ClientRefresh()  # the card reloads itself
+            refresh.status_code = 200  # as before (a POST handler's own default is 201)
+            refresh.content = b""  # an empty body, not JSON null
+            return refresh
         if is_fragment_request(request):
             async with reading():
                 context = await today_context(request)
@@ -214,11 +218,9 @@ class FollowUpController(Controller):
         errors = field_errors(exc.errors)
         if "outcome" in errors:
             errors["note"] = _("Choose an outcome or write what happened.")
-        response = await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
-                                      block=f"{sheet}_form", origin=_origin(values.get("from")))
-        if is_fragment_request(request):
-            response.headers.update({"HX-Retarget": f"#{sheet}-form", "HX-Reswap": "outerHTML"})
-        return response
+        return await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
+                                  block=f"{sheet}_form", origin=_origin(values.get("from")),
+                                  htmx={"re_target": f"#{sheet}-form", "re_swap": "outerHTML"})
 
     @post("/followups/{follow_up_id:int}/snooze")
     async def snooze(self, request: Request, follow_up_id: FromPath[int]) -> Response:
