@@ -279,9 +279,14 @@ async def test_complete_from_today_with_htmx_refreshes_the_lists(signed_in_engli
     assert done.status_code == 200 and 'id="today-lists"' in done.text
     assert "crm:toast" in done.headers["HX-Trigger"]
     row = await service.get(Scope.everything(), fid)
-    assert row["status"] == "done" and row["outcome"] == "Interested · 周五下单"
+    # Stored as the chip's code and the words; shown translated (was: the label in the text).
+    assert row["status"] == "done" and (row["outcome_code"], row["outcome"]) == ("interested", "周五下单")
+    assert "Interested · 周五下单" in (await client.get(f"/followups/{fid}")).text
     nxt = await service.get(Scope.everything(), row["next_follow_up"])
     assert (nxt["due_at"] - row["due_at"]).days in (6, 7) and nxt["status"] == "open"
+    assert nxt["title"] == "Interested · 周五下单" and nxt["note"] == "周五下单"
+    today = await client.get("/today")
+    assert 'class="fu-note">周五下单<' in today.text
 
 
 async def test_complete_without_javascript_is_a_page_and_a_redirect(signed_in_english):
@@ -420,3 +425,128 @@ async def test_a_long_group_shows_the_first_ones_and_all_on_request(signed_in_en
     assert f"Show all {service.GROUP_LIMIT + 5}" in page.text
     everything = await client.get("/today?show=overdue")
     assert everything.text.count('class="fu-row') == service.GROUP_LIMIT + 5
+
+
+# ---------------------------------------------------------------- one next-follow-up rule, outcome codes
+
+
+async def test_the_api_plans_the_next_one_by_the_web_sheets_rule(api, make_user):
+    """Left out of next_follow_up: the reminder keeps the completed one's lead, the kind is the
+    completed one's and the title is what was logged (as on the web sheet)."""
+    await make_user("li.lei")
+    cid = await add_customer()
+    first = (await api.post("/api/v1/followups", json={
+        "customer_id": cid, "assignee": "li.lei", "kind": "visit", "title": "跟进", "priority": "high",
+        "due_at": "2026-12-03T15:30:00+08:00", "remind_at": "2026-12-03T15:00:00+08:00"})).json()
+    done = await api.patch(f"/api/v1/followups/{first['id']}", json={
+        "status": "done", "outcome": "客户要再想想，下周到店看看新款",
+        "next_follow_up": {"due_at": "2026-12-10T10:00:00+08:00"}})
+    assert done.status_code == 200, done.text
+    nxt = (await api.get(f"/api/v1/followups/{done.json()['next_follow_up_id']}")).json()
+    assert nxt["remind_at"] == "2026-12-10T01:30:00Z" and nxt["kind"] == "visit" and nxt["priority"] == "high"
+    assert nxt["title"] == "客户要再想想，下周到店看看新款" and nxt["note"] == "客户要再想想，下周到店看看新款"
+    assert done.json()["outcome"] == "客户要再想想，下周到店看看新款" and done.json()["outcome_code"] is None
+
+
+async def test_the_web_sheet_keeps_the_time_of_day_and_the_reminder_lead(signed_in_english):
+    client = await signed_in_english("li.lei")
+    cid = await add_customer()
+    due = now() + dt.timedelta(hours=2)
+    fid = await service.create(Scope.everything(), values(cid, client.user_id, due, due - dt.timedelta(minutes=10)), ACTOR)
+    done = await client.post(f"/followups/{fid}/complete", follow_redirects=False, data={
+        "_csrf_token": client.csrf, "result": "no_answer", "next_in": "1", "from": "today"})
+    assert done.status_code == 303, done.text
+    row = await service.get(Scope.everything(), fid)
+    assert (row["outcome_code"], row["outcome"]) == ("no_answer", "")
+    nxt = await service.get(Scope.everything(), row["next_follow_up"])
+    assert nxt["due_at"].astimezone(SHANGHAI).strftime("%H:%M") == due.astimezone(SHANGHAI).strftime("%H:%M")
+    assert nxt["due_at"] - nxt["remind_at"] == dt.timedelta(minutes=10)
+    assert nxt["title"] == "No answer" and nxt["kind"] == "call"
+    # The API reads the code back translated in the shop's language, beside the code itself.
+    assert service.as_json(row)["outcome"] == "未接通" and service.as_json(row)["outcome_code"] == "no_answer"
+
+
+async def test_a_logged_visit_plans_a_follow_up_titled_by_its_first_words(signed_in_english):
+    client = await signed_in_english("li.lei")
+    cid = await add_customer(owner=client.user_id)
+    body = "到店试用了新面霜，说皮肤有点干，想要滋润一点的款式，下次带她看看礼盒装和小样"
+    response = await client.post(f"/customers/{cid}/interactions", follow_redirects=False, data={
+        "_csrf_token": client.csrf, "kind": "visit", "body": body, "follow_up_in": "1"})
+    assert response.status_code == 303, response.text
+    row = await FollowUp.select().first()
+    assert row["title"] == service.first_words(body) and row["title"].startswith("到店试用了新面霜")
+    assert len(row["title"]) <= service.TITLE_WORDS + 1 and row["note"] == body
+    today = await client.get("/today")
+    assert row["title"] in today.text and f'class="fu-note">{body}<' in today.text
+
+
+def test_first_words_cut_at_a_word():
+    assert service.first_words("Called her back\nsecond line") == "Called her back"
+    cut = service.first_words("word " * 20)
+    assert cut.endswith("…") and len(cut) <= service.TITLE_WORDS + 1 and "wor…" not in cut
+
+
+async def test_legacy_outcome_labels_become_codes_and_other_text_stays(make_user, signed_in_english):
+    from db.followups.migrations import followups_2026_12_04t10_01_00_000000 as migration
+
+    client = await signed_in_english("li.lei")
+    cid = await add_customer(owner=client.user_id)
+    texts = {"Interested · 周五下单": ("interested", "周五下单"), "有意向 · 周五下单": ("interested", "周五下单"),
+             "未接通": ("no_answer", ""), "No answer": ("no_answer", ""), "Not interested · no": ("not_interested", "no"),
+             "已解决": ("resolved", ""), "很满意，要回购": ("", "很满意，要回购"), "Reachedx": ("", "Reachedx")}
+    ids = {}
+    for text in texts:
+        fid = await service.create(Scope.everything(), values(cid, client.user_id, now()), ACTOR)
+        await raw("UPDATE follow_up SET status = 'done', outcome = {}, done_at = {} WHERE id = {}", text, now(), fid)
+        ids[text] = fid
+    manager = await migration.forwards()
+    for run in manager.raw:
+        await run()
+    for text, expected in texts.items():
+        row = await service.get(Scope.everything(), ids[text])
+        assert (row["outcome_code"], row["outcome"]) == expected, text
+    assert "很满意，要回购" in (await client.get(f"/followups/{ids['很满意，要回购']}")).text
+    assert "Interested · 周五下单" in (await client.get(f"/followups/{ids['有意向 · 周五下单']}")).text
+    card = await client.get(f"/customers/{cid}")
+    assert "No answer" in card.text and "很满意，要回购" in card.text
+
+
+# ---------------------------------------------------------------- HTMX through litestar-htmx
+
+
+async def test_completing_from_the_card_asks_htmx_to_refresh_and_errors_retarget_the_form(signed_in_english):
+    client = await signed_in_english("li.lei")
+    cid = await add_customer(owner=client.user_id)
+    fid = await service.create(Scope.everything(), values(cid, client.user_id, now()), ACTOR)
+    hx = {"HX-Request": "true"}
+    page = await client.get(f"/followups/{fid}/complete")
+    fragment = await client.get(f"/followups/{fid}/complete?from=card", headers=hx)
+    assert "<html" in page.text and "<html" not in fragment.text and 'hx-swap="none"' in fragment.text
+    assert "HX-Request" in page.headers["vary"] and "HX-Request" in fragment.headers["vary"]
+    bad = await client.post(f"/followups/{fid}/complete", headers=hx, data={"_csrf_token": client.csrf, "from": "card"})
+    assert (bad.headers["hx-retarget"], bad.headers["hx-reswap"]) == ("#complete-form", "outerHTML")
+    assert "<html" not in bad.text
+    page_bad = await client.post(f"/followups/{fid}/complete", data={"_csrf_token": client.csrf, "from": "card"})
+    assert "hx-retarget" not in page_bad.headers and "<html" in page_bad.text
+    done = await client.post(f"/followups/{fid}/complete", headers=hx, data={
+        "_csrf_token": client.csrf, "result": "reached", "from": "card"})
+    assert done.status_code == 200 and done.headers["hx-refresh"] == "true" and done.text == ""
+
+
+async def test_a_chinese_toast_is_an_ascii_header(signed_in):
+    client = await signed_in("li.lei")
+    cid = await add_customer()
+    fid = await service.create(Scope.everything(), values(cid, client.user_id, now()), ACTOR)
+    done = await client.post(f"/followups/{fid}/complete", headers={"HX-Request": "true"}, data={
+        "_csrf_token": client.csrf, "note": "打通了", "from": "today"})
+    assert done.status_code == 200 and done.headers["hx-trigger"].isascii()
+    assert "crm:toast" in done.headers["hx-trigger"]
+
+
+def test_the_app_speaks_htmx_through_litestar_htmx(app):
+    from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+
+    from web.params import CrmRequest
+
+    assert issubclass(CrmRequest, HTMXRequest) and app.request_class is CrmRequest
+    assert any(isinstance(p, HTMXPlugin) for p in app.plugins)

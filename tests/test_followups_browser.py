@@ -111,7 +111,9 @@ async def test_plan_a_follow_up_get_the_reminder_and_complete_it_on_a_phone(make
                 await sheet.get_by_role("button", name="Complete").tap()
                 await page.wait_for_url(f"{base}/followups/{follow_up_id}?msg=done")
                 await expect(page.get_by_role("link", name="Open the next follow-up")).to_be_visible()
-                rows = await raw("SELECT id, status, outcome FROM follow_up ORDER BY id")
+                rows = await raw("SELECT id, status, outcome, outcome_code FROM follow_up ORDER BY id")
                 assert [(r["status"]) for r in rows] == ["done", "open"]
-                assert rows[0]["outcome"] == "Interested · 周五来店里买"
+                # stored as the code and the words, shown as "Interested · 周五来店里买"
+                assert (rows[0]["outcome_code"], rows[0]["outcome"]) == ("interested", "周五来店里买")
+                await expect(page.get_by_text("Interested · 周五来店里买")).to_be_visible()
                 await browser.close()

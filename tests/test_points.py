@@ -332,3 +332,11 @@ async def test_a_new_customer_can_join_after_a_merge_freed_the_highest_customer_
     newcomer = (await upsert_customer(parse_customer({"name": "李雷", "mobile": "13600000000"}), ACTOR))[0]
     joined = await membership.join(newcomer, "staff", ACTOR)  # SQLite may hand out the merged id again
     assert joined["member_no"] != merged["member_no"]
+
+
+async def test_join_says_whether_it_created_the_member():
+    cid = (await upsert_customer(parse_customer({"name": "李雷", "mobile": "13900000000"}), ACTOR))[0]
+    first, second = await asyncio.gather(membership.join(cid, "staff", ACTOR), membership.join(cid, "api", ACTOR))
+    assert sorted((first.created, second.created)) == [False, True]
+    again = await membership.join(cid, "staff", ACTOR)
+    assert not again.created and again["id"] == first["id"]

@@ -111,3 +111,16 @@ async def test_a_cursor_that_is_not_ours_reads_the_first_page(api):
     for cursor in (10**30, -5, 0):
         response = await api.get(f"/api/v1/customers/{cid}/points", params={"cursor": cursor})
         assert response.status_code == 200 and len(response.json()["items"]) == 1
+
+
+async def test_two_joins_at_once_answer_201_once_and_200_once(api):
+    import asyncio
+
+    created = await api.post("/api/v1/customers", json={"name": "王芳", "mobile": "13812345678"})
+    cid = created.json()["id"]
+    first, second = await asyncio.gather(
+        api.post(f"/api/v1/customers/{cid}/membership", json={}),
+        api.post(f"/api/v1/customers/{cid}/membership", json={}))
+    assert sorted((first.status_code, second.status_code)) == [200, 201], (first.text, second.text)
+    assert first.json()["member_no"] == second.json()["member_no"]
+    assert (await raw("SELECT COUNT(*) AS n FROM member"))[0]["n"] == 1

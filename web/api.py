@@ -170,9 +170,8 @@ class ApiController(Controller):
         bad = sorted(set(consents) - set(CONSENT_CHANNELS))
         if bad:
             raise ValidationFailed({f"consents.{bad[0]}": f"one of {', '.join(CONSENT_CHANNELS)}"})
-        before = await membership.member_for_customer(customer_id)
-        await membership.join(customer_id, "api", actor_of(request), consents)
-        return Response(await customer_json(scope, customer_id), status_code=200 if before else 201)
+        joined = await membership.join(customer_id, "api", actor_of(request), consents)
+        return Response(await customer_json(scope, customer_id), status_code=201 if joined.created else 200)
 
     @post("/customers/{customer_id:int}/points", summary="Add or take points (idempotent)")
     async def post_points(self, request: Request, customer_id: FromPath[int],
@@ -218,7 +217,9 @@ class ApiController(Controller):
     async def patch_follow_up(self, request: Request, follow_up_id: FromPath[int],
                               data: JSONBody[FollowUpPatch]) -> dict:
         """`{"status": "done", "outcome": "…"}` completes it (409 if it was already done or
-        cancelled), optionally with `next_follow_up` `{"due_at", "remind_at", "title", "kind"}`;
+        cancelled), optionally with `next_follow_up` `{"due_at", "remind_at", "title", "kind"}`
+        (what it leaves out follows the web sheet's rule: the reminder keeps the completed one's
+        lead, the kind is the completed one's, the title is the outcome's first words);
         `{"status": "cancelled"}` cancels it; other fields change an open follow-up."""
         scope, actor = scope_of(request), actor_of(request)
         row = await followups.get(scope, follow_up_id)
@@ -229,15 +230,7 @@ class ApiController(Controller):
         if status == "done":
             next_values = None
             if "next_follow_up" in sent:
-                nxt = sent["next_follow_up"]
-                next_values, errors = _follow_up_values({
-                    "customer_id": row["customer"], "kind": nxt.get("kind") or row["kind"],
-                    "title": nxt.get("title") or row["title"], "priority": row["priority"],
-                    "due_at": nxt.get("due_at"), "remind_at": nxt.get("remind_at"),
-                }, prefix="next_follow_up.")
-                next_values.assignee_id = row["assignee"]
-                if errors:
-                    raise ValidationFailed(errors)
+                next_values = _next_follow_up(sent["next_follow_up"])
             await followups.complete(scope, follow_up_id, actor, sent.get("outcome") or "", next_values)
         elif status == "cancelled":
             await followups.cancel_follow_up(scope, follow_up_id, actor)
@@ -269,6 +262,23 @@ def wake_reminders() -> None:
     from db.followups.reminders import wake
 
     wake()
+
+
+def _next_follow_up(data: dict) -> followups.NextFollowUp:
+    """`next_follow_up` of a completion; what it leaves out follows the domain's rule
+    (followups.plan_next): the completed one's kind, reminder lead and so on."""
+    errors: dict[str, str] = {}
+    tz = ZoneInfo(get_settings().timezone)
+    prefix = "next_follow_up."
+    nxt = followups.NextFollowUp(
+        due_at=followups.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
+        remind_at=followups.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
+        title=data.get("title") if isinstance(data.get("title"), str) else "",
+        kind=data.get("kind") if isinstance(data.get("kind"), str) else "",
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    return nxt
 
 
 def _follow_up_values(data: dict, prefix: str = "") -> tuple[followups.FollowUpInput, dict]:

@@ -14,6 +14,7 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RapidocRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -135,7 +136,8 @@ def create_app() -> Litestar:
         ],
         guards=[ids_in_range, csrf_guard],
         exception_handlers=HANDLERS,
-        request_class=CrmRequest,
+        request_class=CrmRequest,  # an HTMXRequest (request.htmx); HTMXPlugin keeps it
+        plugins=[HTMXPlugin()],
         lifespan=[_database, _background, import_watchdog],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,

@@ -20,6 +20,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.handlers import BaseRouteHandler
+from litestar.plugins.htmx import HTMXDetails
 
 from db.customers.scope import Scope
 from db.customers.service import Actor
@@ -157,7 +158,8 @@ def _anon_csrf(anon: str) -> str:
 def _wants_page(scope) -> bool:
     """A full page (not an HTMX fragment, not an asset): the one place the tab bar is drawn.
     Today counts its own badge from the lists it reads anyway."""
-    fragment = _header(scope, b"hx-request") == "true" and _header(scope, b"hx-boosted") != "true"
+    htmx = HTMXDetails(Request(scope))
+    fragment = bool(htmx) and not htmx.boosted
     return scope["method"] == "GET" and not fragment and scope["path"] != "/today"
 
 

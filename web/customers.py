@@ -28,7 +28,7 @@ from web.i18n import current_zone, field_errors
 from web.params import parse_id
 from web.i18n import gettext as _
 from db.settings import get_settings
-from web.templating import base_context, env, is_fragment_request, render, toast_header
+from web.templating import VARY, base_context, env, is_fragment_request, render, toast_header
 
 CARD = "customers/detail.html"
 FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
@@ -59,7 +59,7 @@ def _render_blocks(request: Request, context: dict, blocks: list[str], headers: 
     the others carry hx-swap-oob and land where their ids are on the card."""
     html = render_blocks(env, CARD, blocks, base_context(request) | context | {"oob": blocks[1:]})
     return Response(html, status_code=200, media_type=MediaType.HTML,
-                    headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})})
+                    headers={**VARY, **(headers or {})})
 
 
 def _card_context(**extra) -> dict:

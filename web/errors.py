@@ -8,12 +8,13 @@ from urllib.parse import quote, urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.htmx import ClientRedirect
 
 from db.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from web.auth import CsrfFailed, NotAllowed, NotSignedIn
 from web.i18n import gettext as _
 from web.params import FormRefused
-from web.templating import is_fragment_request, render
+from web.templating import htmx_of, is_fragment_request, render
 
 log = logging.getLogger("crm.errors")
 
@@ -38,14 +39,16 @@ def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
         return _json(401, {"detail": "missing or unknown API key"},
                      {"WWW-Authenticate": "Bearer"})
     location = exc.location
-    htmx = request.headers.get("hx-request") == "true"
+    htmx = bool(htmx_of(request))
     # Come back to the page the person was on: for HTMX, the page, not the fragment's URL.
-    url = urlsplit(request.headers.get("hx-current-url", "")) if htmx else request.url
+    url = urlsplit(htmx_of(request).current_url or "") if htmx else request.url
     target = url.path + (f"?{url.query}" if url.query else "")
     if location == "/login" and (htmx or request.method == "GET") and url.path not in ("", "/", "/login"):
         location = f"/login?next={quote(target, safe='')}"
     if htmx:
-        return Response("", status_code=401, headers={"HX-Redirect": location})
+        response = ClientRedirect(location)  # the whole page goes to sign in, not a fragment
+        response.status_code, response.content = 401, b""
+        return response
     return Response("", status_code=303, headers={"Location": location})
 
 

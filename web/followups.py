@@ -12,6 +12,7 @@ import datetime as dt
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import ClientRefresh, HtmxHeaderType
 from litestar.response import Redirect
 
 from db.clock import YEARS_MESSAGE, plausible_year
@@ -20,12 +21,12 @@ from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
 from db.followups.reminders import wake
 from db.followups.service import FollowUpInput
-from db.followups.tables import KINDS, PRIORITIES
+from db.followups.tables import KINDS, OUTCOMES, PRIORITIES
 from db.engine import reading
 from db.pipeline import board as pipeline_board
 from db.pipeline.opportunities import owner_choices
 from web.auth import actor_of, role_required, scope_of, staff_required
-from web.i18n import current_zone, field_errors
+from web.i18n import current_lang, current_zone, field_errors
 from web.i18n import gettext as _
 from web.params import parse_id
 from web.templating import is_fragment_request, render, toast_header
@@ -105,10 +106,9 @@ def _label_kind(kind: str) -> str:
             "after_sales": _("After-sales check")}[kind]
 
 
-def _next_from(values: dict, row: dict, errors: dict) -> FollowUpInput | None:
-    """The optional next follow-up on the complete sheet: a chip (days) or a date; the same
-    time of day, kind and reminder lead as the one being completed."""
-    tz = current_zone()
+def _next_from(values: dict, errors: dict) -> service.NextFollowUp | None:
+    """The optional next follow-up on the complete sheet: a chip (days) or a date. The rest
+    (time of day, kind, reminder, title) is the domain's rule (service.plan_next)."""
     day = None
     if values.get("next_on"):
         try:
@@ -126,22 +126,12 @@ def _next_from(values: dict, row: dict, errors: dict) -> FollowUpInput | None:
         day = _local_now().date() + dt.timedelta(days=int(values["next_in"]))
     if day is None:
         return None
-    clock = row["due_at"].astimezone(tz).time()
-    due = dt.datetime.combine(day, clock, tzinfo=tz).astimezone(dt.timezone.utc)
-    lead = row["due_at"] - row["remind_at"] if row["remind_at"] else None
-    return FollowUpInput(
-        customer_id=row["customer"], assignee_id=row["assignee"], kind=row["kind"],
-        title=row["title"], priority=row["priority"], due_at=due,
-        remind_at=due - lead if lead is not None else None, opportunity_id=row["opportunity"],
-    )
+    return service.NextFollowUp(on=day, zone=current_zone())
 
 
-def _outcome(values: dict) -> str:
-    labels = {"reached": _("Reached"), "no_answer": _("No answer"), "interested": _("Interested"),
-              "not_interested": _("Not interested"), "resolved": _("Resolved")}
-    chip = labels.get(values.get("result", ""), "")
-    note = values.get("note", "").strip()
-    return " · ".join(p for p in (chip, note) if p)
+def _outcome_code(values: dict) -> str:
+    """The chip tapped on the sheet (a code; anything else is no chip)."""
+    return values.get("result", "") if values.get("result", "") in OUTCOMES else ""
 
 
 async def today_context(request: Request) -> dict:
@@ -165,14 +155,14 @@ class FollowUpController(Controller):
 
     # ------------------------------------------------------------ one follow-up
 
-    async def _detail(self, request: Request, follow_up_id: int, **extra) -> Response:
+    async def _detail(self, request: Request, follow_up_id: int, *, block: str | None = None,
+                      htmx: HtmxHeaderType | None = None, **extra) -> Response:
         async with reading():
             row = await service.get(scope_of(request), follow_up_id)
         context = {"nav": "today", "f": row, "next_chips": NEXT_CHIPS, "snooze_options": SNOOZE_OPTIONS,
                    "values": {}, "errors": {}, "htmx": is_fragment_request(request),
                    "origin": _origin(request.query_params.get("from")), **extra}
-        block = extra.pop("block", None)
-        return render(request, DETAIL, context, block=block)
+        return render(request, DETAIL, context, block=block, htmx=htmx)
 
     @get("/followups/{follow_up_id:int}")
     async def detail(self, request: Request, follow_up_id: FromPath[int],
@@ -196,7 +186,10 @@ class FollowUpController(Controller):
         """Where a finished action goes: Today's lists (HTMX from Today), the card again (HTMX
         from the card) or the follow-up page."""
         if is_fragment_request(request) and _origin(origin) == "card":
-            return Response("", status_code=200, headers={"HX-Refresh": "true"})
+            refresh = ClientRefresh()  # the card reloads itself
+            refresh.status_code = 200  # as before (a POST handler's own default is 201)
+            refresh.content = b""  # an empty body, not JSON null
+            return refresh
         if is_fragment_request(request):
             async with reading():
                 context = await today_context(request)
@@ -207,12 +200,13 @@ class FollowUpController(Controller):
     async def complete(self, request: Request, follow_up_id: FromPath[int]) -> Response:
         values = _form_values(await request.form(), ("result", "note", "next_in", "next_on", "from"))
         scope, errors = scope_of(request), {}
-        row = await service.get(scope, follow_up_id)
-        next_values = _next_from(values, row, errors)
+        next_values = _next_from(values, errors)
         try:
             if errors:
+                await service.get(scope, follow_up_id)  # unknown stays 404 before field errors
                 raise ValidationFailed(errors)
-            await service.complete(scope, follow_up_id, actor_of(request), _outcome(values), next_values)
+            await service.complete(scope, follow_up_id, actor_of(request), values["note"].strip(), next_values,
+                                   outcome_code=_outcome_code(values), lang=current_lang())
         except ValidationFailed as exc:
             return await self._form_errors(request, follow_up_id, "complete", values, exc)
         except Conflict:
@@ -224,11 +218,9 @@ class FollowUpController(Controller):
         errors = field_errors(exc.errors)
         if "outcome" in errors:
             errors["note"] = _("Choose an outcome or write what happened.")
-        response = await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
-                                      block=f"{sheet}_form", origin=_origin(values.get("from")))
-        if is_fragment_request(request):
-            response.headers.update({"HX-Retarget": f"#{sheet}-form", "HX-Reswap": "outerHTML"})
-        return response
+        return await self._detail(request, follow_up_id, sheet=sheet, values=values, errors=errors,
+                                  block=f"{sheet}_form", origin=_origin(values.get("from")),
+                                  htmx={"re_target": f"#{sheet}-form", "re_swap": "outerHTML"})
 
     @post("/followups/{follow_up_id:int}/snooze")
     async def snooze(self, request: Request, follow_up_id: FromPath[int]) -> Response:

@@ -29,7 +29,7 @@ from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import field_errors
 from web.i18n import gettext as _
 from web.params import parse_id
-from web.templating import base_context, env, is_fragment_request, render, toast_header
+from web.templating import VARY, base_context, env, is_fragment_request, render, toast_header
 
 MESSAGES = {
     "tier_created": "Tier added.", "tier_saved": "Tier saved.", "tier_deleted": "Tier deleted.",
@@ -348,7 +348,7 @@ async def _refreshed(request: Request, customer_id: int, form_block: str, messag
         "oob": mine[1:] + card}
     html = render_blocks(env, SECTION, mine, context) + render_blocks(env, CARD, card, context)
     return Response(html, status_code=200, media_type=MediaType.HTML,
-                    headers={"Vary": "HX-Request, Accept-Language, Cookie", **toast_header(message)})
+                    headers={**VARY, **toast_header(message)})
 
 
 def _form_error(request: Request, section: dict, block: str, values: dict, errors: dict, **extra) -> Response:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
+from litestar.plugins.htmx import HTMXRequest
 from litestar.datastructures import FormMultiDict
 from litestar.types import Empty
 
@@ -62,9 +62,10 @@ def decode_json(body: bytes) -> Any:
     return value
 
 
-class CrmRequest(Request):
+class CrmRequest(HTMXRequest):
     """The app's request class (Litestar(request_class=...)): every handler, guard and
-    `data: JSONBody[...]` reads forms and JSON through these two methods."""
+    `data: JSONBody[...]` reads forms and JSON through these two methods. An HTMXRequest
+    (litestar-htmx): `request.htmx` says what the HTMX client sent (HX-* headers)."""
 
     async def form(self) -> FormMultiDict:
         form = await super().form()

@@ -19,6 +19,7 @@ from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 from jinja2_fragments import render_block
 from litestar import MediaType, Request, Response
+from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType, _utils as htmx_utils
 
 from db.money import format_fen
 from web import i18n
@@ -179,15 +180,36 @@ def shop_labels():
 env.globals["shop_labels"] = shop_labels
 
 
+# Routes that answer a page or a fragment by HX-Request must say so to caches. litestar-htmx
+# has no helper for Vary, so it is this one constant (the header's name is the library's).
+VARY = {"Vary": f"{HTMXHeaders.REQUEST.value}, Accept-Language, Cookie"}
+
+
 def toast_header(message: str) -> dict[str, str]:
     """Headers that make app.js show `message` as a toast after an HTMX swap.
-    ASCII-only JSON (\\u escapes): header values must be Latin-1; htmx decodes the JSON."""
-    return {"HX-Trigger": json.dumps({"crm:toast": message})}
+
+    The one HX-* header not built by litestar-htmx: its TriggerEvent encodes the JSON as
+    UTF-8, and a Chinese message is then no valid (Latin-1) header value (a 500). Here the
+    JSON is ASCII-only (\\u escapes), which htmx decodes."""
+    return {HTMXHeaders.TRIGGER_EVENT.value: json.dumps({"crm:toast": message})}
+
+
+def htmx_headers(spec: HtmxHeaderType) -> dict[str, str]:
+    """Response headers for HTMX (re_target, re_swap, push_url, …), built by litestar-htmx."""
+    return htmx_utils.get_headers(spec)
+
+
+def htmx_of(request: Request) -> HTMXDetails:
+    """What the HTMX client said (litestar-htmx's request.htmx; for a request of another
+    class, the same reading of its headers)."""
+    details = getattr(request, "htmx", None)
+    return details if isinstance(details, HTMXDetails) else HTMXDetails(request)
 
 
 def is_fragment_request(request: Request) -> bool:
-    headers = request.headers
-    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+    """An HTMX request for a part of a page (a boosted one wants the whole page)."""
+    htmx = htmx_of(request)
+    return bool(htmx) and not htmx.boosted
 
 
 def base_context(request: Request) -> dict[str, Any]:
@@ -216,15 +238,20 @@ def render(
     block: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    htmx: HtmxHeaderType | None = None,
 ) -> Response:
+    """The page, or only `block` for an HTMX fragment request; `htmx` adds litestar-htmx's
+    response headers (e.g. {"re_target": "#form", "re_swap": "outerHTML"}) to a fragment."""
     ctx = base_context(request) | (context or {})
-    if block and is_fragment_request(request):
+    fragment = bool(block) and is_fragment_request(request)
+    if fragment:
         html = render_block(env, template, block, ctx)
     else:
         html = env.get_template(template).render(ctx)
+    extra = htmx_headers(htmx) if htmx and fragment else {}
     return Response(
         html,
         status_code=status,
         media_type=MediaType.HTML,
-        headers={"Vary": "HX-Request, Accept-Language, Cookie", **(headers or {})},
+        headers={**VARY, **(headers or {}), **extra},
     )

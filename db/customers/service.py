@@ -313,7 +313,7 @@ async def add_interaction(
                         happened_at=stamp, created_at=stamp)
         ).returning(Interaction.id)
         if follow_up is not None and actor.id is not None:
-            await _plan_follow_up(customer_id, kind, follow_up, actor, follow_up_title, zone)
+            await _plan_follow_up(customer_id, kind, follow_up, actor, follow_up_title, zone, body)
         detail = {"kind": kind, "fields": ["next_follow_up_on"]} if follow_up else {"kind": kind}
         await record("interaction.create", actor_id=actor.id, actor=actor.label,
                      target_type="customer", target_id=customer_id, ip=actor.ip, detail=detail)
@@ -324,13 +324,16 @@ FOLLOW_UP_AT = dt.time(10, 0)
 
 
 async def _plan_follow_up(customer_id: int, kind: str, day: dt.date, actor: Actor, title: str,
-                          zone) -> None:
+                          zone, body: str = "") -> None:
+    """The follow-up a logged interaction asks for, titled with the log's first words (the
+    generic title only if there are none) and carrying the whole log as its note."""
     from db.followups import service as followups  # follow-ups build on customers
 
     due = dt.datetime.combine(day, FOLLOW_UP_AT, tzinfo=zone or SHOP_TZ).astimezone(dt.timezone.utc)
     values = followups.FollowUpInput(
         customer_id=customer_id, assignee_id=actor.id, kind=kind if kind in followups.KINDS else "call",
-        title=title, priority="normal", due_at=due, remind_at=due,
+        title=followups.first_words(body) or title, priority="normal", due_at=due, remind_at=due,
+        note=body,
     )
     errors: dict[str, str] = {}
     followups.check(values, errors, at=min(due, now()))

@@ -135,7 +135,7 @@ async def _load_merges(customer_id: int, ids: list[int]) -> dict[int, dict]:
 
 async def _load_follow_ups(customer_id: int, ids: list[int]) -> dict[int, dict]:
     rows = await raw(
-        "SELECT f.id, f.kind AS follow_up_kind, f.title, f.outcome, f.due_at, f.next_follow_up, "
+        "SELECT f.id, f.kind AS follow_up_kind, f.title, f.outcome, f.outcome_code, f.due_at, f.next_follow_up, "
         "s.display_name AS staff_name FROM follow_up f LEFT JOIN staff_user s ON s.id = f.done_by "
         f"WHERE f.customer = {{}} AND f.id IN ({_marks(ids)})",
         customer_id, *ids,

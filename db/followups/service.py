@@ -17,10 +17,19 @@ from db.customers.scope import Scope
 from db.customers.service import Actor
 from db.engine import as_datetime, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
-from db.followups.tables import KINDS, PRIORITIES, FollowUp, FollowUpPlan
+from db.followups.tables import KINDS, OUTCOMES, PRIORITIES, FollowUp, FollowUpPlan
+from db.i18n import translations
 
 TITLE_MAX = 200
 OUTCOME_MAX = 2000
+NOTE_MAX = 2000
+SHOP_LANG = "zh-CN"
+# The English msgids of the outcome codes' labels, for text the domain writes itself (a next
+# follow-up's title, the API's outcome); pages show codes through components/labels.html.
+OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer", "interested": "Interested",
+                  "not_interested": "Not interested", "resolved": "Resolved"}
+OUTCOME_SEPARATOR = " · "
+TITLE_WORDS = 40  # characters of a note that make a planned follow-up's title
 PLAN_DAYS = (7, 14, 30, 60, 90)
 PAST_LIMIT = dt.timedelta(days=366)
 FUTURE_LIMIT = dt.timedelta(days=731)
@@ -80,6 +89,66 @@ class FollowUpInput:
     remind_at: dt.datetime | None
     opportunity_id: int | None = None
     every_days: int | None = None
+    note: str = ""
+
+
+@dataclass
+class NextFollowUp:
+    """What a completion says of the next follow-up (the web sheet: a day; the API: a time and
+    perhaps a reminder, title and kind). The rest comes from `plan_next`, the one rule."""
+
+    due_at: dt.datetime | None = None
+    on: dt.date | None = None  # a day, at the completed one's time of day in `zone`
+    zone: ZoneInfo | None = None
+    remind_at: dt.datetime | None = None
+    title: str = ""
+    kind: str = ""
+
+
+def outcome_label(code: str, lang: str = SHOP_LANG) -> str:
+    """An outcome code's label in a language (unknown codes as they are)."""
+    return translations(lang).gettext(OUTCOME_LABELS[code]) if code in OUTCOME_LABELS else code
+
+
+def outcome_text(code: str, outcome: str, lang: str = SHOP_LANG) -> str:
+    """The label and the words, as one text ("有意向 · 周五下单")."""
+    return OUTCOME_SEPARATOR.join(p for p in (outcome_label(code, lang) if code else "", outcome) if p)
+
+
+def first_words(text: str, limit: int = TITLE_WORDS) -> str:
+    """The start of a note as a title: its first line, cut at a word (or anywhere, for Chinese)."""
+    line = " ".join((text or "").strip().splitlines()[:1]).strip()
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:，。；：、") + "…"
+
+
+def plan_next(row: dict, nxt: NextFollowUp, outcome_code: str, outcome: str,
+              lang: str = SHOP_LANG) -> FollowUpInput:
+    """The one rule for the follow-up a completion plans, from the web sheet and the API alike:
+    - due at the given time, else on the given day at the completed one's time of day;
+    - reminded at the given time, else with the completed one's lead (none if it had none);
+    - kind as given, else the completed one's; customer, assignee, priority and opportunity
+      the completed one's (and its repeating plan, while that is on);
+    - titled as given, else from what was logged: the outcome's label and the note's first
+      words (not the completed one's title again: Today would fill with identical rows);
+      the whole note goes with it, shown on Today."""
+    due = nxt.due_at
+    if due is None and nxt.on is not None:
+        zone = nxt.zone or SHOP_TZ
+        clock = row["due_at"].astimezone(zone).time()
+        due = dt.datetime.combine(nxt.on, clock, tzinfo=zone).astimezone(dt.timezone.utc)
+    remind = nxt.remind_at
+    if remind is None and due is not None and row["remind_at"] is not None:
+        remind = due - (row["due_at"] - row["remind_at"])
+    title = (nxt.title or "").strip() or first_words(outcome_text(outcome_code, outcome, lang)) or row["title"]
+    return FollowUpInput(
+        customer_id=row["customer"], assignee_id=row["assignee"], kind=nxt.kind or row["kind"],
+        title=title, priority=row["priority"], due_at=due, remind_at=remind,
+        opportunity_id=row["opportunity"], note=(outcome or "")[:NOTE_MAX],
+    )
 
 
 def check(values: FollowUpInput, errors: dict, *, at: dt.datetime | None = None) -> None:
@@ -165,7 +234,7 @@ async def _insert(values: FollowUpInput, actor_id: int | None, source: str,
         customer=values.customer_id, opportunity=values.opportunity_id, plan=plan_id,
         assignee=values.assignee_id, kind=values.kind, title=values.title,
         priority=values.priority, status="open", due_at=values.due_at,
-        remind_at=values.remind_at,
+        remind_at=values.remind_at, note=(values.note or "")[:NOTE_MAX],
         reminder_state="pending" if values.remind_at else "none",
         source=source, created_by=actor_id, created_at=stamp, updated_at=stamp,
     )).returning(FollowUp.id)
@@ -236,28 +305,35 @@ async def _open_row(scope: Scope, follow_up_id: int) -> dict:
     return row
 
 
-async def complete(scope: Scope, follow_up_id: int, actor: Actor, outcome: str,
-                   next_values: FollowUpInput | None = None) -> int | None:
-    """Mark done with an outcome; create the next follow-up (given, or from the plan) in the
-    same transaction. Returns the next one's id. A second completion is a Conflict."""
+async def complete(scope: Scope, follow_up_id: int, actor: Actor, outcome: str = "",
+                   next_values: FollowUpInput | NextFollowUp | None = None, *,
+                   outcome_code: str = "", lang: str = SHOP_LANG) -> int | None:
+    """Mark done with an outcome (a code of OUTCOMES, what happened in words, or both); create
+    the next follow-up in the same transaction: as asked (a NextFollowUp, completed by
+    `plan_next`; or a whole FollowUpInput), else from the repeating plan. Returns the next
+    one's id. A second completion is a Conflict."""
     outcome = (outcome or "").strip() if isinstance(outcome, str) else ""
+    if outcome_code not in ("", *OUTCOMES):
+        raise ValueError(outcome_code)  # callers pass a code they offered, never raw input
     errors: dict[str, str] = {}
-    if not outcome:
+    if not outcome and not outcome_code:
         errors["outcome"] = "required"
     elif len(outcome) > OUTCOME_MAX:
         errors["outcome"] = "at most 2000 characters"
+    row = await get(scope, follow_up_id)  # unknown stays 404 before field errors
+    if isinstance(next_values, NextFollowUp):
+        next_values = plan_next(row, next_values, outcome_code, outcome, lang)
     if next_values is not None:
         check(next_values, errors)
     if errors:
-        await get(scope, follow_up_id)  # unknown stays 404 before field errors
         raise ValidationFailed(errors)
     async with writing():
         row = await get(scope, follow_up_id)
         stamp = now()
         won = await raw(
-            "UPDATE follow_up SET status = 'done', outcome = {}, done_at = {}, done_by = {}, "
-            "updated_at = {} WHERE id = {} AND status = 'open' RETURNING id",
-            outcome, stamp, actor.id, stamp, follow_up_id,
+            "UPDATE follow_up SET status = 'done', outcome = {}, outcome_code = {}, done_at = {}, "
+            "done_by = {}, updated_at = {} WHERE id = {} AND status = 'open' RETURNING id",
+            outcome, outcome_code, stamp, actor.id, stamp, follow_up_id,
         )
         if not won:
             raise Conflict("already " + (await get(scope, follow_up_id))["status"])
@@ -493,7 +569,9 @@ def as_json(row: dict) -> dict:
         "status": row["status"], "due_at": iso(row["due_at"]), "remind_at": iso(row["remind_at"]),
         "reminder": {"state": row["reminder_state"], "sent_at": iso(row["reminded_at"]),
                      "late": row["reminder_late"]},
-        "outcome": row["outcome"] or None, "done_at": iso(row["done_at"]),
+        "outcome": outcome_text(row["outcome_code"] or "", row["outcome"] or "") or None,
+        "outcome_code": row["outcome_code"] or None, "note": row["note"] or None,
+        "done_at": iso(row["done_at"]),
         "next_follow_up_id": row["next_follow_up"],
         "repeat_every_days": row["plan_every_days"] if row["plan_active"] else None,
         "source": row["source"], "created_at": iso(row["created_at"]),

@@ -24,6 +24,8 @@ from db.staff.tables import StaffUser
 KINDS = ("call", "visit", "message", "after_sales")
 PRIORITIES = ("low", "normal", "high")
 STATUSES = ("open", "done", "cancelled")
+# A completion's outcome, stored as the code and shown translated (components/labels.html).
+OUTCOMES = ("reached", "no_answer", "interested", "not_interested", "resolved")
 
 
 class FollowUpPlan(Table):
@@ -56,7 +58,9 @@ class FollowUp(Table):
     reminder_state = Varchar(length=8, default="none")  # none | pending | sent
     reminded_at = Timestamptz(null=True, default=None)
     reminder_late = Boolean(default=False)
-    outcome = Text(default="")
+    outcome = Text(default="")  # what happened, as written (the API's outcome; the sheet's note)
+    outcome_code = Varchar(length=20, default="")  # one of OUTCOMES, or "" (shown translated)
+    note = Text(default="")  # what the visit or completion that planned this one said (Today shows it)
     done_at = Timestamptz(null=True, default=None)
     done_by = ForeignKey(StaffUser, null=True, on_delete=OnDelete.set_null)
     next_follow_up = Integer(null=True, default=None)  # the one created when this was completed

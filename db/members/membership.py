@@ -70,10 +70,20 @@ async def tiers() -> list[dict]:
 # ---------------------------------------------------------------- joining and consent
 
 
-async def join(customer_id: int, source: str, actor, consents: dict[str, bool] | None = None) -> dict:
-    """Make a customer a member (or return the member they already are). The sign-up bonus
-    is one ledger entry with key signup:{member}, so it is given once whatever happens. Two
-    joins at once (a double tap, an API retry) give one member: the loser finds the winner's."""
+class Joined(dict):
+    """What `join` gives back: the member row (a dict, as `get` returns it) and `created`, true
+    only for the call that made the member (of two joins at once, exactly one)."""
+
+    def __init__(self, member: dict, created: bool):
+        super().__init__(member)
+        self.created = created
+
+
+async def join(customer_id: int, source: str, actor, consents: dict[str, bool] | None = None) -> Joined:
+    """Make a customer a member (or return the member they already are, with created false).
+    The sign-up bonus is one ledger entry with key signup:{member}, so it is given once
+    whatever happens. Two joins at once (a double tap, an API retry) give one member: the
+    loser finds the winner's and is told it did not create it."""
     from db.engine import engine, is_unique_violation
 
     outer = engine().current_transaction.get() is not None
@@ -88,7 +98,7 @@ async def join(customer_id: int, source: str, actor, consents: dict[str, bool] |
     raise AssertionError("unreachable")
 
 
-async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] | None) -> dict:
+async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] | None) -> Joined:
     from db.members import config, ledger, notify
 
     if source not in JOIN_SOURCES:
@@ -97,7 +107,7 @@ async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] 
     async with writing():
         existing = await member_for_customer(customer_id)
         if existing:
-            return existing
+            return Joined(existing, created=False)
         if not await raw("SELECT id FROM customer WHERE id = {}", customer_id):
             raise NotFound()
         base = (await tiers())[0]
@@ -121,7 +131,7 @@ async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] 
         await upgrade_if_qualified(member_id, "joined", actor.label)
         member = await get(member_id)
     notify.wake()
-    return member
+    return Joined(member, created=True)
 
 
 async def set_consent(member_id: int, channel: str, granted: bool, source: str, actor_label: str) -> None:
