@@ -25,7 +25,7 @@ from web.customers import CustomerController
 from web.followups import FollowUpController
 from web.pipeline import PipelineController, PipelineSettingsController
 from web.members import MEMBER_CONTROLLERS
-from web.imports import import_controller, import_watchdog
+from web.imports import import_controller
 from web.settings_pages import SettingsController
 from web.tags import TagController
 from web.duplicates import DuplicatesController
@@ -63,29 +63,23 @@ async def _database(app: Litestar):
 
 @asynccontextmanager
 async def _background(app: Litestar):
-    """The loops every process runs: the nightly recompute, the reminder queue and the push
-    sender. Claims in the database let exactly one process do each piece of work."""
-    from db.customers.nightly import scheduler
-    from db.push.sender import run_sender
-    from web.reminders import run_reminder_loop
+    """The one background loop of this process: the job worker (db/jobs) for the kinds this
+    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
+    from db.jobs import kinds, queue
+    from web.reminders import compose_digest, compose_reminder
 
-    settings = get_settings()
-    loops = []
-    if settings.nightly_at != "off":
-        loops.append(scheduler(settings.nightly_at, settings.timezone))
-    if settings.reminders:
-        loops.append(run_reminder_loop())
-    if settings.push_sender:
-        loops.append(run_sender())
-    tasks = [asyncio.create_task(loop) for loop in loops]
+    runs = kinds.install(compose_reminder, compose_digest)
+    try:
+        await kinds.schedule(runs)
+    except Exception:  # the database may be starting: the worker still runs what is queued
+        logging.getLogger("crm.jobs").exception("scheduling the recurring jobs failed")
+    task = asyncio.create_task(queue.run_worker(runs), name="job-worker")
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app() -> Litestar:
@@ -136,7 +130,7 @@ def create_app() -> Litestar:
         guards=[ids_in_range, csrf_guard],
         exception_handlers=HANDLERS,
         request_class=CrmRequest,
-        lifespan=[_database, _background, import_watchdog],
+        lifespan=[_database, _background],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).
