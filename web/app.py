@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web import account, member_page, pages, push, system
+from web import account, jobs, member_page, pages, push, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
@@ -112,7 +112,7 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, *member_page.ROUTES,
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *jobs.ROUTES, *push.ROUTES, *member_page.ROUTES,
                 CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
