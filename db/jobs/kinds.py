@@ -14,15 +14,18 @@ processes. The words of reminders come from the web layer, which passes them in.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 
+from db.clock import now
 from db.jobs import queue
 from db.settings import Settings, get_settings
 
 log = logging.getLogger("crm.jobs")
 
 RECOVER_EVERY_S = 60.0
+RECOVER_FIRST_S = 10.0  # after start: a process that just restarted is not looked for at once
 # The recurring rows' keys: one row each, put back in the queue after every run.
 RECURRING_KEYS = {"reminders": "reminders", "push.send": "push.send",
                   "import.recover": "import.recover"}
@@ -85,6 +88,8 @@ async def schedule(kinds: list[str], settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     for kind, key in RECURRING_KEYS.items():
         if kind in kinds:
-            await queue.enqueue(kind, unique_key=key)
+            first = RECOVER_FIRST_S if kind == "import.recover" else 0.0
+            await queue.enqueue(kind, unique_key=key,
+                                run_after=now() + dt.timedelta(seconds=first))
     if "nightly" in kinds:
         await nightly.schedule(settings.nightly_at, settings.timezone)

@@ -323,6 +323,22 @@ async def listing(status: str | None = None, before: int | None = None,
 # ---------------------------------------------------------------- the worker
 
 
+async def _to_the_end(coro, undo=None):
+    """Run a short write to its end even if the worker is cancelled meanwhile (then re-raise):
+    a write cancelled while aiosqlite's thread is opening `BEGIN IMMEDIATE` would leave that
+    connection holding the write lock with nobody to commit or close it. `undo(result)`, if
+    given, runs on what the write did before the cancellation goes on (claimed jobs go back)."""
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task], timeout=30)
+        if undo is not None and task.done() and not task.cancelled() and task.exception() is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(undo(task.result())), 30)
+        raise
+
+
 async def _run_one(job: dict, worker: str) -> None:
     kind = _registry[job["kind"]]
     error = ""
@@ -337,11 +353,11 @@ async def _run_one(job: dict, worker: str) -> None:
         soon = job["kind"] in _woken  # woken while it ran: run again at once
         _woken.discard(job["kind"])
         delay = 0.0 if soon else kind.every()
-        await reschedule(job, worker, now() + dt.timedelta(seconds=delay), error)
+        await _to_the_end(reschedule(job, worker, now() + dt.timedelta(seconds=delay), error))
     elif error:
-        await fail(job, worker, error)
+        await _to_the_end(fail(job, worker, error))
     else:
-        await complete(job, worker)
+        await _to_the_end(complete(job, worker))
 
 
 async def run_worker(kinds: Iterable[str] | None = None, *, concurrency: int = CONCURRENCY,
@@ -364,7 +380,9 @@ async def run_worker(kinds: Iterable[str] | None = None, *, concurrency: int = C
             if free > 0 and names:
                 woken = [k for k in names if k in _woken and not _running_kind(running, k)]
                 try:
-                    claimed = await claim(worker, names, free, woken)
+                    claimed = await _to_the_end(
+                        claim(worker, names, free, woken),
+                        undo=lambda jobs: release(worker, [j["id"] for j in jobs]))
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the database may be restarting: try again next poll
@@ -411,7 +429,7 @@ async def _heartbeats(worker: str, running: dict[int, asyncio.Task]) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         try:
-            await heartbeat(worker, list(running))
+            await _to_the_end(heartbeat(worker, list(running)))
         except asyncio.CancelledError:
             raise
         except Exception:
