@@ -18,5 +18,6 @@ APP_REGISTRY = AppRegistry(
         "db.audit.piccolo_app",
         "db.imports.piccolo_app",
         "db.push.piccolo_app",
+        "db.jobs.piccolo_app",
     ]
 )

@@ -91,8 +91,6 @@ class Settings:
     """CRM_SECRET_KEY: signs tokens; generated into the data folder when absent."""
     data_dir: Path
     """CRM_DATA_DIR: where the SQLite file, the kept secret and VAPID keys live."""
-    redis_url: str | None = None
-    """CRM_REDIS_URL: optional; for the job queue and shared rate limits at scale."""
     admin_2fa: str = "required"
     """CRM_ADMIN_2FA: `required` (admins must use TOTP) or `optional` (trial installs, tests)."""
     demo: bool = False
@@ -182,7 +180,6 @@ class Settings:
             database_url=os.environ.get("CRM_DATABASE_URL", "sqlite:///./data/crm.sqlite3"),
             secret_key=os.environ.get("CRM_SECRET_KEY") or _kept_secret(data_dir),
             data_dir=data_dir,
-            redis_url=os.environ.get("CRM_REDIS_URL") or None,
             admin_2fa=admin_2fa,
             demo=_flag("CRM_DEMO", False),
             cookie_secure=_flag("CRM_COOKIE_SECURE", True),

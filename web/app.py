@@ -19,14 +19,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web import account, member_page, pages, push, system
+from web import account, jobs, member_page, pages, push, system
 from web.api import ApiController
 from web.auth import AuthMiddleware, csrf_guard
 from web.customers import CustomerController
 from web.followups import FollowUpController
 from web.pipeline import PipelineController, PipelineSettingsController
 from web.members import MEMBER_CONTROLLERS
-from web.imports import import_controller, import_watchdog
+from web.imports import import_controller
 from web.settings_pages import SettingsController
 from web.tags import TagController
 from web.duplicates import DuplicatesController
@@ -64,29 +64,23 @@ async def _database(app: Litestar):
 
 @asynccontextmanager
 async def _background(app: Litestar):
-    """The loops every process runs: the nightly recompute, the reminder queue and the push
-    sender. Claims in the database let exactly one process do each piece of work."""
-    from db.customers.nightly import scheduler
-    from db.push.sender import run_sender
-    from web.reminders import run_reminder_loop
+    """The one background loop of this process: the job worker (db/jobs) for the kinds this
+    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
+    from db.jobs import kinds, queue
+    from web.reminders import compose_digest, compose_reminder
 
-    settings = get_settings()
-    loops = []
-    if settings.nightly_at != "off":
-        loops.append(scheduler(settings.nightly_at, settings.timezone))
-    if settings.reminders:
-        loops.append(run_reminder_loop())
-    if settings.push_sender:
-        loops.append(run_sender())
-    tasks = [asyncio.create_task(loop) for loop in loops]
+    runs = kinds.install(compose_reminder, compose_digest)
+    try:
+        await kinds.schedule(runs)
+    except Exception:  # the database may be starting: the worker still runs what is queued
+        logging.getLogger("crm.jobs").exception("scheduling the recurring jobs failed")
+    task = asyncio.create_task(queue.run_worker(runs), name="job-worker")
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app() -> Litestar:
@@ -119,7 +113,7 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *push.ROUTES, *member_page.ROUTES,
+                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *jobs.ROUTES, *push.ROUTES, *member_page.ROUTES,
                 CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
@@ -138,7 +132,7 @@ def create_app() -> Litestar:
         exception_handlers=HANDLERS,
         request_class=CrmRequest,  # an HTMXRequest (request.htmx); HTMXPlugin keeps it
         plugins=[HTMXPlugin()],
-        lifespan=[_database, _background, import_watchdog],
+        lifespan=[_database, _background],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
         # Static files only: pages echo input beside the CSRF token (BREACH).

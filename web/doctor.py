@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-from urllib.parse import urlparse
 
 from db.settings import get_settings
 from db.push.vapid import key_path, load
@@ -73,18 +71,6 @@ async def run_checks(say) -> list[str]:
     if settings.push_allow_http:
         say("  warn  CRM_PUSH_ALLOW_HTTP=1 accepts http:// push endpoints (local tests only)")
 
-    if settings.redis_url:
-        url = urlparse(settings.redis_url)
-        try:
-            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 2) as s:
-                s.sendall(b"PING\r\n")
-                reply = s.recv(64)
-            if reply.startswith((b"+PONG", b"-NOAUTH")):
-                ok("redis", settings.redis_url)
-            else:
-                bad("redis", f"unexpected reply {reply!r}", "check CRM_REDIS_URL")
-        except OSError as exc:
-            bad("redis", f"unreachable ({exc})", "start Redis or unset CRM_REDIS_URL")
     say("All good." if not problems else f"{len(problems)} problem(s) found.")
     return problems
 

@@ -1,19 +1,18 @@
 """Import pages (managers and admins): upload -> column mapping -> preview -> start ->
 progress (HTMX polls the job's progress block) -> result with the rejected rows as CSV.
 
-The job's state lives in ImportJob, so any process can show a job; the import itself runs
-in a background task of the process that started it, and the watchdog started with the app
-takes over jobs whose process died (see db.imports.jobs.claim_stale_jobs).
+The job's state lives in ImportJob, so any process can show a job; the import itself runs as
+an `import.run` job (db/jobs) on whichever process claims it, and is claimed again when that
+process dies (db/jobs/kinds.py also resumes imports the command line left running).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Controller, Litestar, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import File, Redirect
@@ -30,39 +29,6 @@ from db.settings import get_settings
 from web.templating import render
 
 log = logging.getLogger("crm.imports")
-WATCHDOG_EVERY_S = 60
-_TASKS: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
-
-
-def spawn(job_id: int) -> None:
-    """Run a job in the background of this process."""
-    task = asyncio.get_running_loop().create_task(jobs.run_job(job_id), name=f"import-{job_id}")
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
-
-
-async def _watchdog() -> None:
-    await asyncio.sleep(5)
-    while True:
-        try:
-            for job_id in await jobs.claim_stale_jobs():
-                log.warning("resuming import job %s: its process stopped", job_id)
-                spawn(job_id)
-        except Exception:  # the database may be restarting: try again later
-            log.exception("import watchdog")
-        await asyncio.sleep(WATCHDOG_EVERY_S)
-
-
-@asynccontextmanager
-async def import_watchdog(app: Litestar):
-    """Lifespan: pick up imports left running by a process that died (resumed, not failed)."""
-    task = asyncio.get_running_loop().create_task(_watchdog(), name="import-watchdog")
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
 def _viewer(request: Request) -> tuple[int, str]:
     user = request.scope["auth"].user
     return user.id, user.role
@@ -167,8 +133,7 @@ class ImportPages(Controller):
                 await jobs.check_ready(job)
             except ValidationFailed:
                 return Redirect(f"/import/{job_id}", status_code=303)
-            if await jobs.start_job(job):
-                spawn(job_id)
+            await jobs.start_in_background(job)
         return Redirect(f"/import/{job_id}", status_code=303)
 
     @get("/{job_id:int}/rejected.csv")

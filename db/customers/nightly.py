@@ -1,14 +1,15 @@
 """The nightly job: lifecycle, RFM and rule tags for everyone, once a day per shop.
 
-Every app process runs the same small scheduler; a claim row in the database (a unique key
-per day) makes sure exactly one of them does the work, and a claim left behind by a process
-that died is taken over after STALE. State lives in the database, so a restart loses nothing:
-a night missed while the server was down is run when it comes back.
+It runs as a durable job (db/jobs): `nightly:YYYY-MM-DD`, queued for CRM_NIGHTLY_AT shop time
+on that day; each run queues the next night's, and a process that starts queues the night
+that is due if it has not run (so a night missed while the server was down runs at start).
+A claim row in shop_setting (a unique key per day) is the once-per-day guard beneath it:
+whoever asks, one run a day does the work, and a claim left behind by a process that died is
+taken over after STALE (a failed run may be tried again at once).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -23,7 +24,6 @@ from db.engine import is_unique_violation, writing
 
 log = logging.getLogger("crm.nightly")
 STALE = dt.timedelta(hours=2)
-CHECK_EVERY_S = 60
 
 
 def _holder() -> str:
@@ -45,7 +45,7 @@ async def _claim(day: dt.date) -> bool:
                 await ShopSetting.insert(ShopSetting(key=key, value=value, updated_at=stamp))
                 return True
             state = json.loads(row["value"]).get("state")
-            if state == "running" and stamp - row["updated_at"] > STALE:
+            if state == "failed" or (state == "running" and stamp - row["updated_at"] > STALE):
                 await ShopSetting.update({ShopSetting.value: value, ShopSetting.updated_at: stamp}).where(
                     (ShopSetting.key == key) & (ShopSetting.updated_at == row["updated_at"])
                 )
@@ -57,8 +57,8 @@ async def _claim(day: dt.date) -> bool:
         raise
 
 
-async def _finish(day: dt.date, result: dict) -> None:
-    value = json.dumps({"holder": _holder(), "state": "done", "result": result}, default=str)
+async def _finish(day: dt.date, result: dict, state: str = "done") -> None:
+    value = json.dumps({"holder": _holder(), "state": state, "result": result}, default=str)
     async with writing():
         await ShopSetting.update({ShopSetting.value: value, ShopSetting.updated_at: now()}).where(
             ShopSetting.key == _key(day)
@@ -75,10 +75,19 @@ def due_day(at: dt.datetime, run_at: str, tz: str) -> dt.date | None:
 
 async def run_if_due(run_at: str, tz: str, at: dt.datetime | None = None) -> dict | None:
     day = due_day(at or now(), run_at, tz)
-    if day is None or not await _claim(day):
+    return None if day is None else await run_day(day)
+
+
+async def run_day(day: dt.date) -> dict | None:
+    """The run for this shop-local day, unless it has been done or is running elsewhere."""
+    if not await _claim(day):
         return None
     log.info("nightly recompute for %s started", day)
-    result = await recompute_all()
+    try:
+        result = await recompute_all()
+    except BaseException as exc:
+        await _finish(day, {"error": repr(exc)[:500]}, state="failed")  # the job's retry may claim it
+        raise
     from db.members.nightly import run_member_jobs  # members build on customers
 
     try:
@@ -90,13 +99,41 @@ async def run_if_due(run_at: str, tz: str, at: dt.datetime | None = None) -> dic
     return result
 
 
-async def scheduler(run_at: str, tz: str) -> None:
-    """Runs for the life of the app process; errors are logged and retried next minute."""
-    while True:
-        try:
-            await run_if_due(run_at, tz)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bad night must not take the web process down
-            log.exception("nightly recompute failed")
-        await asyncio.sleep(CHECK_EVERY_S)
+async def is_done(day: dt.date) -> bool:
+    row = await ShopSetting.select(ShopSetting.value).where(ShopSetting.key == _key(day)).first()
+    return row is not None and json.loads(row["value"]).get("state") == "done"
+
+
+def run_time(day: dt.date, run_at: str, tz: str) -> dt.datetime:
+    """The moment CRM_NIGHTLY_AT falls on this shop-local day."""
+    hour, minute = (int(p) for p in run_at.split(":"))
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(tz))
+
+
+async def queue_night(day: dt.date, run_at: str, tz: str, *, at: dt.datetime | None = None) -> int | None:
+    """Queue the job for this night (a no-op if it is already queued or running)."""
+    from db.jobs.queue import enqueue
+
+    when = max(run_time(day, run_at, tz), at or now())
+    return await enqueue("nightly", {"day": day.isoformat()}, unique_key=_key(day), run_after=when)
+
+
+async def schedule(run_at: str, tz: str, at: dt.datetime | None = None) -> None:
+    """At start: the night that is due, if it has not run, and the next one."""
+    at = at or now()
+    day = due_day(at, run_at, tz)
+    if not await is_done(day):
+        await queue_night(day, run_at, tz, at=at)
+    await queue_night(day + dt.timedelta(days=1), run_at, tz, at=at)
+
+
+async def handle(job: dict, run_at: str, tz: str) -> dict | None:
+    """The `nightly` job: queue the next night first (a failing night must not stop the
+    schedule), then this one's run."""
+    from db.jobs.queue import prune
+
+    day = dt.date.fromisoformat(job["args"]["day"])
+    await queue_night(day + dt.timedelta(days=1), run_at, tz)
+    result = await run_day(day)
+    await prune()
+    return result

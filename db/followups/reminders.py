@@ -1,6 +1,8 @@
 """Reminders and the daily digest: which are due, claimed once, queued as push messages.
 
-Every server process runs `run_reminders`. A reminder is claimed by moving its follow-up's
+The `reminders` job (db/jobs: one recurring row, run every CRM_REMINDER_POLL_SECONDS by
+whichever process claims it) runs `run_pass`; `run_reminders` is the same as a standalone
+loop (benchmarks). A reminder is claimed by moving its follow-up's
 reminder_state from pending to sent in the same transaction that puts its messages in the
 push outbox (PostgreSQL: SKIP LOCKED, so processes take different rows; SQLite: the write
 transaction serialises them). A reminder that came due while no process was running is sent
@@ -32,6 +34,9 @@ _events: set[asyncio.Event] = set()  # one per running reminder loop in this pro
 
 def wake() -> None:
     """Look for due reminders now (a follow-up was just saved with one already due)."""
+    from db.jobs.queue import wake as wake_jobs
+
+    wake_jobs("reminders")
     for event in list(_events):
         event.set()
 
@@ -122,6 +127,23 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (KeyError, ValueError):
         return ZoneInfo("Asia/Shanghai")
+
+
+async def run_pass(compose_reminder: Compose, compose_digest: Compose, default_tz: str) -> int:
+    """Queue every due reminder (a batch at a time) and the digests that are due; wakes this
+    process's push sender when it queued any. Returns how many it queued."""
+    from db.push import outbox
+
+    total = 0
+    while True:
+        queued = await queue_due_reminders(compose_reminder)
+        total += queued
+        if queued < BATCH:
+            break
+    total += await queue_digests(compose_digest, default_tz)
+    if total:
+        outbox.wake()
+    return total
 
 
 async def run_reminders(compose_reminder: Compose, compose_digest: Compose, default_tz: str,

@@ -239,6 +239,18 @@ async def start_job(job: dict) -> bool:
     return bool(rows)
 
 
+async def start_in_background(job: dict) -> bool:
+    """uploaded -> running and an `import.run` job queued, in one transaction (once)."""
+    from db.jobs.queue import enqueue
+
+    async with writing():
+        if not await start_job(job):
+            return False
+        await enqueue("import.run", {"import_id": job["id"]}, unique_key=f"import:{job['id']}",
+                      max_attempts=3)
+    return True
+
+
 async def _importer(job: dict) -> Importer:
     if job["created_by"] is None:
         return Importer(Scope.everything(), None, None, "cli")

@@ -21,6 +21,9 @@ _events: set[asyncio.Event] = set()  # one per run_sender() loop in this process
 
 def wake() -> None:
     """Tell this process's sender that messages are due now (call after your commit)."""
+    from db.jobs.queue import wake as wake_jobs
+
+    wake_jobs("push.send")
     for event in list(_events):
         event.set()
 

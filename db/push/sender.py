@@ -1,6 +1,9 @@
 """Deliver the outbox: claim due messages, send them concurrently, record what happened.
 
-Every app process runs `run_sender()`. A message goes to exactly one process: the claim moves
+The sender runs as the `push.send` job (db/jobs: one recurring row, run every
+CRM_PUSH_POLL_SECONDS or at once when this process queues a message) whose handler is
+`drain()`; `run_sender()` is the same as a standalone loop (tests, benchmarks). The outbox
+rows keep their own claims and retry rules. A message goes to exactly one process: the claim moves
 it to `sending` with a lease in one short write transaction (PostgreSQL: FOR UPDATE SKIP
 LOCKED, so concurrent claimers take different rows; SQLite: the IMMEDIATE transaction makes
 claims take turns). A process that dies mid-send leaves a lease that runs out after LEASE, and
@@ -283,6 +286,35 @@ async def send_due(limit: int = 500) -> dict:
         return {"claimed": 0, "sent": 0, "retry": 0, "failed": 0, "gone": 0}
     async with client_session() as session:
         return await send_claimed(claimed, session, asyncio.Semaphore(_settings().push_concurrency))
+
+
+async def drain(limit: int = 500) -> dict:
+    """The `push.send` job: claim and send batches while they come back full (two in
+    flight), then return the totals. Cancelled (shut-down), it lets the requests in flight
+    finish as run_sender does."""
+    totals = {"claimed": 0, "sent": 0, "retry": 0, "failed": 0, "gone": 0}
+    running: set[asyncio.Task] = set()
+
+    def add(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None:
+            for key, value in task.result().items():
+                totals[key] += value
+
+    async with client_session() as session:
+        gate = asyncio.Semaphore(_settings().push_concurrency)
+        try:
+            while True:
+                before = set(running)
+                full = await _start_pass(limit, session, gate, running) >= limit
+                for task in running - before:
+                    task.add_done_callback(add)
+                if not full:
+                    break
+            if running:
+                await asyncio.wait(running)
+        finally:
+            await _finish(running)
+    return totals
 
 
 def _log_failure(task: asyncio.Task) -> None:
