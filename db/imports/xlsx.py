@@ -18,7 +18,12 @@ from pathlib import Path
 
 from defusedxml.ElementTree import iterparse
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+from openpyxl.utils.datetime import (
+    CALENDAR_MAC_1904,
+    CALENDAR_WINDOWS_1900,
+    from_excel,
+    from_ISO8601,
+)
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -41,24 +46,22 @@ def _xml(archive: zipfile.ZipFile, name: str):
         return
 
 
-def _first_worksheet(archive: zipfile.ZipFile) -> str | None:
+def _workbook(archive: zipfile.ZipFile) -> tuple[str | None, object]:
+    """The first worksheet's part name (None: no worksheet) and the date epoch, in one read
+    of workbook.xml."""
     targets = {}
     for element in _xml(archive, "xl/_rels/workbook.xml.rels"):
         if element.tag == PKG_REL + "Relationship" and element.get("Type", "").endswith("/worksheet"):
             target = element.get("Target", "")
             targets[element.get("Id")] = (target.lstrip("/") if target.startswith("/")
                                           else posixpath.normpath(posixpath.join("xl", target)))
+    sheet, epoch = None, CALENDAR_WINDOWS_1900
     for element in _xml(archive, "xl/workbook.xml"):
-        if element.tag == MAIN + "sheet" and element.get(REL + "id") in targets:
-            return targets[element.get(REL + "id")]
-    return None
-
-
-def _epoch(archive: zipfile.ZipFile):
-    for element in _xml(archive, "xl/workbook.xml"):
-        if element.tag == MAIN + "workbookPr":
-            return CALENDAR_MAC_1904 if element.get("date1904") in ("1", "true") else CALENDAR_WINDOWS_1900
-    return CALENDAR_WINDOWS_1900
+        if element.tag == MAIN + "workbookPr" and element.get("date1904") in ("1", "true"):
+            epoch = CALENDAR_MAC_1904
+        elif element.tag == MAIN + "sheet" and sheet is None and element.get(REL + "id") in targets:
+            sheet = targets[element.get(REL + "id")]
+    return sheet, epoch
 
 
 def _date_styles(archive: zipfile.ZipFile) -> dict[int, str]:
@@ -132,12 +135,12 @@ def rows(path: Path, max_columns: int, dimension: list | None = None) -> Iterato
     except zipfile.BadZipFile as exc:
         raise NotASpreadsheet() from exc
     with archive:
-        sheet = _first_worksheet(archive)
+        sheet, epoch = _workbook(archive)
         if sheet is None:
             if dimension is not None:
                 dimension.append(0)
             return
-        shared, styles, epoch = _shared_strings(archive), _date_styles(archive), _epoch(archive)
+        shared, styles = _shared_strings(archive), _date_styles(archive)
         yield from _sheet_rows(archive, sheet, shared, styles, epoch, max_columns, dimension)
 
 
@@ -210,8 +213,6 @@ def _cell_value(cell, shared, styles, epoch):
     if kind == "b":
         return text.strip() in ("1", "true")
     if kind == "d":
-        from openpyxl.utils.datetime import from_ISO8601
-
         return from_ISO8601(text)
     number = _number(text)
     style = styles.get(int(cell.get("s", "0")))
