@@ -202,7 +202,7 @@ async def test_review_is_empty_without_pairs_and_pages_as_fragments(signed_in, m
     for n in range(3):
         await add(f"王{n}", f"1381234560{n}")
         await add(f"王{n}", f"1381234561{n}")
-    from web import duplicates as web_duplicates
+    from web.customers import duplicates as web_duplicates
     monkeypatch.setattr(web_duplicates, "PAGE_PAIRS", 1)
     first = await admin.get("/customers/duplicates")
     assert first.text.count('class="card dup-pair"') == 1

@@ -546,7 +546,7 @@ async def test_a_chinese_toast_is_an_ascii_header(signed_in):
 def test_the_app_speaks_htmx_through_litestar_htmx(app):
     from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 
-    from web.params import CrmRequest
+    from web.core.params import CrmRequest
 
     assert issubclass(CrmRequest, HTMXRequest) and app.request_class is CrmRequest
     assert any(isinstance(p, HTMXPlugin) for p in app.plugins)

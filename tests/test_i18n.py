@@ -193,7 +193,7 @@ def test_messages_from_domain_code_are_translated():
 
 
 def test_flash_messages_are_translated():
-    from web.account import MESSAGES
+    from web.staff.account import MESSAGES
 
     catalog = _po("zh_CN")
     missing = {m for m in MESSAGES.values() if not (catalog.get(m) and catalog.get(m).string)}

@@ -2,7 +2,7 @@ import pytest
 
 from db.customers.identity import InvalidIdentity, mask_mobile, normalise_email, normalise_mobile
 from db.orders.ingest import format_fen, parse_money
-from web.security import masked_query
+from web.core.security import masked_query
 
 
 @pytest.mark.parametrize("raw", ["13812345678", "138 1234 5678", "+86 138-1234-5678", "008613812345678"])

@@ -100,7 +100,7 @@ async def test_csv_errors_with_a_line_number_are_translated(signed_in):
 
 
 def test_every_reader_message_has_a_chinese_translation(tmp_path):
-    from web.i18n import activate, translate
+    from web.core.i18n import activate, translate
 
     activate("zh-CN")
     for message in (reader.SHEET_TOO_BIG, reader.SHARED_TEXT_TOO_BIG, reader.TOO_MANY_ROWS):

@@ -14,7 +14,7 @@ from db.customers.tables import Customer
 from db.pipeline import board, opportunities
 from db.pipeline.tables import Opportunity, OpportunityStageChange, PipelineStage
 from db.staff.tables import Team
-from web.templating import env
+from web.core.templating import env
 
 ALL = Scope.everything()
 
@@ -208,7 +208,7 @@ async def test_the_card_section_lists_open_opportunities(signed_in):
     await new_opp(me.user_id, cid)
     await new_opp(me.user_id, cid, "Closed one", stage="lost")
     section = await board.card_section(ALL, cid)
-    from web import i18n
+    from web.core import i18n
     i18n.activate("en")
     html = env.get_template("pipeline/_card_section.html").render(pipeline_section=section, csrf_token="")
     assert "Spring restock" in html and "Closed one" not in html and "Lead" in html

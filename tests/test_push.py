@@ -597,7 +597,7 @@ async def test_on_postgresql_a_claim_skips_rows_another_transaction_holds(make_u
 
 
 def test_the_push_prompt_component_renders_hidden_until_the_script_decides():
-    from web.templating import env
+    from web.core.templating import env
 
     source = ('{% from "components/push_prompt.html" import push_prompt with context %}'
               '{{ push_prompt("KEY") }}')

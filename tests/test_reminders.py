@@ -19,7 +19,7 @@ from db.push.sender import send_due
 from db.push.subscriptions import save_subscription
 from tests.push_receiver import PushReceiver
 from tests.webpush_client import WebPushClient, verify_vapid
-from web.reminders import compose_digest, compose_reminder
+from web.followups.reminders import compose_digest, compose_reminder
 
 ACTOR = Actor(None, "test")
 

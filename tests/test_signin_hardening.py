@@ -20,7 +20,7 @@ from db.staff import accounts
 from db.staff.tables import StaffSession
 from tests.conftest import CSRF_META, PASSWORD, csrf_token, sign_in
 from tests.server import running_server
-from web.auth import client_ip
+from web.core.auth import client_ip
 
 # Plain http to 127.0.0.1: the cookies must not be Secure-only for httpx to send them back.
 PLAIN = {"CRM_COOKIE_SECURE": "0"}

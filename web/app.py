@@ -19,23 +19,28 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web import account, jobs, member_page, pages, push, system
-from web.api import ApiController
-from web.auth import AuthMiddleware, csrf_guard
-from web.customers import CustomerController
-from web.followups import FollowUpController
-from web.pipeline import PipelineController, PipelineSettingsController
-from web.members import MEMBER_CONTROLLERS
-from web.imports import import_controller
-from web.settings_pages import SettingsController
-from web.tags import TagController
-from web.duplicates import DuplicatesController
-from web.export import ExportController
-from web.errors import HANDLERS
-from web.params import CrmRequest, ids_in_range
-from web.security import SecurityMiddleware
+from web.staff import account
+from web.admin import jobs
+from web.member_centre import pages as member_page
+from web.staff import menu as pages
+from web.push import pages as push
+from web.core import system
+from web.api.routes import ApiController
+from web.core.auth import AuthMiddleware, csrf_guard
+from web.customers.pages import CustomerController
+from web.followups.pages import FollowUpController
+from web.pipeline.pages import PipelineController, PipelineSettingsController
+from web.members.settings import MEMBER_CONTROLLERS
+from web.imports.pages import import_controller
+from web.customers.settings import SettingsController
+from web.customers.tags import TagController
+from web.customers.duplicates import DuplicatesController
+from web.customers.export import ExportController
+from web.core.errors import HANDLERS
+from web.core.params import CrmRequest, ids_in_range
+from web.core.security import SecurityMiddleware
 from db.settings import get_settings
-from web.templating import STATIC_DIR
+from web.core.templating import STATIC_DIR
 
 
 def _configure_logging(level: str) -> None:
@@ -67,7 +72,7 @@ async def _background(app: Litestar):
     """The one background loop of this process: the job worker (db/jobs) for the kinds this
     process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
     from db.jobs import kinds, queue
-    from web.reminders import compose_digest, compose_reminder
+    from web.followups.reminders import compose_digest, compose_reminder
 
     runs = kinds.install(compose_reminder, compose_digest)
     try:

@@ -69,7 +69,7 @@ async def main(total: int, users: int, separate: bool) -> int:
     from db.push.sender import run_sender
     from tests.push_receiver import PushReceiver
     from web.cli import _migrate
-    from web.reminders import run_reminder_loop
+    from web.followups.reminders import run_reminder_loop
     from db.settings import get_settings
 
     settings = get_settings()

@@ -8,10 +8,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from db.jobs import queue
-from web.auth import role_required
-from web.i18n import gettext as _
-from web.params import parse_id
-from web.templating import render
+from web.core.auth import role_required
+from web.core.i18n import gettext as _
+from web.core.params import parse_id
+from web.core.templating import render
 
 FILTERS = ("", *queue.LISTED)
 TONES = {"queued": "blue", "running": "amber", "done": "green", "failed": "red"}

@@ -21,9 +21,9 @@ from db.orders import ingest
 from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS
-from web.auth import actor_of, api_key_required, scope_of
+from web.core.auth import actor_of, api_key_required, scope_of
 from db.settings import get_settings
-from web.params import parse_id
+from web.core.params import parse_id
 
 
 class CustomerIn(msgspec.Struct, kw_only=True):

@@ -25,7 +25,7 @@ from litestar.plugins.htmx import HTMXDetails
 from db.customers.scope import Scope
 from db.customers.service import Actor
 from db.staff import accounts
-from web import i18n
+from web.core import i18n
 from db.settings import get_settings
 
 SESSION_COOKIE = "crm_session"

@@ -11,10 +11,10 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.htmx import ClientRedirect
 
 from db.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
-from web.auth import CsrfFailed, NotAllowed, NotSignedIn
-from web.i18n import gettext as _
-from web.params import FormRefused
-from web.templating import htmx_of, is_fragment_request, render
+from web.core.auth import CsrfFailed, NotAllowed, NotSignedIn
+from web.core.i18n import gettext as _
+from web.core.params import FormRefused
+from web.core.templating import htmx_of, is_fragment_request, render
 
 log = logging.getLogger("crm.errors")
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from litestar.datastructures import MutableScopeHeaders
 
-from web.auth import is_trusted_proxy
+from web.core.auth import is_trusted_proxy
 
 log = logging.getLogger("crm.request")
 

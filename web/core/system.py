@@ -6,7 +6,7 @@ from litestar import Request, Response, get
 from litestar.response import File, Redirect
 
 from db.engine import raw
-from web.templating import STATIC_DIR, render
+from web.core.templating import STATIC_DIR, render
 
 
 @get("/healthz", include_in_schema=False)

@@ -22,7 +22,7 @@ from litestar import MediaType, Request, Response
 from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType, _utils as htmx_utils
 
 from db.money import format_fen
-from web import i18n
+from web.core import i18n
 from db.settings import ROOT, get_settings
 
 STATIC_DIR = ROOT / "static"

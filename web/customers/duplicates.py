@@ -11,11 +11,11 @@ from litestar.response import Redirect
 
 from db.customers import duplicates, merge
 from db.errors import ValidationFailed
-from web.auth import actor_of, role_required, scope_of
-from web.i18n import field_errors
-from web.params import parse_id
-from web.i18n import gettext as _
-from web.templating import is_fragment_request, render
+from web.core.auth import actor_of, role_required, scope_of
+from web.core.i18n import field_errors
+from web.core.params import parse_id
+from web.core.i18n import gettext as _
+from web.core.templating import is_fragment_request, render
 
 PAGE_PAIRS = 20
 
@@ -31,7 +31,7 @@ class DuplicatesController(Controller):
         pairs, cursor = await duplicates.find_likely_duplicates(scope_of(request), PAGE_PAIRS, after)
         more_url = f"/customers/duplicates?{urlencode({'after': cursor})}" if cursor else None
         context = {"nav": "customers", "pairs": pairs, "more_url": more_url}
-        return render(request, "duplicates/review.html", context, block="pairs" if after else None)
+        return render(request, "customers/duplicates/review.html", context, block="pairs" if after else None)
 
     @post("/dismiss")
     async def dismiss(self, request: Request) -> Response:
@@ -44,7 +44,7 @@ class DuplicatesController(Controller):
         await duplicates.dismiss_pair(scope, first, second, actor_of(request))
         if not is_fragment_request(request):
             return Redirect("/customers/duplicates", status_code=303)
-        return render(request, "duplicates/review.html",
+        return render(request, "customers/duplicates/review.html",
                       {"nav": "customers", "pairs": [], "dismissed": (a, b)}, block="dismissed")
 
     @get("/merge")
@@ -64,7 +64,7 @@ class DuplicatesController(Controller):
         if survivor_id is None or merged_id is None:
             raise ValidationFailed({"merged_id": "required"})
         survivor, merged = await duplicates.pair_in_scope(scope_of(request), survivor_id, merged_id)
-        return render(request, "duplicates/merge.html",
+        return render(request, "customers/duplicates/merge.html",
                       {"nav": "customers", "survivor": survivor, "merged": merged, "errors": errors},
                       status=status)
 

@@ -13,9 +13,9 @@ from litestar.response import Stream
 from db.customers import export, service
 from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import ValidationFailed
-from web.auth import actor_of, role_required, scope_of
+from web.core.auth import actor_of, role_required, scope_of
 from db.settings import get_settings
-from web.templating import render
+from web.core.templating import render
 
 MEDIA_TYPES = {
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text/ types
@@ -38,7 +38,7 @@ class ExportController(Controller):
     ) -> Response:
         filters = export.parse_filters(q, tag, lifecycle)
         if not format:
-            return render(request, "export/customers.html", {
+            return render(request, "customers/export/customers.html", {
                 "nav": "customers", "filters": filters, "tags": await service.all_tags(),
                 "stages": LIFECYCLE_STAGES if export.lifecycle_filter_available() else (),
             })

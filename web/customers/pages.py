@@ -23,12 +23,12 @@ from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYC
 from db.errors import ValidationFailed
 from db.followups import service as followups
 from db.pipeline import board as pipeline_board
-from web.auth import actor_of, scope_of, staff_required
-from web.i18n import current_zone, field_errors
-from web.params import parse_id
-from web.i18n import gettext as _
+from web.core.auth import actor_of, scope_of, staff_required
+from web.core.i18n import current_zone, field_errors
+from web.core.params import parse_id
+from web.core.i18n import gettext as _
 from db.settings import get_settings
-from web.templating import VARY, base_context, env, is_fragment_request, render, toast_header
+from web.core.templating import VARY, base_context, env, is_fragment_request, render, toast_header
 
 CARD = "customers/detail.html"
 FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
@@ -86,7 +86,7 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
     page["follow_ups"] = await followups.for_customer(customer_id)
     page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
-    from web.members import add_member_section  # it imports this module
+    from web.members.settings import add_member_section  # it imports this module
 
     await add_member_section(page, customer_id)
     sheet = extra.get("sheet")

@@ -10,10 +10,10 @@ from db.customers import fields as field_domain
 from db.customers import lifecycle
 from db.customers.tables import FIELD_KINDS
 from db.errors import NotFound, ValidationFailed
-from web.auth import role_required
-from web.i18n import field_errors
-from web.i18n import gettext as _
-from web.templating import is_fragment_request, render
+from web.core.auth import role_required
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.core.templating import is_fragment_request, render
 
 MESSAGES = {
     "field_created": "Field added.",

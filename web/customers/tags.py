@@ -20,12 +20,12 @@ from db.customers import tags as tag_domain
 from db.customers.rules import CONDITION_TYPES, MAX_CONDITIONS, OPS_BY_KIND
 from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import NotFound, ValidationFailed
-from web import i18n
-from web.auth import actor_of, role_required, scope_of, staff_required
-from web.i18n import field_errors
-from web.params import parse_id
-from web.i18n import gettext as _
-from web.templating import render
+from web.core import i18n
+from web.core.auth import actor_of, role_required, scope_of, staff_required
+from web.core.i18n import field_errors
+from web.core.params import parse_id
+from web.core.i18n import gettext as _
+from web.core.templating import render
 
 MANAGERS = role_required("manager", "admin")
 CONDITION_KEY = re.compile(r"^c-(\d{1,2})-type$")
@@ -212,14 +212,14 @@ class TagController(Controller):
             row["count_label"] = format_decimal(row["count"], locale=i18n.locale_for(i18n.current_lang()))
         key = request.query_params.get("msg")
         flashes = [("success", _(MESSAGES[key]))] if key in MESSAGES else []
-        return render(request, "tags/list.html", {"nav": "more", "rows": rows, "flashes": flashes})
+        return render(request, "customers/tags/list.html", {"nav": "more", "rows": rows, "flashes": flashes})
 
     @get("/{tag_id:int}")
     async def tag_page(self, request: Request, tag_id: FromPath[int]) -> Response:
         tag = await tag_domain.get_tag(scope_of(request), tag_id)
         key = request.query_params.get("msg")
         flashes = [("success", _(MESSAGES[key]))] if key in MESSAGES else []
-        return render(request, "tags/detail.html", {
+        return render(request, "customers/tags/detail.html", {
             "nav": "more", "tag": tag, "flashes": flashes, "fields": await _fields(),
             "count_label": format_decimal(tag["count"], locale=i18n.locale_for(i18n.current_lang())),
         })
@@ -230,7 +230,7 @@ class TagController(Controller):
         values = {"name": "", "color": "blue", "description": "", "kind": kind}
         context = await _form_context(request, None, values, [_blank("lifecycle")], {},
                                       preview=kind == "rule")
-        return render(request, "tags/form.html", context)
+        return render(request, "customers/tags/form.html", context)
 
     @post("/new", guards=[MANAGERS])
     async def create_tag(self, request: Request) -> Response:
@@ -243,7 +243,7 @@ class TagController(Controller):
                                                  values["description"], rule, actor=actor_of(request))
         except ValidationFailed as exc:
             context = await _form_context(request, None, values, draft, exc.errors)
-            return render(request, "tags/form.html", context)
+            return render(request, "customers/tags/form.html", context)
         return Redirect(f"/tags/{tag_id}?msg=created", status_code=303)
 
     @get("/{tag_id:int}/edit", guards=[MANAGERS])
@@ -252,7 +252,7 @@ class TagController(Controller):
         values = {"name": tag["name"], "color": tag["color"], "description": tag["description"],
                   "kind": "rule" if tag["is_rule"] else "manual"}
         context = await _form_context(request, tag, values, draft_from_rule(tag["rule"]), {})
-        return render(request, "tags/form.html", context)
+        return render(request, "customers/tags/form.html", context)
 
     @post("/{tag_id:int}/edit", guards=[MANAGERS])
     async def update_tag(self, request: Request, tag_id: FromPath[int]) -> Response:
@@ -266,7 +266,7 @@ class TagController(Controller):
                                         values["description"], rule, actor=actor_of(request))
         except ValidationFailed as exc:
             context = await _form_context(request, tag, values, draft, exc.errors)
-            return render(request, "tags/form.html", context)
+            return render(request, "customers/tags/form.html", context)
         return Redirect(f"/tags/{tag_id}?msg=saved", status_code=303)
 
     @post("/builder", guards=[MANAGERS])
@@ -284,7 +284,7 @@ class TagController(Controller):
         elif remove.isdecimal() and int(remove) < len(draft):
             del draft[int(remove)]
         context = await _form_context(request, tag, values, draft, {})
-        return render(request, "tags/form.html", context, block="builder")
+        return render(request, "customers/tags/form.html", context, block="builder")
 
     @post("/preview", guards=[MANAGERS])
     async def preview(self, request: Request) -> Response:
@@ -294,12 +294,12 @@ class TagController(Controller):
         values, draft = _values(form), draft_from_form(form)
         values["kind"] = "rule" if _is_rule(tag, values) else "manual"
         context = await _form_context(request, tag, values, draft, {})
-        return render(request, "tags/form.html", context, block="count")
+        return render(request, "customers/tags/form.html", context, block="count")
 
     @get("/{tag_id:int}/delete", guards=[MANAGERS])
     async def delete_page(self, request: Request, tag_id: FromPath[int]) -> Response:
         tag = await tag_domain.get_tag(scope_of(request), tag_id)
-        return render(request, "tags/delete.html", {"nav": "more", "tag": tag})
+        return render(request, "customers/tags/delete.html", {"nav": "more", "tag": tag})
 
     @post("/{tag_id:int}/delete", guards=[MANAGERS])
     async def delete_tag(self, request: Request, tag_id: FromPath[int]) -> Response:

@@ -25,11 +25,11 @@ from db.followups.tables import KINDS, OUTCOMES, PRIORITIES
 from db.engine import reading
 from db.pipeline import board as pipeline_board
 from db.pipeline.opportunities import owner_choices
-from web.auth import actor_of, role_required, scope_of, staff_required
-from web.i18n import current_lang, current_zone, field_errors
-from web.i18n import gettext as _
-from web.params import parse_id
-from web.templating import is_fragment_request, render, toast_header
+from web.core.auth import actor_of, role_required, scope_of, staff_required
+from web.core.i18n import current_lang, current_zone, field_errors
+from web.core.i18n import gettext as _
+from web.core.params import parse_id
+from web.core.templating import is_fragment_request, render, toast_header
 
 TODAY = "followups/today.html"
 DETAIL = "followups/detail.html"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from babel.dates import format_datetime
 
 from db.followups import reminders
-from web import i18n
+from web.core import i18n
 from db.settings import get_settings
 
 

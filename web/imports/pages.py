@@ -22,11 +22,11 @@ from db.errors import NotFound, ValidationFailed
 from db.imports import jobs
 from db.imports.mapping import field_choices
 from db.orders.tables import CHANNELS
-from web.auth import actor_of, role_required
-from web.i18n import field_errors, translate
-from web.i18n import gettext as _
+from web.core.auth import actor_of, role_required
+from web.core.i18n import field_errors, translate
+from web.core.i18n import gettext as _
 from db.settings import get_settings
-from web.templating import render
+from web.core.templating import render
 
 log = logging.getLogger("crm.imports")
 def _viewer(request: Request) -> tuple[int, str]:

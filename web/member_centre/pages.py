@@ -23,11 +23,11 @@ from db.push.subscriptions import (
     remove_member_subscription,
     save_member_subscription,
 )
-from web.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
-from web.i18n import field_errors
-from web.i18n import gettext as _
-from web.push import json_body
-from web.templating import STATIC_DIR, is_fragment_request, render, toast_header
+from web.core.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.push.pages import json_body
+from web.core.templating import STATIC_DIR, is_fragment_request, render, toast_header
 
 HISTORY_PAGE = 20
 CHANNELS = ("push", "sms", "email")
@@ -81,7 +81,7 @@ def _limit_message(exc: signin.SignInLimited) -> str:
 async def login_page(request: Request) -> Response:
     if request.scope.get("member"):
         return Redirect("/m/", status_code=303)
-    return _page(request, "member/login.html", {"step": "mobile", "mobile": "", "errors": {}})
+    return _page(request, "member_centre/login.html", {"step": "mobile", "mobile": "", "errors": {}})
 
 
 @post("/m/login")
@@ -93,19 +93,19 @@ async def send_code(request: Request) -> Response:
     try:
         sent = await signin.request_code(typed, ip, _sms_text)
     except ValidationFailed as exc:
-        return _page(request, "member/login.html",
+        return _page(request, "member_centre/login.html",
                      {"step": "mobile", "mobile": typed, "errors": field_errors(exc.errors)})
     except signin.SignInLimited as exc:
         step = "code" if exc.reason == "cooldown" else "mobile"
-        return _page(request, "member/login.html",
+        return _page(request, "member_centre/login.html",
                      {"step": step, "mobile": typed, "errors": {"mobile" if step == "mobile" else "code": _limit_message(exc)},
                       "masked": _masked(typed)},
                      status=429, headers={"Retry-After": str(exc.retry_after)})
     except signin.SmsNotSent:
-        return _page(request, "member/login.html",
+        return _page(request, "member_centre/login.html",
                      {"step": "mobile", "mobile": typed,
                       "errors": {"mobile": _("Could not send the code. Please try again.")}}, status=503)
-    return _page(request, "member/login.html",
+    return _page(request, "member_centre/login.html",
                  {"step": "code", "mobile": sent.mobile, "masked": mask_mobile(sent.mobile),
                   "errors": {}, "sent": True, "resend_after": sent.resend_after})
 
@@ -127,23 +127,23 @@ async def verify(request: Request) -> Response:
         result = await signin.verify_code(typed, str(form.get("code", ""))[:20], ip)
     except signin.WrongCode as exc:
         context["errors"] = {"code": _("Wrong code. %(n)d tries left.") % {"n": exc.tries_left}}
-        return _page(request, "member/login.html", context)
+        return _page(request, "member_centre/login.html", context)
     except ValidationFailed as exc:
         if "mobile" in exc.errors:
-            return _page(request, "member/login.html",
+            return _page(request, "member_centre/login.html",
                          {"step": "mobile", "mobile": typed, "errors": field_errors(exc.errors)})
         context["errors"] = {"code": _("This code has expired. Ask for a new one.")}
-        return _page(request, "member/login.html", context)
+        return _page(request, "member_centre/login.html", context)
     except signin.SignInLimited as exc:
         context["errors"] = {"code": _limit_message(exc)}
         context["locked"] = exc.reason == "locked"
-        return _page(request, "member/login.html", context, status=429,
+        return _page(request, "member_centre/login.html", context, status=429,
                      headers={"Retry-After": str(exc.retry_after)})
     if result.member_id is not None:
         await record("member.sign_in", actor=f"member:{result.member_id}", ip=ip,
                      target_type="member", target_id=result.member_id, detail={"by": "sms"})
         return await _signed_in(request, result.member_id)
-    return _page(request, "member/join.html", {
+    return _page(request, "member_centre/join.html", {
         "token": result.join_token, "masked": mask_mobile(result.mobile),
         "needs_name": not result.is_customer, "errors": {}, "name": "", "consents": {}})
 
@@ -158,12 +158,12 @@ async def join(request: Request) -> Response:
     try:
         member_id = await signin.join(token, name, ip, consents={c: v for c, v in consents.items() if v})
     except NotFound:
-        return _page(request, "member/login.html", {
+        return _page(request, "member_centre/login.html", {
             "step": "mobile", "mobile": "", "errors": {
                 "mobile": _("That took too long. Enter your number again for a new code.")}})
     except ValidationFailed as exc:
         proved = await signin.join_mobile(token)
-        return _page(request, "member/join.html", {
+        return _page(request, "member_centre/join.html", {
             "token": token, "masked": mask_mobile(proved[0]) if proved else "",
             "needs_name": not (proved and proved[1]), "errors": field_errors(exc.errors),
             "name": name, "consents": consents})
@@ -176,7 +176,7 @@ async def join(request: Request) -> Response:
 async def link_page(request: Request, token: FromPath[str]) -> Response:
     """A support link: opening it only shows a button (link previews must not spend it)."""
     live = await signin.link_is_live(token[:100])
-    return _page(request, "member/link.html", {"token": token[:100], "live": live},
+    return _page(request, "member_centre/link.html", {"token": token[:100], "live": live},
                  status=200 if live else 410)
 
 
@@ -185,7 +185,7 @@ async def use_link(request: Request, token: FromPath[str]) -> Response:
     try:
         member_id = await signin.use_login_link(token[:100])
     except NotFound:
-        return _page(request, "member/link.html", {"token": "", "live": False}, status=410)
+        return _page(request, "member_centre/link.html", {"token": "", "live": False}, status=410)
     await record("member.sign_in", actor=f"member:{member_id}", ip=client_ip(request.scope),
                  target_type="member", target_id=member_id, detail={"by": "link"})
     return await _signed_in(request, member_id)
@@ -206,7 +206,7 @@ async def home(request: Request, welcome: FromQuery[str | None] = None) -> Respo
     from db.members import membership
 
     summary = await membership.summary(_member(request).member_id)
-    return _page(request, "member/home.html", {"s": summary, "nav": "home",
+    return _page(request, "member_centre/home.html", {"s": summary, "nav": "home",
                                                "welcome": welcome == "1"})
 
 
@@ -215,7 +215,7 @@ async def points(request: Request, before: FromQuery[int | None] = None) -> Resp
     from db.members import ledger
 
     rows, cursor = await ledger.history(_member(request).member_id, before=before, limit=HISTORY_PAGE)
-    return _page(request, "member/points.html", {"rows": rows, "cursor": cursor, "nav": "home"},
+    return _page(request, "member_centre/points.html", {"rows": rows, "cursor": cursor, "nav": "home"},
                  block="rows")
 
 
@@ -226,7 +226,7 @@ async def rewards(request: Request) -> Response:
     member_id = _member(request).member_id
     items = await coupons.rewards_for(member_id)
     balance = (await membership.get(member_id))["points_balance"]
-    return _page(request, "member/rewards.html", {"rewards": items, "nav": "rewards",
+    return _page(request, "member_centre/rewards.html", {"rewards": items, "nav": "rewards",
                                                   "balance": balance})
 
 
@@ -237,7 +237,7 @@ async def reward(request: Request, reward_id: FromPath[int]) -> Response:
 
     item = await mine.reward(reward_id)
     member = await membership.get(_member(request).member_id)
-    return _page(request, "member/reward.html", {
+    return _page(request, "member_centre/reward.html", {
         "r": item, "balance": member["points_balance"], "key": secrets.token_urlsafe(16),
         "nav": "rewards", "error": None}, block="sheet")
 
@@ -261,7 +261,7 @@ async def redeem(request: Request, reward_id: FromPath[int]) -> Response:
     if error:
         item = await mine.reward(reward_id)
         balance = (await membership.get(member.member_id))["points_balance"]
-        return _page(request, "member/reward.html", {
+        return _page(request, "member_centre/reward.html", {
             "r": item, "balance": balance, "key": secrets.token_urlsafe(16), "nav": "rewards",
             "error": error}, block="sheet", status=409)
     redemption_id = await mine.redemption_for_entry(member.member_id, result.entry["id"])
@@ -273,7 +273,7 @@ async def redemption(request: Request, redemption_id: FromPath[int],
                      done: FromQuery[str | None] = None) -> Response:
     row = await mine.redemption(_member(request).member_id, redemption_id)
     coupon = await mine.coupon(_member(request).member_id, row["coupon_id"]) if row["coupon_id"] else None
-    return _page(request, "member/redemption.html", {"r": row, "coupon": coupon, "nav": "rewards",
+    return _page(request, "member_centre/redemption.html", {"r": row, "coupon": coupon, "nav": "rewards",
                                                      "done": done == "1"})
 
 
@@ -282,13 +282,13 @@ async def coupon_list(request: Request) -> Response:
     from db.members import coupons
 
     items = await coupons.for_member(_member(request).member_id, include_used=True)
-    return _page(request, "member/coupons.html", {"coupons": items, "nav": "home"})
+    return _page(request, "member_centre/coupons.html", {"coupons": items, "nav": "home"})
 
 
 @get("/m/coupons/{coupon_id:int}", guards=[member_required])
 async def coupon_detail(request: Request, coupon_id: FromPath[int]) -> Response:
     row = await mine.coupon(_member(request).member_id, coupon_id)
-    return _page(request, "member/coupon.html", {"c": row, "nav": "home"})
+    return _page(request, "member_centre/coupon.html", {"c": row, "nav": "home"})
 
 
 def _qr(text: str) -> str:
@@ -300,7 +300,7 @@ def _qr(text: str) -> str:
 @get("/m/card", guards=[member_required])
 async def member_card_page(request: Request) -> Response:
     member = _member(request)
-    return _page(request, "member/card.html", {
+    return _page(request, "member_centre/qr_card.html", {
         "qr_svg": _qr(member_card.card_payload(member.member_no)), "nav": "card"})
 
 
@@ -317,7 +317,7 @@ async def _settings_context(request: Request, saved: str | None = None) -> dict:
 
 @get("/m/settings", guards=[member_required])
 async def settings_page(request: Request) -> Response:
-    return _page(request, "member/settings.html", await _settings_context(request))
+    return _page(request, "member_centre/settings.html", await _settings_context(request))
 
 
 @post("/m/settings/consent", guards=[member_required])
@@ -334,7 +334,7 @@ async def set_consent(request: Request) -> Response:
                                  f"member:{member.member_no}")
     if not is_fragment_request(request):
         return Redirect("/m/settings", status_code=303)
-    return _page(request, "member/settings.html", await _settings_context(request, channel),
+    return _page(request, "member_centre/settings.html", await _settings_context(request, channel),
                  block="consents", headers=toast_header(_("Saved.")))
 
 
@@ -369,7 +369,7 @@ async def push_unsubscribe(request: Request) -> Response:
 @get("/m/offline", include_in_schema=False)
 async def offline(request: Request) -> Response:
     """Precached by the service worker: what a member sees when a /m/ page cannot load."""
-    response = render(request, "member/offline.html", {"member": None})
+    response = render(request, "member_centre/offline.html", {"member": None})
     response.headers["Cache-Control"] = "no-cache"
     return response
 

@@ -25,11 +25,11 @@ from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from db.members import catalogue, config, coupons, ledger, membership
 from db.members.card import read_card_payload
 from db.members.tables import CONSENT_CHANNELS
-from web.auth import actor_of, role_required, scope_of, staff_required
-from web.i18n import field_errors
-from web.i18n import gettext as _
-from web.params import parse_id
-from web.templating import VARY, base_context, env, is_fragment_request, render, toast_header
+from web.core.auth import actor_of, role_required, scope_of, staff_required
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.core.params import parse_id
+from web.core.templating import VARY, base_context, env, is_fragment_request, render, toast_header
 
 MESSAGES = {
     "tier_created": "Tier added.", "tier_saved": "Tier saved.", "tier_deleted": "Tier deleted.",
@@ -329,7 +329,7 @@ async def _member_of(request: Request, customer_id: int) -> dict:
 
 
 async def _full_card(request: Request, customer_id: int, **extra) -> Response:
-    from web.customers import _full_card as full_card
+    from web.customers.pages import _full_card as full_card
 
     return await full_card(request, customer_id, **extra)
 
@@ -338,7 +338,7 @@ async def _refreshed(request: Request, customer_id: int, form_block: str, messag
                      header: bool = False, **extra) -> Response:
     """After a change (HTMX): the sheet's fresh form, then the member section and the card's
     figures (and header, when the tier may have changed) out of band, and a toast."""
-    from web.customers import _card_context
+    from web.customers.pages import _card_context
 
     page = await customers.customer_page(scope_of(request), customer_id, request.scope["auth"].user.id)
     await add_member_section(page, customer_id)

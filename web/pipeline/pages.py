@@ -19,12 +19,12 @@ from litestar.response import Redirect
 from db.customers.service import clean_query, get_customer, search_customers
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.pipeline import board, opportunities, stages
-from web.auth import actor_of, role_required, scope_of, staff_required
-from web.i18n import field_errors
-from web.i18n import gettext as _
-from web.params import parse_id
+from web.core.auth import actor_of, role_required, scope_of, staff_required
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.core.params import parse_id
 from db.settings import get_settings
-from web.templating import is_fragment_request, render, toast_header
+from web.core.templating import is_fragment_request, render, toast_header
 
 BOARD = "pipeline/board.html"
 FORM = "pipeline/form.html"

@@ -11,12 +11,12 @@ from litestar.response import Redirect
 from db.errors import ValidationFailed
 from db.push.outbox import enqueue, wake
 from db.push.subscriptions import devices, remove_subscription, save_subscription
-from web.account import flash_from_query
+from web.staff.account import flash_from_query
 from db.settings import get_settings
-from web.auth import staff_required
-from web.i18n import field_errors
-from web.i18n import gettext as _
-from web.templating import render
+from web.core.auth import staff_required
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.core.templating import render
 
 TEST_TTL_S = 600  # a test nobody sees within ten minutes is no longer worth showing
 
@@ -44,10 +44,10 @@ async def json_body(request: Request, required: bool = True) -> dict:
 @get("/account", guards=[staff_required])
 async def account_page(request: Request) -> Response:
     from db.followups.service import DIGEST_TIMES, digest_time
-    from web.followups import ZONES
+    from web.followups.pages import ZONES
 
     user = request.scope["auth"].user
-    return render(request, "account/index.html", {
+    return render(request, "staff/index.html", {
         "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
         "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
         "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 from db.audit.log import record
 from db.errors import Forbidden, RateLimited, ValidationFailed
 from db.staff import accounts
-from web.auth import (
+from web.core.auth import (
     SESSION_COOKIE,
     NotSignedIn,
     cleared_session_cookie,
@@ -24,11 +24,11 @@ from web.auth import (
     session_cookie,
     staff_required,
 )
-from web.i18n import LANGUAGES
-from web.i18n import field_errors
-from web.i18n import gettext as _
+from web.core.i18n import LANGUAGES
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
 from db.settings import get_settings
-from web.templating import render
+from web.core.templating import render
 
 MESSAGES = {
     "password": "Your password was changed. Other devices were signed out.",
@@ -81,7 +81,7 @@ def _signed_in(location: str, token: str) -> Response:
 
 @get("/login")
 async def login_page(request: Request, next: FromQuery[str | None] = None) -> Response:
-    return render(request, "account/login.html", {"next": safe_next(next), "errors": {}, "username": ""})
+    return render(request, "staff/login.html", {"next": safe_next(next), "errors": {}, "username": ""})
 
 
 @post("/login")
@@ -98,12 +98,12 @@ async def login(request: Request) -> Response:
         minutes = max(1, round(exc.retry_after / 60))
         context["errors"] = {"password": _("Too many attempts. Try again in %(minutes)d minutes.")
                              % {"minutes": minutes}}
-        return render(request, "account/login.html", context, status=429,
+        return render(request, "staff/login.html", context, status=429,
                       headers={"Retry-After": str(exc.retry_after)})
     except ValidationFailed:
         await record("auth.sign_in_failed", actor=username, ip=ip)
         context["errors"] = {"password": _("Wrong username or password.")}
-        return render(request, "account/login.html", context, status=200)
+        return render(request, "staff/login.html", context, status=200)
     old = request_cookies(request.scope).get(SESSION_COOKIE)
     if old:
         await accounts.end_session(old)
@@ -129,7 +129,7 @@ def _pending_session(request: Request, stage: str):
 @get("/login/2fa")
 async def two_factor_page(request: Request, next: FromQuery[str | None] = None) -> Response:
     _pending_session(request, "verify")
-    return render(request, "account/two_factor.html", {"next": safe_next(next), "errors": {}})
+    return render(request, "staff/two_factor.html", {"next": safe_next(next), "errors": {}})
 
 
 @post("/login/2fa")
@@ -145,7 +145,7 @@ async def two_factor(request: Request) -> Response:
                      actor=session.user.username, ip=ip, detail={"step": "totp"})
         message = (_("Too many attempts. Try again later.") if isinstance(exc, RateLimited)
                    else _("Wrong code. Use the newest code from your app."))
-        return render(request, "account/two_factor.html",
+        return render(request, "staff/two_factor.html",
                       {"next": next_url, "errors": {"code": message}},
                       status=429 if isinstance(exc, RateLimited) else 200)
     token = await accounts.rotate_session(request_cookies(request.scope)[SESSION_COOKIE], "", ip, _ua(request))
@@ -196,9 +196,9 @@ def _any_session(request: Request):
 async def two_factor_setup_page(request: Request, next: FromQuery[str | None] = None) -> Response:
     session = _any_session(request)
     if session.user.totp_enabled:
-        return render(request, "account/two_factor_on.html", {"nav": "more"})
+        return render(request, "staff/two_factor_on.html", {"nav": "more"})
     context = _setup_context(session.user, accounts.new_totp_secret(), {}, safe_next(next))
-    return render(request, "account/two_factor_setup.html", context)
+    return render(request, "staff/two_factor_setup.html", context)
 
 
 @post("/account/2fa")
@@ -210,13 +210,13 @@ async def two_factor_setup(request: Request) -> Response:
     if not hmac.compare_digest(str(form.get("signature", "")), _sign_secret(session.user.id, secret)):
         secret = accounts.new_totp_secret()
         errors = {"code": _("The set-up expired. Scan the new code.")}
-        return render(request, "account/two_factor_setup.html",
+        return render(request, "staff/two_factor_setup.html",
                       _setup_context(session.user, secret, errors, next_url))
     try:
         await accounts.enable_totp(session.user.id, secret, str(form.get("code", ""))[:12])
     except ValidationFailed:
         errors = {"code": _("That code does not match. Try the newest one.")}
-        return render(request, "account/two_factor_setup.html",
+        return render(request, "staff/two_factor_setup.html",
                       _setup_context(session.user, secret, errors, next_url))
     ip = client_ip(request.scope)
     await record("auth.2fa_enabled", actor_id=session.user.id, actor=session.user.username, ip=ip)
@@ -234,7 +234,7 @@ async def two_factor_disable(request: Request) -> Response:
     try:
         await accounts.disable_totp(user.id, get_settings().admin_2fa)
     except Forbidden:
-        return render(request, "account/two_factor_on.html",
+        return render(request, "staff/two_factor_on.html",
                       {"nav": "more", "error": _("Admins must keep two-factor sign-in on.")},
                       status=403)
     await record("auth.2fa_disabled", actor_id=user.id, actor=user.username,
@@ -247,7 +247,7 @@ async def two_factor_disable(request: Request) -> Response:
 
 @get("/account/password", guards=[staff_required])
 async def password_page(request: Request) -> Response:
-    return render(request, "account/password.html", {"errors": {}, "nav": "more"})
+    return render(request, "staff/password.html", {"errors": {}, "nav": "more"})
 
 
 @post("/account/password", guards=[staff_required])
@@ -264,7 +264,7 @@ async def change_password(request: Request) -> Response:
         except ValidationFailed as exc:
             errors = field_errors(exc.errors)
     if errors:
-        return render(request, "account/password.html", {"errors": errors, "nav": "more"})
+        return render(request, "staff/password.html", {"errors": errors, "nav": "more"})
     ip = client_ip(request.scope)
     await record("auth.password_changed", actor_id=user.id, actor=user.username, ip=ip)
     # Every session of this user has ended; this device gets a fresh one.

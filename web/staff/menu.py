@@ -6,11 +6,11 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from db.audit.log import recent
-from web.account import flash_from_query
+from web.staff.account import flash_from_query
 from db.members.membership import overview
-from web.auth import role_required, scope_of, staff_required
-from web.params import parse_id
-from web.templating import render
+from web.core.auth import role_required, scope_of, staff_required
+from web.core.params import parse_id
+from web.core.templating import render
 
 
 @get("/members", guards=[staff_required])
