@@ -429,7 +429,7 @@ async def test_saving_a_reward_never_puts_redeemed_stock_back():
 
 
 def test_odd_digits_and_huge_numbers_are_field_errors():
-    from web.members.settings import _parse_delta
+    from web.members.card_section import parse_delta as _parse_delta
 
     assert _parse_delta("²") is None and _parse_delta("-12") == -12
     with pytest.raises(ValidationFailed):

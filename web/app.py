@@ -19,28 +19,30 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from db.engine import engine
-from web.staff import account
-from web.admin import jobs
-from web.member_centre import pages as member_page
-from web.staff import menu as pages
-from web.push import pages as push
-from web.core import system
+from db.settings import get_settings
+from web.admin import audit, jobs
 from web.api.routes import ApiController
+from web.core import system
 from web.core.auth import AuthMiddleware, csrf_guard
-from web.customers.pages import CustomerController
-from web.followups.pages import FollowUpController
-from web.pipeline.pages import PipelineController, PipelineSettingsController
-from web.members.settings import MEMBER_CONTROLLERS
-from web.imports.pages import import_controller
-from web.customers.settings import SettingsController
-from web.customers.tags import TagController
-from web.customers.duplicates import DuplicatesController
-from web.customers.export import ExportController
 from web.core.errors import HANDLERS
 from web.core.params import CrmRequest, ids_in_range
 from web.core.security import SecurityMiddleware
-from db.settings import get_settings
 from web.core.templating import STATIC_DIR
+from web.customers.duplicates import DuplicatesController
+from web.customers.export import ExportController
+from web.customers.pages import CustomerController
+from web.customers.settings import SettingsController
+from web.customers.tags import TagController
+from web.followups.pages import FollowUpController
+from web.imports.pages import import_controller
+from web.member_centre import pages as member_centre
+from web.members import home as members_home
+from web.members.card_section import MemberCardController
+from web.members.scan import MemberScanController
+from web.members.settings import MemberSettingsController
+from web.pipeline.pages import PipelineController, PipelineSettingsController
+from web.push import pages as push
+from web.staff import account, menu
 
 
 def _configure_logging(level: str) -> None:
@@ -118,11 +120,14 @@ def create_app() -> Litestar:
         route_handlers=[
             # Pages for people stay out of the API reference.
             Router(path="/", include_in_schema=False, route_handlers=[
-                *system.ROUTES, *account.ROUTES, *pages.ROUTES, *jobs.ROUTES, *push.ROUTES, *member_page.ROUTES,
+                # /members, /campaigns, /more, /admin/audit: in the order they had before
+                *system.ROUTES, *account.ROUTES, members_home.members, *menu.ROUTES, audit.audit_log,
+                *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES,
                 CustomerController, FollowUpController,
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
-                PipelineController, PipelineSettingsController, *MEMBER_CONTROLLERS,
+                PipelineController, PipelineSettingsController,
+                MemberSettingsController, MemberCardController, MemberScanController,
             ]),
             ApiController,
             create_static_files_router(

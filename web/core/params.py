@@ -33,6 +33,11 @@ async def ids_in_range(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             raise NotFoundException()
 
 
+def form_values(form, keys, limit: int = 2000) -> dict[str, str]:
+    """The named fields of a form as text (missing ones empty), each cut to `limit` characters."""
+    return {k: str(form.get(k, ""))[:limit] for k in keys}
+
+
 class FormRefused(ValidationFailed):
     """A form field held control characters: nothing was read, so nothing is stored."""
 

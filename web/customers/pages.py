@@ -1,4 +1,5 @@
-"""Customer pages: the searchable list, the 360 card, its timeline and its quick actions.
+"""Customer pages: the searchable list, a new customer, and the 360 card's routes: the card, its
+timeline and its quick actions. The card itself is assembled in web/customers/card.py.
 
 Every quick action (log, tag, edit) is a real form that works without JavaScript (a page
 with that bottom sheet open, then Post/Redirect/Get). With HTMX the sheet's form posts in
@@ -9,35 +10,21 @@ reload.
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from jinja2_fragments import render_blocks
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from db.customers import service, timeline
-from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
+from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import ValidationFailed
-from db.followups import service as followups
-from db.pipeline import board as pipeline_board
 from web.core.auth import actor_of, scope_of, staff_required
 from web.core.i18n import current_zone, field_errors
 from web.core.params import parse_id
 from web.core.i18n import gettext as _
-from db.settings import get_settings
-from web.core.templating import VARY, base_context, env, is_fragment_request, render, toast_header
-
-CARD = "customers/detail.html"
-FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
-
-
-
-def _today() -> dt.date:
-    """Today in the shop's time zone: "tomorrow" means the shop's tomorrow."""
-    return dt.datetime.now(ZoneInfo(get_settings().timezone)).date()
+from web.core.templating import is_fragment_request, render, toast_header
+from web.customers import card
 
 
 def _flash(key: str | None) -> list[tuple[str, str]]:
@@ -52,49 +39,6 @@ def _flash(key: str | None) -> list[tuple[str, str]]:
         "coupon_used": _("Coupon marked as used."),
     }
     return [("success", messages[key])] if key in messages else []
-
-
-def _render_blocks(request: Request, context: dict, blocks: list[str], headers: dict | None = None) -> Response:
-    """Several named blocks of the card in one HTMX response: the first is the swap target,
-    the others carry hx-swap-oob and land where their ids are on the card."""
-    html = render_blocks(env, CARD, blocks, base_context(request) | context | {"oob": blocks[1:]})
-    return Response(html, status_code=200, media_type=MediaType.HTML,
-                    headers={**VARY, **(headers or {})})
-
-
-def _card_context(**extra) -> dict:
-    """What every part of the card template may use, with empty forms by default."""
-    today = _today()
-    return {
-        "nav": "customers",
-        "kinds": INTERACTION_KINDS,
-        "outcomes": [o for o in INTERACTION_OUTCOMES if o],
-        "chips": [(n, today + dt.timedelta(days=n)) for n in FOLLOW_UP_CHIPS],  # (days, date)
-        "today": today,
-        "errors": {},
-        "values": {},
-        "sheet": None,  # the sheet rendered open: "log" | "tags" | "edit" (pages reached without JS)
-        "tag_choices": [],
-        "oob": [],
-        **extra,
-    }
-
-
-async def _full_card(request: Request, customer_id: int, **extra) -> Response:
-    """The whole card, optionally with one sheet open and its form's values and errors."""
-    scope = scope_of(request)
-    page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
-    page["follow_ups"] = await followups.for_customer(customer_id)
-    page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
-    from web.members.settings import add_member_section  # it imports this module
-
-    await add_member_section(page, customer_id)
-    sheet = extra.get("sheet")
-    if sheet == "tags":
-        page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
-    if sheet == "edit":
-        page.update(await service.assignable(scope))
-    return render(request, CARD, _card_context(**{**page, **extra}))
 
 
 class CustomerController(Controller):
@@ -154,7 +98,7 @@ class CustomerController(Controller):
     @get("/{customer_id:int}")
     async def customer_page(self, request: Request, customer_id: FromPath[int],
                             saved: FromQuery[str | None] = None) -> Response:
-        return await _full_card(request, customer_id, flashes=_flash(saved))
+        return await card.full(request, customer_id, flashes=_flash(saved))
 
     @get("/{customer_id:int}/timeline")
     async def timeline_page(self, request: Request, customer_id: FromPath[int],
@@ -164,11 +108,11 @@ class CustomerController(Controller):
         scope = scope_of(request)
         entries, more = await timeline.timeline_page(scope, customer_id, (after or "")[:40])
         if is_fragment_request(request):
-            return render(request, CARD, {"customer_id": customer_id, "timeline": entries,
-                                          "timeline_next": more}, block="timeline_page")
+            return card.block(request, "timeline_page", {"customer_id": customer_id, "timeline": entries,
+                                                         "timeline_next": more})
         page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
         page.update(timeline=entries, timeline_next=more, timeline_older=True)
-        return render(request, CARD, _card_context(**page))
+        return render(request, card.CARD, card.context(**page))
 
     # ------------------------------------------------------------ log a call, visit, message, note
 
@@ -176,8 +120,8 @@ class CustomerController(Controller):
     async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
             customer = await service.get_customer(scope_of(request), customer_id)
-            return render(request, CARD, _card_context(customer=customer, last_kind=service.FIRST_KIND), block="log_form")
-        return await _full_card(request, customer_id, sheet="log")
+            return card.block(request, "log_form", card.context(customer=customer, last_kind=service.FIRST_KIND))
+        return await card.full(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")
     async def add_interaction(self, request: Request, customer_id: FromPath[int]) -> Response:
@@ -189,22 +133,21 @@ class CustomerController(Controller):
             await service.add_interaction(
                 scope, customer_id, values["kind"], values["body"], actor_of(request),
                 outcome=values["outcome"], next_follow_up=values["next_follow_up_on"],
-                follow_up_in=values["follow_up_in"], today=_today(),
+                follow_up_in=values["follow_up_in"], today=card.today(),
                 follow_up_title=_("Follow up"), zone=current_zone(),
             )
         except ValidationFailed as exc:
             if not is_fragment_request(request):
-                return await _full_card(request, customer_id, sheet="log", values=values,
+                return await card.full(request, customer_id, sheet="log", values=values,
                                         errors=field_errors(exc.errors))
             customer = await service.get_customer(scope, customer_id)
-            return render(request, CARD, _card_context(customer=customer, values=values,
-                                                       errors=field_errors(exc.errors), last_kind=values["kind"]),
-                          block="log_form")
+            return card.block(request, "log_form", card.context(
+                customer=customer, values=values, errors=field_errors(exc.errors), last_kind=values["kind"]))
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
         fresh = await service.customer_activity(scope, customer_id)
-        fresh["follow_ups"] = await followups.for_customer(customer_id)
-        return _render_blocks(request, _card_context(**fresh, last_kind=values["kind"]),
+        fresh["follow_ups"] = await card.section(request, "follow_ups", customer_id)
+        return card.refresh(request, card.context(**fresh, last_kind=values["kind"]),
                               ["log_form", "follow_up", "follow_ups", "timeline"],
                               headers=toast_header(_("Saved to the timeline.")))
 
@@ -215,8 +158,8 @@ class CustomerController(Controller):
                         saved: FromQuery[str | None] = None) -> Response:
         if is_fragment_request(request):
             found = await service.customer_tags(scope_of(request), customer_id, True)
-            return render(request, CARD, _card_context(**found), block="tag_form")
-        return await _full_card(request, customer_id, sheet="tags", flashes=_flash(saved))
+            return card.block(request, "tag_form", card.context(**found))
+        return await card.full(request, customer_id, sheet="tags", flashes=_flash(saved))
 
     async def _tags_changed(self, request: Request, customer_id: int, error: ValidationFailed | None,
                             values: dict) -> Response:
@@ -224,11 +167,11 @@ class CustomerController(Controller):
         errors = field_errors(error.errors) if error else {}
         if not is_fragment_request(request):
             if error:
-                return await _full_card(request, customer_id, sheet="tags", values=values, errors=errors)
+                return await card.full(request, customer_id, sheet="tags", values=values, errors=errors)
             return Redirect(f"/customers/{customer_id}/tags?saved=tags", status_code=303)
         found = await service.customer_tags(scope, customer_id, True)
-        context = _card_context(**found, values=values, errors=errors)
-        return _render_blocks(request, context, ["tag_form"] if error else ["tag_form", "header_tags"])
+        context = card.context(**found, values=values, errors=errors)
+        return card.refresh(request, context, ["tag_form"] if error else ["tag_form", "header_tags"])
 
     @post("/{customer_id:int}/tags")
     async def add_tag(self, request: Request, customer_id: FromPath[int]) -> Response:
@@ -255,8 +198,8 @@ class CustomerController(Controller):
     async def edit_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
             found = await service.customer_edit(scope_of(request), customer_id)
-            return render(request, CARD, _card_context(**found), block="edit_form")
-        return await _full_card(request, customer_id, sheet="edit")
+            return card.block(request, "edit_form", card.context(**found))
+        return await card.full(request, customer_id, sheet="edit")
 
     @post("/{customer_id:int}/edit")
     async def edit(self, request: Request, customer_id: FromPath[int]) -> Response:
@@ -274,13 +217,12 @@ class CustomerController(Controller):
             keep = {**values, **{f"custom.{k}": v for k, v in custom.items()},
                     "owner": owner, "team": team}
             if not is_fragment_request(request):
-                return await _full_card(request, customer_id, sheet="edit", values=keep, errors=errors)
+                return await card.full(request, customer_id, sheet="edit", values=keep, errors=errors)
             found = await service.customer_edit(scope, customer_id)
-            return render(request, CARD, _card_context(**found, values=keep, errors=errors),
-                          block="edit_form")
+            return card.block(request, "edit_form", card.context(**found, values=keep, errors=errors))
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=profile", status_code=303)
         page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
-        context = _card_context(**page, **await service.assignable(scope))
-        return _render_blocks(request, context, ["edit_form", "header", "profile"],
+        context = card.context(**page, **await service.assignable(scope))
+        return card.refresh(request, context, ["edit_form", "header", "profile"],
                               headers=toast_header(_("Profile saved.")))
