@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from db.engine import engine
 from db.settings import get_settings
 from web.admin import audit, jobs
-from web.api.routes import ApiController
+from web.api.routes import API_CONTROLLERS
 from web.core import system
 from web.core.auth import AuthMiddleware, csrf_guard
 from web.core.errors import HANDLERS
@@ -129,7 +129,7 @@ def create_app() -> Litestar:
                 PipelineController, PipelineSettingsController,
                 MemberSettingsController, MemberCardController, MemberScanController,
             ]),
-            ApiController,
+            *API_CONTROLLERS,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],
