@@ -16,6 +16,13 @@ from babel import Locale, negotiate_locale
 
 from db.i18n import DEFAULT, LANGUAGES, translations  # web code uses them as i18n.<name>
 
+
+# Time zones offered on the account page (a shop's staff are mostly in one; travellers pick).
+ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore",
+         "Asia/Bangkok", "Asia/Dubai", "Europe/London", "Europe/Paris", "America/New_York",
+         "America/Los_Angeles", "Australia/Sydney", "UTC")
+
+
 _current: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
     "translations", default=_gettext.NullTranslations()
 )

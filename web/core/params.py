@@ -4,9 +4,11 @@ malformed, too deeply nested or out-of-range JSON body with a 422 and field erro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
@@ -85,3 +87,18 @@ class CrmRequest(HTMXRequest):
             else:
                 self._json = state.json = decode_json(await self.body())
         return self._json
+
+
+async def json_body(request: Request, required: bool = True) -> dict:
+    """A JSON object from the request body (ValidationFailed otherwise); {} for an empty
+    optional body. The staff and the member push endpoints share it."""
+    body = await request.body()
+    if not body.strip() and not required:
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed({"body": "must be JSON"}) from None
+    if not isinstance(data, dict):
+        raise ValidationFailed({"body": "must be JSON"})
+    return data

@@ -26,7 +26,7 @@ from db.engine import reading
 from db.pipeline import board as pipeline_board
 from db.pipeline.opportunities import owner_choices
 from web.core.auth import actor_of, role_required, scope_of, staff_required
-from web.core.i18n import current_lang, current_zone, field_errors
+from web.core.i18n import ZONES, current_lang, current_zone, field_errors
 from web.core.i18n import gettext as _
 from web.core.params import parse_id
 from web.core.templating import is_fragment_request, render, toast_header
@@ -39,12 +39,6 @@ TEAM = "followups/team.html"
 REMIND_OPTIONS = ("", "0", "10", "30", "60", "1440")  # minutes before the due time
 NEXT_CHIPS = (1, 3, 7, 30)
 SNOOZE_OPTIONS = ("1h", "3h", "tomorrow", "next_week")
-
-
-# Time zones offered on the account page (a shop's staff are mostly in one; travellers pick).
-ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore",
-         "Asia/Bangkok", "Asia/Dubai", "Europe/London", "Europe/Paris", "America/New_York",
-         "America/Los_Angeles", "Australia/Sydney", "UTC")
 
 
 def _local_now() -> dt.datetime:

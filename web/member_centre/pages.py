@@ -26,7 +26,7 @@ from db.push.subscriptions import (
 from web.core.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.push.pages import json_body
+from web.core.params import json_body
 from web.core.templating import STATIC_DIR, is_fragment_request, render, toast_header
 
 HISTORY_PAGE = 20

@@ -1,22 +1,19 @@
-"""Web Push for staff: subscribe this browser, forget it, send a test; and the account page
-that shows it. The browser posts its PushSubscription as JSON with the X-CSRFToken header."""
+"""Web Push for staff: subscribe this browser, forget it, send a test (the account page in
+web/staff/account.py lists the devices). The browser posts its PushSubscription as JSON with
+the X-CSRFToken header."""
 
 from __future__ import annotations
 
-import json
-
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, post
 from litestar.response import Redirect
 
 from db.errors import ValidationFailed
 from db.push.outbox import enqueue, wake
 from db.push.subscriptions import devices, remove_subscription, save_subscription
-from web.staff.account import flash_from_query
-from db.settings import get_settings
 from web.core.auth import staff_required
+from web.core.params import json_body
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.core.templating import render
 
 TEST_TTL_S = 600  # a test nobody sees within ten minutes is no longer worth showing
 
@@ -24,35 +21,6 @@ TEST_TTL_S = 600  # a test nobody sees within ten minutes is no longer worth sho
 def _invalid(errors: dict[str, str]) -> Response:
     # The API's 422 shape, with the messages in the person's language (the page shows them).
     return Response({"detail": "invalid input", "errors": field_errors(errors)}, status_code=422)
-
-
-async def json_body(request: Request, required: bool = True) -> dict:
-    """A JSON object from the request body (ValidationFailed otherwise); {} for an empty
-    optional body. The staff and the member push endpoints share it."""
-    body = await request.body()
-    if not body.strip() and not required:
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"body": "must be JSON"}) from None
-    if not isinstance(data, dict):
-        raise ValidationFailed({"body": "must be JSON"})
-    return data
-
-
-@get("/account", guards=[staff_required])
-async def account_page(request: Request) -> Response:
-    from db.followups.service import DIGEST_TIMES, digest_time
-    from web.followups.pages import ZONES
-
-    user = request.scope["auth"].user
-    return render(request, "staff/index.html", {
-        "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
-        "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
-        "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",
-        "shop_zone": get_settings().timezone,
-    })
 
 
 @post("/push/subscriptions", guards=[staff_required])
@@ -97,4 +65,4 @@ async def send_test(request: Request) -> Response:
     return Redirect(f"/account?msg={'push_test' if queued else 'push_none'}", status_code=303)
 
 
-ROUTES = [account_page, subscribe, unsubscribe, send_test]
+ROUTES = [subscribe, unsubscribe, send_test]

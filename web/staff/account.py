@@ -1,4 +1,6 @@
-"""Sign-in (password, then TOTP when on), sign-out, and the signed-in user's own settings."""
+"""Sign-in (password, then TOTP when on), sign-out, and the signed-in user's own account page
+and settings (password, two-factor, language; the account page also lists push devices and
+the reminder settings)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from litestar.response import Redirect
 
 from db.audit.log import record
 from db.errors import Forbidden, RateLimited, ValidationFailed
+from db.followups.service import DIGEST_TIMES, digest_time
+from db.push.subscriptions import devices
 from db.staff import accounts
 from web.core.auth import (
     SESSION_COOKIE,
@@ -24,7 +28,7 @@ from web.core.auth import (
     session_cookie,
     staff_required,
 )
-from web.core.i18n import LANGUAGES
+from web.core.i18n import LANGUAGES, ZONES
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
 from db.settings import get_settings
@@ -281,7 +285,19 @@ async def set_language(request: Request) -> Response:
     return Redirect("/more?msg=language", status_code=303)
 
 
+@get("/account", guards=[staff_required])
+async def account_page(request: Request) -> Response:
+    user = request.scope["auth"].user
+    return render(request, "staff/index.html", {
+        "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
+        "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
+        "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",
+        "shop_zone": get_settings().timezone,
+    })
+
+
 ROUTES = [
     login_page, login, two_factor_page, two_factor, logout, two_factor_setup_page,
     two_factor_setup, two_factor_disable, password_page, change_password, set_language,
+    account_page,
 ]
