@@ -3,7 +3,7 @@
 The `.po` files (kept in web/locale/, where `scripts/i18n.sh` extracts and updates them) are
 compiled in memory on first use, so there is no build step and no binary file to keep in
 step. Domain code that writes text for people (push messages to members) looks up the shop's
-language here; the request's language and the Jinja side are web/i18n.py's.
+language here; the request's language and the Jinja side are web/core/i18n.py's.
 """
 
 from __future__ import annotations

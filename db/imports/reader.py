@@ -13,7 +13,7 @@ defusedxml, which refuses entity tricks). python-calamine is not used: it loads 
 into a dense grid first, so an 873 MB sheet took 1.5 GB and a 1.5 KB file with one cell at
 CV1000000 took 3 GB.
 
-Messages are plain English `Message`s; the web layer translates them (web/i18n.py).
+Messages are plain English `Message`s; the web layer translates them (web/core/i18n.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ number of server processes because it lives in rows (member_sign_in_code, _event
 - a number that is not a member gets a join token (10 minutes, once) to join with;
 - `crm member login-link` makes a 15-minute single-use link for support staff;
 - a session is a random token whose SHA-256 is stored, new at every sign-in, with idle and
-  absolute expiry; it is a member's and never a staff member's (web/auth.py keeps them apart).
+  absolute expiry; it is a member's and never a staff member's (web/core/auth.py keeps them apart).
 Writes that must count (a wrong try, a lock) commit before the error is raised.
 """
 

@@ -86,5 +86,5 @@ class DuplicatesController(Controller):
                     "status": 409, "title": _("Already merged"),
                     "message": _("Someone merged this customer a moment ago. Nothing was changed."),
                 }, status=409)
-        # The card shows a flash for ?saved=merged (web/customers.py _flash).
+        # The card shows a flash for ?saved=merged (web/customers/pages.py _flash).
         return Redirect(f"/customers/{survivor_id}?saved=merged", status_code=303)

@@ -70,7 +70,7 @@ DOMAIN_MESSAGES = [
     N_("must be CNY"),
     # db/clock.py: dates and times outside 2000-2100 (orders, follow-ups, coupons)
     N_("a date between 2000 and 2100"),
-    # db/text.py and web/params.py: control characters, JSON bodies
+    # db/text.py and web/core/params.py: control characters, JSON bodies
     N_("must not contain control characters"),
     N_("JSON nested too deeply"),
     N_("a number out of range"),
@@ -189,7 +189,7 @@ DOMAIN_MESSAGES = [
     # db/customers/lifecycle.py: parse_thresholds
     N_("a whole number of days from 1 to 3650"),
     N_("new ≤ active < dormant days"),
-    # db/followups/service.py and web/followups.py: follow-ups, their times and sheets
+    # db/followups/service.py and web/followups/pages.py: follow-ups, their times and sheets
     N_("one of call, visit, message, after_sales"),
     N_("one of low, normal, high"),
     N_("one of done, cancelled"),
@@ -205,7 +205,7 @@ DOMAIN_MESSAGES = [
     N_("a time in the future"),
     N_("one of the listed choices"),
     N_("a date like 2026-12-01"),
-    # db/push/subscriptions.py and web/push.py: a browser's push subscription
+    # db/push/subscriptions.py and web/push/pages.py: a browser's push subscription
     N_("at most 2048 characters"),
     N_("must be an https URL"),
     N_("not a known push service"),
@@ -257,14 +257,14 @@ MEMBER_MESSAGES = [
     N_("Your tier will change to {tier} on {date} unless you qualify again before then."),
 ]
 
-# Not domain code, but translated the same way: web/account.py keeps these flash messages in a
+# Not domain code, but translated the same way: web/staff/account.py keeps these flash messages in a
 # plain dict (MESSAGES) and shows them with `_(MESSAGES[key])`, so nothing marks them there.
 WEB_FLASH_MESSAGES = [
     N_("Your password was changed. Other devices were signed out."),
     N_("Two-factor sign-in is on."),
     N_("Two-factor sign-in is off."),
     N_("Language saved."),
-    # web/tags.py and web/settings_pages.py (MESSAGES)
+    # web/customers/tags.py and web/customers/settings.py (MESSAGES)
     N_("Tag created."),
     N_("Tag saved."),
     N_("Tag deleted."),
@@ -272,11 +272,11 @@ WEB_FLASH_MESSAGES = [
     N_("Field saved."),
     N_("Field deleted."),
     N_("Thresholds saved; every customer's stage was recomputed."),
-    # web/account.py (MESSAGES): the account page's Send a test
+    # web/staff/account.py (MESSAGES): the account page's Send a test
     N_("A test notification is on its way to your devices."),
     N_("No device gets reminders yet. Turn them on on this phone first."),
     N_("Saved. The daily list and every time now follow this setting."),
-    # web/pipeline.py (MESSAGES)
+    # web/pipeline/pages.py (MESSAGES)
     N_("Opportunity added."),
     N_("Opportunity saved."),
     N_("Moved."),

@@ -1,7 +1,7 @@
 """The member self-service page (/m/): its own sign-in by SMS code, the member's points,
 rewards, coupons, card and settings. Members only ever see their own records: every id in a
 URL is looked up together with the session's member (db/members/mine.py), never read from
-the request. Staff sessions mean nothing here (web/auth.py)."""
+the request. Staff sessions mean nothing here (web/core/auth.py)."""
 
 from __future__ import annotations
 
