@@ -288,7 +288,7 @@ async def set_language(request: Request) -> Response:
 @get("/account", guards=[staff_required])
 async def account_page(request: Request) -> Response:
     user = request.scope["auth"].user
-    return render(request, "staff/index.html", {
+    return render(request, "staff/account.html", {
         "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
         "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
         "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",
