@@ -22,6 +22,7 @@ from jinja2_fragments import render_blocks
 from litestar import MediaType, Request, Response
 
 from db.customers import service
+from db.customers.scope import Scope
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES
 from db.followups import service as followups
 from db.pipeline import board as pipeline_board
@@ -39,7 +40,7 @@ class Section:
     key: str  # the context key its template reads
     template: str  # where its blocks are
     blocks: tuple[str, ...]  # the blocks an HTMX request may render or refresh
-    read: Callable[[object, int], Awaitable[object]]  # (scope, customer_id) -> its data
+    read: Callable[[Scope, int], Awaitable[object]]  # (scope, customer_id) -> its data
 
 
 SECTIONS = (
