@@ -10,7 +10,8 @@ import pytest
 from db.audit.tables import AuditEntry
 from db.clock import now
 from db.customers import fields, lifecycle
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.service import parse_customer, upsert_customer
 from db.customers.tables import Customer, CustomerTag, Interaction, Tag
 from db.orders.ingest import ingest_order, parse_order
 from db.staff.tables import StaffUser, Team

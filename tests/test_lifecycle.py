@@ -7,7 +7,7 @@ import pytest
 
 from db.clock import now
 from db.customers import lifecycle
-from db.customers.service import Actor
+from db.actor import Actor
 from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import ValidationFailed

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from db.clock import now as real_now
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.service import parse_customer, upsert_customer
 from db.engine import raw
 from db.members import membership, signin, sms
 from db.members.card import card_payload, read_card_payload

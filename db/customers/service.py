@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.actor import Actor
 from db.audit.log import record
 from db.clock import SHOP_TZ, now
 from db.customers import fields, identity
@@ -35,15 +36,6 @@ PAGE_SIZE = 20
 # field staff log visits on their phones, and a call placed from the card is one tap anyway.
 FIRST_KIND = "visit"
 MAX_TAGS = 20
-
-
-@dataclass
-class Actor:
-    """Who is making a change, for the audit log."""
-
-    id: int | None
-    label: str
-    ip: str = ""
 
 
 @dataclass

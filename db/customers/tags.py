@@ -13,7 +13,7 @@ from db.audit.log import record
 from db.clock import now
 from db.customers import rules
 from db.customers.scope import Scope
-from db.customers.service import Actor
+from db.actor import Actor
 from db.customers.tables import Tag
 from db.engine import is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from db.audit.log import record
 from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers.scope import Scope
-from db.customers.service import Actor
+from db.actor import Actor
 from db.engine import as_datetime, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups.tables import KINDS, OUTCOMES, PRIORITIES, FollowUp, FollowUpPlan
