@@ -4,7 +4,8 @@ import pytest
 
 from db.customers import fields
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.errors import ValidationFailed
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from db.clock import now
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import Conflict, NotFound, ValidationFailed

@@ -19,7 +19,8 @@ import re
 from zoneinfo import ZoneInfo
 
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.engine import raw
 from tests.conftest import PASSWORD

@@ -12,7 +12,8 @@ import pytest
 from db.audit.tables import AuditEntry
 from db.clock import now
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.errors import NotFound, ValidationFailed
 from db.members import catalogue
 from db.members.tables import Coupon, CouponType, Member, Reward, Tier

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from db.clock import now as real_now
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.members import membership, signin, sms
 from db.members.card import card_payload, read_card_payload

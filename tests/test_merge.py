@@ -11,7 +11,9 @@ from db.audit.tables import AuditEntry
 from db.customers import fields, merge
 from db.customers.scope import Scope
 from db.actor import Actor
-from db.customers.service import add_interaction, parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
+from db.followups.interactions import add_interaction
 from db.customers.tables import (
     Customer, CustomerTag, DuplicateDismissal, Interaction, MergeRecord,
 )

@@ -8,7 +8,8 @@ import pytest
 
 from db.customers.scope import Scope
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.pipeline import opportunities
 from db.pipeline.tables import Opportunity, PipelineStage

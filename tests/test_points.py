@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.errors import Forbidden, ValidationFailed
 from db.members import coupons, ledger, membership

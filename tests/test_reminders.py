@@ -12,7 +12,8 @@ import pytest
 from db.clock import now
 from db.customers.scope import Scope
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.followups import reminders, service
 from db.followups.service import FollowUpInput

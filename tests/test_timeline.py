@@ -10,7 +10,8 @@ import pytest
 from db.customers import timeline
 from db.customers.scope import Scope
 from db.actor import Actor
-from db.customers.service import parse_customer, upsert_customer
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, Interaction, MergeRecord
 from db.errors import NotFound
 from db.orders.tables import Order

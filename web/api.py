@@ -14,8 +14,9 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from db.customers import service
-from db.customers.service import customer_json, customers_json
+from db.customers import profile
+from db.customers import search, service
+from db.customers.api import customer_json, customers_json
 from db.followups import service as followups
 from db.orders import ingest
 from db.errors import ValidationFailed
@@ -116,7 +117,7 @@ class ApiController(Controller):
 
     @post("/customers", summary="Create or update a customer by mobile, else e-mail")
     async def upsert_customer(self, request: Request, data: JSONBody[CustomerIn]) -> Response:
-        parsed = service.parse_customer(_plain(data))
+        parsed = profile.parse_customer(_plain(data))
         customer_id, created = await service.upsert_customer(parsed, actor_of(request))
         body = await customer_json(scope_of(request), customer_id)
         return Response(body, status_code=201 if created else 200)
@@ -139,7 +140,7 @@ class ApiController(Controller):
         if mobile or email:
             ids = await service.find_by_identity(scope, mobile, email)
             return {"items": await customers_json(scope, ids), "next": None}
-        rows, next_cursor = await service.search_customers(scope, q or "", None, parse_id(before))
+        rows, next_cursor = await search.search_customers(scope, q or "", None, parse_id(before))
         return {
             "items": await customers_json(scope, [row["id"] for row in rows]),
             "next": next_cursor,

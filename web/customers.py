@@ -18,9 +18,10 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers import service, timeline
+from db.customers import card, profile, search, service, tags, timeline
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
+from db.followups import interactions
 from db.followups import service as followups
 from db.pipeline import board as pipeline_board
 from web.auth import actor_of, scope_of, staff_required
@@ -31,7 +32,7 @@ from db.settings import get_settings
 from web.templating import VARY, base_context, env, is_fragment_request, render, toast_header
 
 CARD = "customers/detail.html"
-FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
+FOLLOW_UP_CHIPS = interactions.FOLLOW_UP_CHIPS
 
 
 
@@ -83,7 +84,7 @@ def _card_context(**extra) -> dict:
 async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     """The whole card, optionally with one sheet open and its form's values and errors."""
     scope = scope_of(request)
-    page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+    page = await card.customer_page(scope, customer_id, request.scope["auth"].user.id)
     page["follow_ups"] = await followups.for_customer(customer_id)
     page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
     from web.members import add_member_section  # it imports this module
@@ -91,7 +92,7 @@ async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     await add_member_section(page, customer_id)
     sheet = extra.get("sheet")
     if sheet == "tags":
-        page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
+        page["tag_choices"] = (await card.customer_tags(scope, customer_id, True))["tag_choices"]
     if sheet == "edit":
         page.update(await service.assignable(scope))
     return render(request, CARD, _card_context(**{**page, **extra}))
@@ -110,10 +111,10 @@ class CustomerController(Controller):
         lifecycle: FromQuery[str | None] = None,
         before: FromQuery[str | None] = None,
     ) -> Response:
-        q = service.clean_query(q)
+        q = search.clean_query(q)
         tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
-        rows, next_cursor = await service.search_customers(
+        rows, next_cursor = await search.search_customers(
             scope_of(request), q, tag_id, before_id, lifecycle=stage)
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
@@ -140,7 +141,7 @@ class CustomerController(Controller):
         values = {k: str(form.get(k, "")) for k in
                   ("name", "mobile", "email", "gender", "birthday", "province", "city")}
         try:
-            data = service.parse_customer(values)
+            data = profile.parse_customer(values)
             user = request.scope["auth"].user
             customer_id = await service.create_customer(data, actor_of(request), user.team_id)
         except ValidationFailed as exc:
@@ -166,7 +167,7 @@ class CustomerController(Controller):
         if is_fragment_request(request):
             return render(request, CARD, {"customer_id": customer_id, "timeline": entries,
                                           "timeline_next": more}, block="timeline_page")
-        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page = await card.customer_page(scope, customer_id, request.scope["auth"].user.id)
         page.update(timeline=entries, timeline_next=more, timeline_older=True)
         return render(request, CARD, _card_context(**page))
 
@@ -176,7 +177,7 @@ class CustomerController(Controller):
     async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
             customer = await service.get_customer(scope_of(request), customer_id)
-            return render(request, CARD, _card_context(customer=customer, last_kind=service.FIRST_KIND), block="log_form")
+            return render(request, CARD, _card_context(customer=customer, last_kind=card.FIRST_KIND), block="log_form")
         return await _full_card(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")
@@ -186,7 +187,7 @@ class CustomerController(Controller):
                   ("kind", "body", "outcome", "next_follow_up_on", "follow_up_in")}
         scope = scope_of(request)
         try:
-            await service.add_interaction(
+            await interactions.add_interaction(
                 scope, customer_id, values["kind"], values["body"], actor_of(request),
                 outcome=values["outcome"], next_follow_up=values["next_follow_up_on"],
                 follow_up_in=values["follow_up_in"], today=_today(),
@@ -202,7 +203,7 @@ class CustomerController(Controller):
                           block="log_form")
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
-        fresh = await service.customer_activity(scope, customer_id)
+        fresh = await card.customer_activity(scope, customer_id)
         fresh["follow_ups"] = await followups.for_customer(customer_id)
         return _render_blocks(request, _card_context(**fresh, last_kind=values["kind"]),
                               ["log_form", "follow_up", "follow_ups", "timeline"],
@@ -214,7 +215,7 @@ class CustomerController(Controller):
     async def tags_form(self, request: Request, customer_id: FromPath[int],
                         saved: FromQuery[str | None] = None) -> Response:
         if is_fragment_request(request):
-            found = await service.customer_tags(scope_of(request), customer_id, True)
+            found = await card.customer_tags(scope_of(request), customer_id, True)
             return render(request, CARD, _card_context(**found), block="tag_form")
         return await _full_card(request, customer_id, sheet="tags", flashes=_flash(saved))
 
@@ -226,7 +227,7 @@ class CustomerController(Controller):
             if error:
                 return await _full_card(request, customer_id, sheet="tags", values=values, errors=errors)
             return Redirect(f"/customers/{customer_id}/tags?saved=tags", status_code=303)
-        found = await service.customer_tags(scope, customer_id, True)
+        found = await card.customer_tags(scope, customer_id, True)
         context = _card_context(**found, values=values, errors=errors)
         return _render_blocks(request, context, ["tag_form"] if error else ["tag_form", "header_tags"])
 
@@ -235,7 +236,7 @@ class CustomerController(Controller):
         form = await request.form()
         values = {"name": str(form.get("name", ""))[:200]}
         try:
-            await service.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
+            await tags.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
         except ValidationFailed as exc:
             return await self._tags_changed(request, customer_id, exc, values)
         return await self._tags_changed(request, customer_id, None, {})
@@ -243,7 +244,7 @@ class CustomerController(Controller):
     @post("/{customer_id:int}/tags/{tag_id:int}/remove")
     async def remove_tag(self, request: Request, customer_id: FromPath[int], tag_id: FromPath[int]) -> Response:
         try:
-            await service.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
+            await tags.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
         except ValidationFailed as exc:  # shown above the list, not by the add field
             return await self._tags_changed(request, customer_id, ValidationFailed(
                 {"remove": message for message in exc.errors.values()}), {})
@@ -254,7 +255,7 @@ class CustomerController(Controller):
     @get("/{customer_id:int}/edit")
     async def edit_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
-            found = await service.customer_edit(scope_of(request), customer_id)
+            found = await card.customer_edit(scope_of(request), customer_id)
             return render(request, CARD, _card_context(**found), block="edit_form")
         return await _full_card(request, customer_id, sheet="edit")
 
@@ -275,12 +276,12 @@ class CustomerController(Controller):
                     "owner": owner, "team": team}
             if not is_fragment_request(request):
                 return await _full_card(request, customer_id, sheet="edit", values=keep, errors=errors)
-            found = await service.customer_edit(scope, customer_id)
+            found = await card.customer_edit(scope, customer_id)
             return render(request, CARD, _card_context(**found, values=keep, errors=errors),
                           block="edit_form")
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=profile", status_code=303)
-        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page = await card.customer_page(scope, customer_id, request.scope["auth"].user.id)
         context = _card_context(**page, **await service.assignable(scope))
         return _render_blocks(request, context, ["edit_form", "header", "profile"],
                               headers=toast_header(_("Profile saved.")))

@@ -19,6 +19,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from db.customers import card as card_view
 from db.customers import service as customers
 from db.engine import reading
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -340,7 +341,7 @@ async def _refreshed(request: Request, customer_id: int, form_block: str, messag
     figures (and header, when the tier may have changed) out of band, and a toast."""
     from web.customers import _card_context
 
-    page = await customers.customer_page(scope_of(request), customer_id, request.scope["auth"].user.id)
+    page = await card_view.customer_page(scope_of(request), customer_id, request.scope["auth"].user.id)
     await add_member_section(page, customer_id)
     mine = [form_block, "member_section"]
     card = ["figures"] + (["header"] if header else [])
