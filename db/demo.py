@@ -29,13 +29,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from db.customers import fields
 from db.customers.identity import search_text
 from db.customers.lifecycle import recompute_all
-from db.engine import BUSY_TIMEOUT_S, engine, writing
+from db.customers.rules import dumps
+from db.customers.tables import Customer, CustomerTag, Interaction, Tag
+from db.engine import BUSY_TIMEOUT_S, engine, postgres_timestamp, raw, sqlite_timestamp, writing
 from db.followups.demo import load_demo_follow_ups
 from db.members.demo import load_demo_members
+from db.orders.tables import Order
 from db.pipeline.demo import load_demo_pipeline
 from db.staff.passwords import hash_password
+from db.staff.tables import StaffSession, StaffUser, Team
 
 DAY = 86_400
 CN_OFFSET = 8 * 3600  # the shops' local time, Asia/Shanghai (no DST)
@@ -398,15 +403,6 @@ def _hour_quantiles(weights, steps: int = 4096) -> list[int]:
 
 def _money(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _sqlite_ts(t: int) -> str:
-    """What Piccolo's SQLite adapter writes for an aware datetime: UTC, `str(datetime)`."""
-    return time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime(t))
-
-
-def _pg_ts(t: int) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
 
 
 # ------------------------------------------------------------------------ the generator
@@ -969,8 +965,6 @@ def _new_password() -> str:
 
 async def _reset_admin(password: str, stamp: datetime) -> None:
     """Create `admin` or give it a new password (ending its sessions), role admin, active."""
-    from db.staff.tables import StaffSession, StaffUser
-
     password_hash = await asyncio.to_thread(hash_password, password)
     async with writing():
         row = await (
@@ -993,9 +987,6 @@ async def _reset_admin(password: str, stamp: datetime) -> None:
 
 async def _ensure_reference(staff_hash: str, now: datetime, stamp: datetime):
     """Teams, staff and tags by name: existing rows are reused (staff get the new password)."""
-    from db.customers.tables import Tag
-    from db.staff.tables import StaffSession, StaffUser, Team
-
     origin = now - timedelta(days=HISTORY_DAYS + 30)
     async with writing():
         existing = {r["name"]: r["id"] for r in await Team.select(Team.id, Team.name)
@@ -1041,8 +1032,6 @@ async def _ensure_reference(staff_hash: str, now: datetime, stamp: datetime):
 
 
 async def _next_ids() -> dict[str, int]:
-    from db.engine import raw
-
     out = {}
     for table, _ in BULK_TABLES:
         rows = await raw(f'SELECT max(id) AS m FROM "{table}"')
@@ -1051,10 +1040,6 @@ async def _next_ids() -> dict[str, int]:
 
 
 async def _existing_counts() -> dict[str, int]:
-    from db.customers.tables import Customer, CustomerTag, Interaction, Tag
-    from db.orders.tables import Order
-    from db.staff.tables import StaffUser, Team
-
     return {
         "customers": await Customer.count(),
         "orders": await Order.count(),
@@ -1082,10 +1067,6 @@ DEMO_FIELDS = [  # (key, label, kind, choices, how many customers have a value: 
 
 async def _rule_tags_and_fields() -> None:
     """Two of the demo's tags become rule tags, and a few custom fields get values (set-based)."""
-    from db.customers import fields
-    from db.customers.rules import dumps
-    from db.engine import raw
-
     for name, rule in DEMO_RULES.items():
         async with writing():
             tag = await raw("SELECT id FROM tag WHERE name = {}", name)
@@ -1123,8 +1104,6 @@ async def load_demo(
     data. When customers already exist nothing is loaded and only `admin` is reset.
     `points_entries` asks for about that many points entries (members get more task points).
     """
-    from db.customers.tables import Customer, CustomerTag
-
     if customers < 0:
         raise ValueError("customers must not be negative")
     stamp = datetime.now(UTC).replace(microsecond=0)
@@ -1145,7 +1124,7 @@ async def load_demo(
     gen = _Generator(
         seed=seed, now_ts=int(now.timestamp()), total=customers, team_ids=team_ids,
         staff=staff, tag_ids=tag_ids, next_ids=await _next_ids(),
-        ts=_sqlite_ts if sqlite else _pg_ts,
+        ts=sqlite_timestamp if sqlite else postgres_timestamp,
         day=date.isoformat if sqlite else (lambda d: d), order_scale=order_scale,
     )
     if sqlite:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from db.engine import BUSY_TIMEOUT_S, engine, raw, writing
+from db.engine import BUSY_TIMEOUT_S, engine, postgres_timestamp, raw, sqlite_timestamp, writing
 from db.members import config as points_config
 from db.members.coupons import ALPHABET, CODE_LENGTH
 from db.members.earning import order_points
@@ -549,8 +549,6 @@ async def load_demo_members(seed: int, now: datetime, *, points_entries: int | N
                             progress: Progress | None = None) -> MemberCounts:
     """Members, points, rewards and coupons for the customers just loaded (none when members
     exist already)."""
-    from db.demo import _pg_ts, _sqlite_ts
-
     coupon_types, rewards = await _catalogue(now)
     result = MemberCounts(rewards=len(rewards), coupon_types=len(coupon_types))
     if (await raw("SELECT count(*) AS n FROM member"))[0]["n"]:
@@ -570,7 +568,7 @@ async def load_demo_members(seed: int, now: datetime, *, points_entries: int | N
     gen = _MemberGenerator(
         seed=seed, now_ts=int(now.timestamp()), cfg=cfg, tiers=tiers, staff=staff, rewards=rewards,
         coupon_types=coupon_types, next_ids=await _next_ids(),
-        ts=_sqlite_ts if sqlite else _pg_ts, day=date.isoformat if sqlite else (lambda d: d),
+        ts=sqlite_timestamp if sqlite else postgres_timestamp, day=date.isoformat if sqlite else (lambda d: d),
         entries_per_member=per_member)
     counts = {name: 0 for name, _ in TABLES}
     started = time.monotonic()
