@@ -14,7 +14,7 @@ from db.customers.profile import parse_customer
 from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.members import catalogue, coupons, ledger, membership
-from db.members.card import card_payload, read_card_payload
+from db.members.qr_card import card_payload, read_card_payload
 from db.members.tables import Coupon, MemberConsent, PointsEntry
 from db.staff.tables import Team
 

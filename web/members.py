@@ -24,7 +24,7 @@ from db.customers import service as customers
 from db.engine import reading
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from db.members import catalogue, config, coupons, ledger, membership
-from db.members.card import read_card_payload
+from db.members.qr_card import read_card_payload
 from db.members.tables import CONSENT_CHANNELS
 from web.auth import actor_of, role_required, scope_of, staff_required
 from web.i18n import field_errors
