@@ -119,7 +119,7 @@ async def test_api_returns_the_figures(api):
 async def test_the_nightly_run_happens_once_per_day_whoever_asks():
     import asyncio
 
-    from db.customers import nightly
+    from db.jobs import nightly
 
     cid = await order("13800000007", "H1", days_ago=100)
     await raw("UPDATE customer SET lifecycle_stage = 'new'")

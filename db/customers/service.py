@@ -6,12 +6,12 @@ from typing import Any
 
 from db.actor import Actor
 from db.audit.log import record
-from db.clock import now
+from db.clock import SHOP_TZ, now
 from db.customers import fields, identity
 from db.customers.profile import CustomerInput, parse_customer, text_field
 from db.customers.scope import Scope
 from db.customers.tables import Customer, CustomerTag, Tag
-from db.engine import is_unique_violation, raw, writing
+from db.engine import as_datetime, is_unique_violation, raw, writing
 from db.errors import NotFound, ValidationFailed
 
 # ---------------------------------------------------------------- writes
@@ -309,3 +309,19 @@ async def find_by_identity(scope: Scope, mobile: str | None, email: str | None) 
         raise ValidationFailed(errors)
     row = await customer_by_identity(mobile, email)
     return [row["id"]] if row and scope.allows(row["owner"], row["team"]) else []
+
+
+# ---------------------------------------------------------------- the next follow-up
+
+
+async def refresh_next_follow_up(customer_ids: list[int]) -> None:
+    """Customer.next_follow_up_on: the shop-local day of the earliest open follow-up (what
+    the list and the card show; db/followups/ calls this whenever a follow-up opens or closes)."""
+    for customer_id in set(customer_ids):
+        rows = await raw(
+            "SELECT MIN(due_at) AS due FROM follow_up WHERE customer = {} AND status = 'open'",
+            customer_id,
+        )
+        due = as_datetime(rows[0]["due"]) if rows else None
+        day = due.astimezone(SHOP_TZ).date() if due else None
+        await raw("UPDATE customer SET next_follow_up_on = {} WHERE id = {}", day, customer_id)

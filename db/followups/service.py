@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from db.audit.log import record
 from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers.scope import Scope
+from db.customers.service import refresh_next_follow_up
 from db.actor import Actor
 from db.engine import as_datetime, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
@@ -240,18 +241,6 @@ async def _insert(values: FollowUpInput, actor_id: int | None, source: str,
     )).returning(FollowUp.id)
     await refresh_next_follow_up([values.customer_id])
     return rows[0]["id"]
-
-
-async def refresh_next_follow_up(customer_ids: list[int]) -> None:
-    """Customer.next_follow_up_on: the shop-local day of the earliest open follow-up."""
-    for customer_id in set(customer_ids):
-        rows = await raw(
-            "SELECT MIN(due_at) AS due FROM follow_up WHERE customer = {} AND status = 'open'",
-            customer_id,
-        )
-        due = as_datetime(rows[0]["due"]) if rows else None
-        day = due.astimezone(SHOP_TZ).date() if due else None
-        await raw("UPDATE customer SET next_follow_up_on = {} WHERE id = {}", day, customer_id)
 
 
 # ---------------------------------------------------------------- reading
