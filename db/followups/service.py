@@ -20,6 +20,7 @@ from db.engine import as_datetime, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups.tables import KINDS, OUTCOMES, PRIORITIES, FollowUp, FollowUpPlan
 from db.i18n import translations
+from db.push import outbox
 
 TITLE_MAX = 200
 OUTCOME_MAX = 2000
@@ -359,9 +360,7 @@ async def _next_after(row: dict, next_values: FollowUpInput | None, actor: Actor
 
 
 async def _cancel_reminder(follow_up_id: int) -> None:
-    from db.push.outbox import cancel
-
-    await cancel(ref(follow_up_id))
+    await outbox.cancel(ref(follow_up_id))
 
 
 async def cancel_follow_up(scope: Scope, follow_up_id: int, actor: Actor) -> None:
