@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING
 
@@ -162,6 +163,17 @@ def as_date(value):
     if isinstance(value, str):
         return dt.date.fromisoformat(value[:10]) if value else None
     return value
+
+
+def sqlite_timestamp(t: int) -> str:
+    """An epoch second as Piccolo's SQLite adapter writes an aware datetime (UTC,
+    `str(datetime)`): for bulk loads that bypass Piccolo."""
+    return time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime(t))
+
+
+def postgres_timestamp(t: int) -> dt.datetime:
+    """An epoch second as the aware datetime asyncpg writes: for bulk loads (COPY)."""
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc)
 
 
 MAX_ID = 2**31 - 1  # Serial ids are 32-bit on PostgreSQL (and SQLite stores what we give it)

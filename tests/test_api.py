@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from db.audit.tables import AuditEntry
-from db.customers.service import Actor
+from db.actor import Actor
 from db.customers.tables import Customer, CustomerTag, Tag
 from db.orders.ingest import ingest_order, parse_order
 from db.orders.tables import Order

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from tests.conftest import PASSWORD
 from tests.server import running_server
 

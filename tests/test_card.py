@@ -10,7 +10,9 @@ import pytest
 from db.audit.tables import AuditEntry
 from db.clock import now
 from db.customers import fields, lifecycle
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, CustomerTag, Interaction, Tag
 from db.orders.ingest import ingest_order, parse_order
 from db.staff.tables import StaffUser, Team
@@ -514,7 +516,7 @@ async def test_labels_follow_each_requests_language(signed_in, make_user):
 
 
 async def add_interaction_for(cid: int) -> None:
-    from db.customers.service import add_interaction
+    from db.followups.interactions import add_interaction
     from db.customers.scope import Scope
 
     await add_interaction(Scope.everything(), cid, "visit", "到店", Actor(None, "t"))

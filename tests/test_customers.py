@@ -3,7 +3,9 @@
 import re
 
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, Interaction
 from db.staff.tables import StaffUser, Team
 

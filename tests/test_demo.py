@@ -262,7 +262,7 @@ async def test_members_have_points_that_keep_the_ledger_rules():
     assert (await raw("SELECT COUNT(*) AS n FROM coupon WHERE source = 'staff'"))[0]["n"] > 0
     await _ledger_rules_hold(FIXED_NOW)
     # the ledger takes over where the demo left off
-    from db.customers.service import Actor
+    from db.actor import Actor
     from db.members import ledger
 
     member = (await raw("SELECT id, points_balance FROM member ORDER BY points_balance DESC LIMIT 1"))[0]

@@ -6,7 +6,9 @@ import re
 from db.audit.tables import AuditEntry
 from db.customers import duplicates
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, DuplicateDismissal
 from db.orders.ingest import ingest_order, parse_order
 from db.staff.tables import Team

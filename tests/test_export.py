@@ -10,7 +10,9 @@ import openpyxl
 from db.spreadsheet import neutralise
 from db.audit.tables import AuditEntry
 from db.customers import export, fields
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, Tag
 from db.orders.ingest import ingest_order, parse_order
 from db.staff.tables import Team

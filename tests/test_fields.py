@@ -3,7 +3,9 @@
 import pytest
 
 from db.customers import fields
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.errors import ValidationFailed
 
 

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from db.clock import now
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import Conflict, NotFound, ValidationFailed

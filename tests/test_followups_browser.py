@@ -18,7 +18,9 @@ import json
 import re
 from zoneinfo import ZoneInfo
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.engine import raw
 from tests.conftest import PASSWORD

@@ -125,7 +125,7 @@ def test_catalogues_are_up_to_date_with_the_sources(extracted, path):
 
 def _domain_messages() -> set[str]:
     """Every message domain code can put in a ValidationFailed today, produced for real."""
-    from db.customers import identity, service
+    from db.customers import identity, profile, service, tags
     from db.customers.tables import GENDERS, INTERACTION_KINDS
     from db.orders import ingest
     from db.orders.tables import CHANNELS, STATUSES
@@ -143,18 +143,18 @@ def _domain_messages() -> set[str]:
             found.add(str(exc))
 
     # every max length the customer form checks (read from the calls, so new fields count too)
-    tree = ast.parse(Path(service.__file__).read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_text":
+    trees = [ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in (profile, service, tags)]
+    for node in (node for tree in trees for node in ast.walk(tree)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "text_field":
             limit = node.args[3]
             assert isinstance(limit, ast.Constant), ast.unparse(node)
             errors: dict = {}
-            service._text({"k": "x" * (limit.value + 1)}, "k", errors, limit.value)
+            profile.text_field({"k": "x" * (limit.value + 1)}, "k", errors, limit.value)
             found.update(errors.values())
-    collect(service.parse_customer, {"name": "", "gender": "x", "birthday": "1800-01-01",
-                                     "tags": [f"t{i}" for i in range(service.MAX_TAGS + 1)]})
-    collect(service.parse_customer, {"name": 1, "birthday": "someday", "tags": "vip"})
-    collect(service.parse_customer, {"name": "王芳"})
+    collect(profile.parse_customer, {"name": "", "gender": "x", "birthday": "1800-01-01",
+                                     "tags": [f"t{i}" for i in range(profile.MAX_TAGS + 1)]})
+    collect(profile.parse_customer, {"name": 1, "birthday": "someday", "tags": "vip"})
+    collect(profile.parse_customer, {"name": "王芳"})
     for mobile in ("abc", "12345", "010 1234 5678"):
         collect(identity.normalise_mobile, mobile)
     collect(identity.normalise_email, "not-an-email")

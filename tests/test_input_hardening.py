@@ -7,7 +7,9 @@ import zipfile
 
 import pytest
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, Interaction
 from db.followups.tables import FollowUp
 from db.money import parse_money

@@ -285,7 +285,7 @@ def test_a_process_runs_only_the_kinds_turned_on(settings_env):
 
 
 async def test_start_up_queues_the_recurring_rows_once_and_the_nights(registry, settings_env):
-    from db.customers import nightly
+    from db.jobs import nightly
     from db.settings import get_settings
 
     settings_env(CRM_NIGHTLY_AT="03:00", CRM_REMINDERS="on", CRM_PUSH_SENDER="on")
@@ -302,7 +302,7 @@ async def test_start_up_queues_the_recurring_rows_once_and_the_nights(registry, 
 
 
 async def test_the_nightly_job_runs_its_day_once_and_queues_the_next(registry, settings_env):
-    from db.customers import nightly
+    from db.jobs import nightly
     from db.settings import get_settings
 
     settings_env(CRM_NIGHTLY_AT="03:00")

@@ -7,7 +7,7 @@ import pytest
 
 from db.clock import now
 from db.customers import lifecycle
-from db.customers.service import Actor
+from db.actor import Actor
 from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import ValidationFailed
@@ -119,7 +119,7 @@ async def test_api_returns_the_figures(api):
 async def test_the_nightly_run_happens_once_per_day_whoever_asks():
     import asyncio
 
-    from db.customers import nightly
+    from db.jobs import nightly
 
     cid = await order("13800000007", "H1", days_ago=100)
     await raw("UPDATE customer SET lifecycle_stage = 'new'")

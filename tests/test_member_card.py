@@ -9,10 +9,12 @@ import re
 import pytest
 
 from db.audit.tables import AuditEntry
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.members import catalogue, coupons, ledger, membership
-from db.members.card import card_payload, read_card_payload
+from db.members.qr_card import card_payload, read_card_payload
 from db.members.tables import Coupon, MemberConsent, PointsEntry
 from db.staff.tables import Team
 
@@ -410,7 +412,9 @@ async def test_scan_buttons_on_the_customers_list_and_more(signed_in):
 
 
 async def test_members_tab_shows_tiers_shortfalls_and_redemptions_in_scope(signed_in, make_user):
-    from db.customers.service import Actor, parse_customer, upsert_customer
+    from db.actor import Actor
+    from db.customers.profile import parse_customer
+    from db.customers.service import upsert_customer
     from db.engine import raw
     from db.members import membership
 

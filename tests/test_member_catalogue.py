@@ -11,7 +11,9 @@ import pytest
 
 from db.audit.tables import AuditEntry
 from db.clock import now
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.errors import NotFound, ValidationFailed
 from db.members import catalogue
 from db.members.tables import Coupon, CouponType, Member, Reward, Tier

@@ -10,7 +10,7 @@ import pytest
 
 from db.engine import raw
 from db.members import ledger
-from db.members.card import card_payload, read_card_payload
+from db.members.qr_card import card_payload, read_card_payload
 from db.push.outbox import enqueue, enqueue_members
 from db.push.subscriptions import save_subscription
 from tests.conftest import BASE_URL

@@ -12,10 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from db.clock import now as real_now
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.members import membership, signin, sms
-from db.members.card import card_payload, read_card_payload
+from db.members.qr_card import card_payload, read_card_payload
 from tests.conftest import BASE_URL, CSRF_META
 
 MOBILE = "13812345678"

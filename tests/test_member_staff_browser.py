@@ -6,7 +6,9 @@ cannot be tested headless; the decoding endpoint is tested in tests/test_member_
 
 from __future__ import annotations
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.members import membership
 from tests.conftest import PASSWORD

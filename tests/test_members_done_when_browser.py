@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from db.customers.service import Actor
+from db.actor import Actor
 from db.engine import raw
 from db.members import coupons, membership
 from db.staff.accounts import create_api_key

@@ -10,7 +10,10 @@ import pytest
 from db.audit.tables import AuditEntry
 from db.customers import fields, merge
 from db.customers.scope import Scope
-from db.customers.service import Actor, add_interaction, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
+from db.followups.interactions import add_interaction
 from db.customers.tables import (
     Customer, CustomerTag, DuplicateDismissal, Interaction, MergeRecord,
 )

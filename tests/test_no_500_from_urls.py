@@ -9,7 +9,9 @@ from urllib.parse import quote
 
 import pytest
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.staff.accounts import create_api_key
 
 ODD_IDS = ["0", "99999999999999999999999", "2147483648", "9223372036854775808"]

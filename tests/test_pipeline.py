@@ -10,7 +10,9 @@ import pytest
 from db.audit.tables import AuditEntry
 from db.customers import merge, timeline
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import Conflict, NotFound, ValidationFailed

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.pipeline import opportunities
 from db.pipeline.tables import Opportunity, PipelineStage

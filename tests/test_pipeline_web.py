@@ -9,7 +9,9 @@ import re
 import pytest
 
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer
 from db.pipeline import board, opportunities
 from db.pipeline.tables import Opportunity, OpportunityStageChange, PipelineStage

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.errors import Forbidden, ValidationFailed
 from db.members import coupons, ledger, membership

@@ -16,7 +16,9 @@ from collections import Counter
 
 import httpx
 
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.members import ledger, membership
 from tests.server import ROOT, running_server

@@ -29,7 +29,9 @@ from hypothesis.stateful import (
 )
 
 from db.clock import SHOP_TZ
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import engine, raw, reading
 from db.members import config, expiry, ledger, membership
 from db.orders import ingest

@@ -11,7 +11,9 @@ import pytest
 
 from db.clock import now
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.engine import raw
 from db.followups import reminders, service
 from db.followups.service import FollowUpInput

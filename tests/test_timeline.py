@@ -9,7 +9,9 @@ import pytest
 
 from db.customers import timeline
 from db.customers.scope import Scope
-from db.customers.service import Actor, parse_customer, upsert_customer
+from db.actor import Actor
+from db.customers.profile import parse_customer
+from db.customers.service import upsert_customer
 from db.customers.tables import Customer, Interaction, MergeRecord
 from db.errors import NotFound
 from db.orders.tables import Order

@@ -1,6 +1,6 @@
 """Export a filtered customer list to CSV (UTF-8 with BOM, for Excel) or XLSX, page by page.
 
-The list is the one `service.search_customers` gives for the same filters and scope, read
+The list is the one `search.search_customers` gives for the same filters and scope, read
 with its keyset cursor PAGE rows at a time, so memory stays flat at any size. The columns
 have the Chinese headers the import guesses (姓名, 手机号, 邮箱 …, one column per custom field
 label), so an export re-imports cleanly. Any text cell that a spreadsheet would run as a
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from db.audit.log import record
 from db.customers import fields as custom_fields
-from db.customers import identity, service
+from db.customers import identity, search, service
 from db.customers.scope import Scope
 from db.customers.tables import LIFECYCLE_STAGES
 from db.engine import as_date, as_datetime, raw, reading, writing
@@ -43,7 +43,7 @@ XLSX_CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class ExportFilters:
-    """The customer list's filters: passed through to service.search_customers."""
+    """The customer list's filters: passed through to search.search_customers."""
 
     q: str = ""
     tag_id: int | None = None
@@ -63,7 +63,7 @@ class ExportFilters:
 
 def parse_filters(q: str | None, tag: str | None, lifecycle: str | None) -> ExportFilters:
     errors = {}
-    q = service.clean_query(q)
+    q = search.clean_query(q)
     tag_id = None
     if tag:
         if not str(tag).isdecimal() or len(str(tag)) > 11:
@@ -91,7 +91,7 @@ def export_mobile(mobile: str | None) -> str:
 
 def lifecycle_filter_available() -> bool:
     """Whether the customer list filters by lifecycle stage (search_customers(lifecycle=))."""
-    return "lifecycle" in inspect.signature(service.search_customers).parameters
+    return "lifecycle" in inspect.signature(search.search_customers).parameters
 
 
 def _search_kwargs(filters: ExportFilters) -> dict:
@@ -130,7 +130,7 @@ async def export_rows(
     kwargs = _search_kwargs(filters)
     cursor = None
     while True:
-        page, cursor = await service.search_customers(scope, before_id=cursor, limit=PAGE, **kwargs)
+        page, cursor = await search.search_customers(scope, before_id=cursor, limit=PAGE, **kwargs)
         if not page:
             break
         async with reading():

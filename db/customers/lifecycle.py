@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from db.clock import now
+from db.customers.rules import refresh_rule_tags
 from db.customers.tables import ShopSetting
 from db.engine import is_sqlite, raw, writing
 from db.errors import ValidationFailed
@@ -166,7 +167,6 @@ async def refresh_customers(customer_ids: list[int]) -> None:
     ids = sorted({int(i) for i in customer_ids})
     if not ids:
         return
-    from db.customers.rules import refresh_rule_tags
 
     limits = await thresholds()
     bounds = await _setting(BOUNDS_KEY)
@@ -198,7 +198,6 @@ async def refresh_customers(customer_ids: list[int]) -> None:
 async def recompute_all() -> dict[str, Any]:
     """Everyone, in id ranges of CHUNK customers per transaction: figures, then quintile
     bounds from the fresh figures, then stage and RFM, then every rule tag."""
-    from db.customers.rules import refresh_rule_tags
 
     started = now()
     span = (await raw("SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM customer"))[0]

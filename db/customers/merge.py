@@ -16,11 +16,15 @@ from dataclasses import dataclass
 
 from db.audit.log import record
 from db.clock import now
-from db.customers import fields, identity, service
+from db.customers import fields, identity, lifecycle, service
+from db.customers.service import refresh_next_follow_up
 from db.customers.scope import Scope
 from db.customers.tables import Customer, MergeRecord
 from db.engine import is_sqlite, raw, writing
 from db.errors import NotFound, ValidationFailed
+# Members build on customers, but a merge folds the two memberships in its own transaction:
+# the one upward import in db/customers (pyproject's contracts list it).
+from db.members.merging import fold_member
 
 
 @dataclass(frozen=True)
@@ -154,16 +158,12 @@ async def merge_customers(scope: Scope, survivor_id: int, merged_id: int, actor)
     """
     if survivor_id == merged_id:
         raise ValidationFailed({"merged_id": "a customer cannot be merged with itself"})
-    from db.customers import lifecycle  # lifecycle reads orders; imported late like service does
-
     async with writing():
         await _lock(survivor_id, merged_id)
         survivor, merged = await _load(scope, survivor_id, merged_id)
         snapshot = await _snapshot(merged)
         moved: dict[str, list[int]] = {}
         left: dict[str, int] = {}
-        from db.members.merging import fold_member  # members build on customers
-
         await fold_member(survivor_id, merged_id, actor.label)
         for ref in CUSTOMER_REFERENCES:
             ids, rest = await _move(ref, survivor_id, merged_id)
@@ -197,8 +197,6 @@ async def merge_customers(scope: Scope, survivor_id: int, merged_id: int, actor)
         ).returning(MergeRecord.id)
         record_id = rows[0]["id"]
         await lifecycle.refresh_customers([survivor_id])
-        from db.followups.service import refresh_next_follow_up  # followups builds on customers
-
         await refresh_next_follow_up([survivor_id])
         await record(
             "customer.merge", actor_id=actor.id, actor=actor.label, target_type="customer",

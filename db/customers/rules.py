@@ -30,10 +30,14 @@ from decimal import Decimal
 from typing import Any
 
 from db.clock import now
+from db.customers.fields import clean_value
 from db.customers.tables import FIELD_KINDS, LIFECYCLE_STAGES
 from db.engine import is_sqlite, like_escape, raw, writing
 from db.errors import ValidationFailed
 from db.money import format_fen, parse_money
+# Rule tags can select on the channel an order came from: the one import of orders here
+# (the tables only; pyproject's contracts list it).
+from db.orders.tables import CHANNELS
 
 log = logging.getLogger("crm.rules")
 
@@ -56,12 +60,6 @@ MAX_LIST = 50
 MAX_DAYS = 36500
 MAX_COUNT = 1_000_000
 IDS_PER_STATEMENT = 500
-
-
-def _channels() -> tuple[str, ...]:
-    from db.orders.tables import CHANNELS  # orders depend on customers, not the other way
-
-    return CHANNELS
 
 
 # ---------------------------------------------------------------- parse and normalise
@@ -163,8 +161,6 @@ def _rfm(data: Any, prefix: str, errors: dict) -> dict | None:
 
 def _custom_value(kind: str, value: str, choices: list[str] | None) -> str:
     """A comparison value in the canonical form db/customers/fields.py stores values in."""
-    from db.customers.fields import clean_value
-
     if kind == "choice" and choices is None:  # the field's options are not known here
         value = value.strip()
         if len(value) > 60:
@@ -247,7 +243,7 @@ def _condition(cond: Any, prefix: str, errors: dict, fields: list[dict] | None) 
         value = _range(data, prefix, errors,
                        lambda v, k, e: _int_or_none(v, k, e, 0, MAX_COUNT))
     elif kind == "channel":
-        value = _choice_list(data, _channels(), prefix, errors, "choose at least one channel")
+        value = _choice_list(data, CHANNELS, prefix, errors, "choose at least one channel")
     elif kind in PLACE_COLUMNS:
         value = _text_list(data, prefix, errors)
     elif kind == "birthday_month":

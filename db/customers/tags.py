@@ -11,9 +11,12 @@ from typing import Any
 
 from db.audit.log import record
 from db.clock import now
+from db.actor import Actor
 from db.customers import rules
+from db.customers.fields import list_fields
+from db.customers.profile import text_field
 from db.customers.scope import Scope
-from db.customers.service import Actor
+from db.customers.service import get_customer
 from db.customers.tables import Tag
 from db.engine import is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
@@ -21,14 +24,6 @@ from db.errors import NotFound, ValidationFailed
 TAG_COLORS = ("blue", "green", "amber", "red", "purple", "neutral")
 MAX_TAGS = 500
 SYSTEM = Actor(None, "system")
-
-
-async def _fields() -> list[dict] | None:
-    try:
-        from db.customers.fields import list_fields
-    except ImportError:  # custom fields not installed yet: custom conditions stay text
-        return None
-    return await list_fields()
 
 
 def _clean(name: Any, color: Any, description: Any) -> tuple[str, str, str, dict]:
@@ -49,7 +44,7 @@ def _clean(name: Any, color: Any, description: Any) -> tuple[str, str, str, dict
 
 async def _parse_rule_into(rule: Any, errors: dict) -> dict | None:
     try:
-        return rules.parse_rule(rule, await _fields())
+        return rules.parse_rule(rule, await list_fields())
     except ValidationFailed as exc:
         errors.update(exc.errors)
         return None
@@ -239,3 +234,58 @@ async def count_parsed(scope: Scope, rule: dict) -> int:
     )
     return int(rows[0]["n"])
 
+
+# ---------------------------------------------------------------- tags on one customer
+
+
+async def _tag_row(tag_id: int | None = None, name: str | None = None) -> dict | None:
+    rows = await raw(
+        # names are unique ignoring case (as the tag pages treat them): "vip" finds "VIP"
+        "SELECT id, name, color, rule FROM tag WHERE "
+        + ("id = {}" if tag_id is not None else "lower(name) = lower({})"),
+        tag_id if tag_id is not None else name,
+    )
+    return rows[0] if rows else None
+
+
+async def add_tag(scope: Scope, customer_id: int, name: str, actor: Actor) -> dict:
+    """Put a manual tag on the customer, creating the tag when it is new. Rule tags follow
+    their rule and are refused. Returns the tag ({id, name, color})."""
+    errors: dict[str, str] = {}
+    name = text_field({"name": name}, "name", errors, 40, required=True)
+    async with writing():
+        await get_customer(scope, customer_id)
+        if errors:
+            raise ValidationFailed(errors)
+        tag = await _tag_row(name=name)
+        if tag and tag["rule"]:
+            raise ValidationFailed({"name": "a rule tag follows its rule; it cannot be added by hand"})
+        if tag is None:
+            await raw("INSERT INTO tag (name, color, rule, description, created_at) "
+                      "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (name) DO NOTHING",
+                      name, "blue", "", "", now())
+            tag = await _tag_row(name=name)
+        added = await raw("INSERT INTO customer_tag (customer, tag, created_at) VALUES ({}, {}, {}) "
+                          "ON CONFLICT DO NOTHING RETURNING id", customer_id, tag["id"], now())
+        if added:
+            await record("customer.update", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": ["tags"], "tags": [tag["name"]]})
+    return {"id": tag["id"], "name": tag["name"], "color": tag["color"]}
+
+
+async def remove_tag(scope: Scope, customer_id: int, tag_id: int, actor: Actor) -> None:
+    """Take a manual tag off the customer (a tag it does not have: nothing happens)."""
+    async with writing():
+        await get_customer(scope, customer_id)
+        tag = await _tag_row(tag_id=tag_id)
+        if tag is None:
+            return
+        if tag["rule"]:
+            raise ValidationFailed({"name": "a rule tag follows its rule; it cannot be removed by hand"})
+        removed = await raw("DELETE FROM customer_tag WHERE customer = {} AND tag = {} RETURNING id",
+                            customer_id, tag_id)
+        if removed:
+            await record("customer.update", actor_id=actor.id, actor=actor.label,
+                         target_type="customer", target_id=customer_id, ip=actor.ip,
+                         detail={"fields": ["tags"], "removed": [tag["name"]]})

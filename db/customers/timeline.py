@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from db.customers.scope import Scope
+from db.customers.service import get_customer
 from db.engine import as_date, as_datetime, raw, reading
 
 PAGE_SIZE = 20
@@ -245,8 +246,6 @@ async def timeline_page(
     """A page of the customer's timeline, newest first, and the cursor of the next page
     (None on the last page). NotFound when the scope does not allow the customer; a cursor
     that is not one of ours reads the first page."""
-    from db.customers.service import get_customer
-
     async with reading():
         await get_customer(scope, customer_id)
         return await _page(customer_id, Cursor.decode(cursor), limit)

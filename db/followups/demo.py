@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from db.customers.service import refresh_next_follow_up
 from db.engine import raw, writing
 from db.followups.tables import FollowUp, FollowUpPlan
 
@@ -62,8 +63,6 @@ async def load_demo_follow_ups(seed: int, now: datetime) -> int:
             ))
             made += 1
         await raw("UPDATE customer SET next_follow_up_on = NULL")
-    from db.followups.service import refresh_next_follow_up
-
     ids = [r["customer"] for r in await raw("SELECT DISTINCT customer FROM follow_up WHERE status = 'open'")]
     async with writing():
         await refresh_next_follow_up(ids)

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from db.clock import now
 from db.engine import as_datetime, is_sqlite, raw, writing
 from db.followups.service import day_bounds, ref
+from db.jobs import queue
+from db.push import outbox
 
 log = logging.getLogger("crm.reminders")
 
@@ -34,9 +36,7 @@ _events: set[asyncio.Event] = set()  # one per running reminder loop in this pro
 
 def wake() -> None:
     """Look for due reminders now (a follow-up was just saved with one already due)."""
-    from db.jobs.queue import wake as wake_jobs
-
-    wake_jobs("reminders")
+    queue.wake("reminders")
     for event in list(_events):
         event.set()
 
@@ -46,8 +46,6 @@ Compose = Callable[[dict], dict]  # a follow-up row (with "late", "lang", "tz") 
 
 async def queue_due_reminders(compose: Compose, *, limit: int = BATCH) -> int:
     """Claim up to `limit` due reminders and queue a push to each assignee's devices."""
-    from db.push.outbox import enqueue
-
     at = now()
     lock = "" if is_sqlite() else " FOR UPDATE OF f SKIP LOCKED"
     async with writing():
@@ -78,15 +76,13 @@ async def queue_due_reminders(compose: Compose, *, limit: int = BATCH) -> int:
             late_marks = ", ".join("{}" for _ in late_ids)
             await raw(f"UPDATE follow_up SET reminder_late = {{}} WHERE id IN ({late_marks})", True, *late_ids)
         for row in rows:
-            await enqueue(row["assignee"], compose(row), urgency="high", ttl=REMINDER_TTL,
+            await outbox.enqueue(row["assignee"], compose(row), urgency="high", ttl=REMINDER_TTL,
                           ref=ref(row["id"]))
     return len(rows)
 
 
 async def queue_digests(compose: Compose, default_tz: str) -> int:
     """The daily digest for each person whose chosen time has passed today (their zone)."""
-    from db.push.outbox import enqueue
-
     at = now()
     people = await raw(
         'SELECT d.id, d."user" AS user_id, d.digest_at, d.last_sent_on, s.locale, s.timezone '
@@ -116,7 +112,7 @@ async def queue_digests(compose: Compose, default_tz: str) -> int:
             for item in items:
                 item["due_at"] = as_datetime(item["due_at"])
             payload = compose({**person, "items": items, "start": start, "tz": tz})
-            await enqueue(person["user_id"], payload, urgency="normal", ttl=DIGEST_TTL,
+            await outbox.enqueue(person["user_id"], payload, urgency="normal", ttl=DIGEST_TTL,
                           ref=f"digest:{person['user_id']}:{day}")
             sent += 1
     return sent
@@ -132,8 +128,6 @@ def _zone(name: str) -> ZoneInfo:
 async def run_pass(compose_reminder: Compose, compose_digest: Compose, default_tz: str) -> int:
     """Queue every due reminder (a batch at a time) and the digests that are due; wakes this
     process's push sender when it queued any. Returns how many it queued."""
-    from db.push import outbox
-
     total = 0
     while True:
         queued = await queue_due_reminders(compose_reminder)
@@ -149,8 +143,6 @@ async def run_pass(compose_reminder: Compose, compose_digest: Compose, default_t
 async def run_reminders(compose_reminder: Compose, compose_digest: Compose, default_tz: str,
                         poll_seconds: float) -> None:
     """The loop every process runs; a failure is logged and the loop goes on."""
-    from db.push import outbox
-
     event = asyncio.Event()
     _events.add(event)
     try:

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 from db.audit.log import record
 from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers.scope import Scope
-from db.customers.service import Actor
+from db.customers.service import refresh_next_follow_up
+from db.actor import Actor
 from db.engine import as_datetime, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups.tables import KINDS, OUTCOMES, PRIORITIES, FollowUp, FollowUpPlan
 from db.i18n import translations
+from db.push import outbox
 
 TITLE_MAX = 200
 OUTCOME_MAX = 2000
@@ -242,18 +244,6 @@ async def _insert(values: FollowUpInput, actor_id: int | None, source: str,
     return rows[0]["id"]
 
 
-async def refresh_next_follow_up(customer_ids: list[int]) -> None:
-    """Customer.next_follow_up_on: the shop-local day of the earliest open follow-up."""
-    for customer_id in set(customer_ids):
-        rows = await raw(
-            "SELECT MIN(due_at) AS due FROM follow_up WHERE customer = {} AND status = 'open'",
-            customer_id,
-        )
-        due = as_datetime(rows[0]["due"]) if rows else None
-        day = due.astimezone(SHOP_TZ).date() if due else None
-        await raw("UPDATE customer SET next_follow_up_on = {} WHERE id = {}", day, customer_id)
-
-
 # ---------------------------------------------------------------- reading
 
 _SELECT = (
@@ -370,9 +360,7 @@ async def _next_after(row: dict, next_values: FollowUpInput | None, actor: Actor
 
 
 async def _cancel_reminder(follow_up_id: int) -> None:
-    from db.push.outbox import cancel
-
-    await cancel(ref(follow_up_id))
+    await outbox.cancel(ref(follow_up_id))
 
 
 async def cancel_follow_up(scope: Scope, follow_up_id: int, actor: Actor) -> None:

@@ -382,7 +382,7 @@ async def run_batch(ctx: Context, batch: list[list], who: Importer) -> BatchResu
     if result.affected:
         await refresh_customers(sorted(result.affected))
     if result.order_ids:
-        from db.customers.service import Actor
+        from db.actor import Actor
         from db.members.earning import settle_orders
 
         await settle_orders(result.order_ids, Actor(who.actor_id, f"import:{who.actor}"))

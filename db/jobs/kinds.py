@@ -19,7 +19,10 @@ import logging
 from collections.abc import Callable
 
 from db.clock import now
-from db.jobs import queue
+from db.followups import reminders
+from db.imports import jobs as imports
+from db.jobs import nightly, queue
+from db.push import sender
 from db.settings import Settings, get_settings
 
 log = logging.getLogger("crm.jobs")
@@ -34,11 +37,6 @@ RECURRING_KEYS = {"reminders": "reminders", "push.send": "push.send",
 def install(compose_reminder: Callable[[dict], dict], compose_digest: Callable[[dict], dict],
             settings: Settings | None = None) -> list[str]:
     """Register every kind's handler; returns the kinds this process runs."""
-    from db.customers import nightly
-    from db.followups import reminders
-    from db.imports import jobs as imports
-    from db.push import sender
-
     settings = settings or get_settings()
 
     async def run_nightly(job: dict):
@@ -83,8 +81,6 @@ def kinds_for(settings: Settings) -> list[str]:
 async def schedule(kinds: list[str], settings: Settings | None = None) -> None:
     """At start: the recurring rows of the kinds this process runs (no-ops when another
     process made them) and the night that is due."""
-    from db.customers import nightly
-
     settings = settings or get_settings()
     for kind, key in RECURRING_KEYS.items():
         if kind in kinds:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from db.audit.log import record
 from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
-from db.customers.service import Actor
+from db.actor import Actor
 from db.engine import parse_id, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 from db.members.tables import COUPON_KINDS, CouponType, Member, Reward, Tier

@@ -8,6 +8,7 @@ import secrets
 from db.clock import now
 from db.engine import as_datetime, raw, reading
 from db.errors import Conflict, NotFound
+from db.members.steps import run_steps
 
 # No 0/O, 1/I/L: codes are read aloud and typed at the till.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -32,7 +33,7 @@ def _coupon_row(row: dict) -> dict:
 
 def issue_steps(member_id: int, coupon_type_id: int, *, source: str, actor: str,
                 stamp: dt.datetime, redemption_id: int | None = None):
-    """Steps for db/members/ledger.run_steps (so a reward's coupon is issued in the
+    """Steps for db/members/steps.run_steps (so a reward's coupon is issued in the
     redemption's transaction). A code collision raises a unique violation: run_steps retries."""
     rows = yield ("SELECT id, valid_days, valid_from, valid_until FROM coupon_type "
                   "WHERE id = {} AND active = {}", (coupon_type_id, True))
@@ -55,8 +56,6 @@ def issue_steps(member_id: int, coupon_type_id: int, *, source: str, actor: str,
 
 async def issue(member_id: int, coupon_type_id: int, *, source: str, actor_label: str,
                 redemption_id: int | None = None) -> dict:
-    from db.members.ledger import run_steps
-
     stamp = now()
     return await run_steps(lambda: issue_steps(member_id, coupon_type_id, source=source,
                                                actor=actor_label, stamp=stamp,
@@ -76,8 +75,6 @@ async def use(code: str, order_ref: str, actor_label: str, member_id: int | None
               order_total_fen: int | None = None) -> dict:
     """Mark a coupon used, once: a conditional UPDATE, so two tills cannot both take it.
     With the order's total, an order below the minimum spend is refused."""
-    from db.members.ledger import run_steps
-
     code = (code or "").strip().upper()
     stamp = now()
 

@@ -11,7 +11,7 @@ customer is a member earn (or the first paid order, when the shop enrols on it).
 from __future__ import annotations
 
 from db.engine import raw
-from db.members import config, ledger, membership, notify
+from db.members import config, ledger, membership, notify, steps
 
 
 def order_points(total_fen: int, points_per_yuan: int, multiplier_pct: int) -> int:
@@ -64,7 +64,7 @@ async def _settle(order: dict, cfg: config.PointsConfig, actor) -> int:
             await membership.upgrade_if_qualified(order["member"], f"order {label}", actor.label)
         return 0 if result.replayed else 1
     if order["status"] in ("refunded", "cancelled") and order["earned"] and order["reversed"] is None:
-        result = await ledger.run_steps(lambda: ledger.reverse_steps(
+        result = await steps.run_steps(lambda: ledger.reverse_steps(
             order["member"], order["earned"], reason=label, source_type="order",
             source_id=order["id"], key=f"order:{order['id']}:reverse", actor=actor.label,
             stamp=ledger.now()))

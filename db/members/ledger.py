@@ -10,35 +10,27 @@ Rules that always hold, each enforced here and nowhere else:
 - Credits open a lot; debits use up lots oldest-expiry first; expiry takes each lot's
   remainder once (a conditional UPDATE on `remaining > 0`).
 
-Operations are written as generators of SQL steps (`_Steps`), so that one piece of logic
-runs two ways: on the current Piccolo transaction when there is one (order ingest, imports),
-or, on SQLite, on a plain sqlite3 connection in a worker thread, which is about ten times
-faster per statement than aiosqlite and lets the API sustain 1,000 operations a second.
+Operations are written as generators of SQL steps (`Steps`), which db/members/steps.py runs
+in one write transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime as dt
-import fcntl
-import os
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable, Generator
+from typing import Any
 
 from db.clock import SHOP_TZ, now
-from db.engine import BUSY_TIMEOUT_S, as_date, as_datetime, engine, is_unique_violation, raw, writing
+from db.engine import as_date, as_datetime, raw
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from db.members import config
+from db.members.coupons import issue_steps
+from db.members.steps import Steps, dialect, optimistic, run_steps
 
 MAX_DELTA = 100_000_000  # one entry moves at most this many points
 MAX_KEY = 120
 MAX_REASON = 200
 
-_Steps = Generator[tuple[str, tuple], list[dict], Any]
-_optimistic: contextvars.ContextVar[bool] = contextvars.ContextVar("ledger_optimistic", default=False)
 
 
 class InsufficientPoints(Conflict):
@@ -77,167 +69,6 @@ class RedeemResult:
     replayed: bool
 
 
-# ---------------------------------------------------------------- running steps
-
-
-def _rows_of(cursor: sqlite3.Cursor) -> list[dict]:
-    if cursor.description is None:
-        return []
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-class _Busy(Exception):
-    """SQLite's write lock is held by a longer writer: wait for it off the event loop."""
-
-
-class _SqliteRunner:
-    """Ledger transactions on plain sqlite3 connections (each statement about ten times
-    cheaper than through aiosqlite).
-
-    The usual path runs on the event loop itself, holding the process-shared file lock for
-    well under a millisecond: no thread hand-offs inside the transaction, where waiting for
-    the GIL (5 ms switch interval) while holding the write lock capped throughput at about
-    600 operations a second. Ledger writers of all processes queue on that file lock, which
-    the kernel hands on at once, instead of on SQLite's busy handler, which sleeps in growing
-    steps of up to 100 ms. If some other writer (an import batch, say) holds SQLite's lock,
-    the inline attempt gives up after INLINE_WAIT_MS and the operation waits in a thread.
-    """
-
-    INLINE_WAIT_MS = 20
-
-    def __init__(self, path: str):
-        self.path = path
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="points")
-        self.inline = self._connect(self.INLINE_WAIT_MS / 1000)
-        self.threaded: sqlite3.Connection | None = None
-        self.lock = os.open(path + ".ledger-lock", os.O_RDWR | os.O_CREAT, 0o600)
-
-    def _connect(self, timeout: float) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    def _inline(self, make: Callable[[], _Steps]):
-        fcntl.flock(self.lock, fcntl.LOCK_EX)
-        try:
-            try:
-                self.inline.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise _Busy() from exc
-                raise
-            return self._steps(self.inline, make)
-        finally:
-            fcntl.flock(self.lock, fcntl.LOCK_UN)
-
-    def _threaded(self, make: Callable[[], _Steps]):
-        if self.threaded is None:
-            self.threaded = self._connect(BUSY_TIMEOUT_S)
-        self.threaded.execute("BEGIN IMMEDIATE")
-        return self._steps(self.threaded, make)
-
-    @staticmethod
-    def _steps(conn: sqlite3.Connection, make: Callable[[], _Steps]):
-        try:
-            steps = make()
-            rows: list[dict] | None = None
-            while True:
-                try:
-                    sql, args = steps.send(rows)
-                except StopIteration as done:
-                    conn.execute("COMMIT")
-                    return done.value
-                rows = _rows_of(conn.execute(sql.replace("{}", "?"), args))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    async def run(self, make: Callable[[], _Steps]):
-        try:
-            return self._inline(make)
-        except _Busy:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, self._threaded, make)
-
-
-_runner: _SqliteRunner | None = None
-
-
-def _sqlite_runner() -> _SqliteRunner | None:
-    """The fast path: SQLite, and no Piccolo transaction open (which it would have to join)."""
-    global _runner
-    eng = engine()
-    if eng.engine_type != "sqlite" or eng.current_transaction.get() is not None:
-        return None
-    if _runner is None or _runner.path != eng.path:
-        _runner = _SqliteRunner(eng.path)
-    return _runner
-
-
-@lru_cache(maxsize=256)
-def _numbered(sql: str) -> str:
-    """`{}` placeholders as asyncpg's $1, $2, …"""
-    parts = sql.split("{}")
-    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
-
-
-async def _drive(make: Callable[[], _Steps], fetch):
-    """Feed each step's rows back into the operation until it returns its result."""
-    steps = make()
-    rows: list[dict] | None = None
-    while True:
-        try:
-            sql, args = steps.send(rows)
-        except StopIteration as done:
-            return done.value
-        rows = await fetch(sql, args)
-
-
-async def _run_postgres(pool, make: Callable[[], _Steps]):
-    """Straight on a pooled asyncpg connection: its prepared-statement cache makes each of
-    the operation's statements a single round trip."""
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            async def fetch(sql, args):
-                return [dict(r) for r in await conn.fetch(_numbered(sql), *args)]
-
-            return await _drive(make, fetch)
-
-
-async def _piccolo_fetch(sql: str, args: tuple) -> list[dict]:
-    return await raw(sql, *args)
-
-
-async def run_steps(make: Callable[[], _Steps]):
-    """Run a ledger operation in one write transaction (joining an open one), retrying once
-    when a concurrent request with the same idempotency key won the race."""
-    for attempt in range(2):
-        try:
-            fast = _sqlite_runner()
-            eng = engine()
-            pool = getattr(eng, "pool", None)
-            # On its own transaction an operation may skip the replay lookup and let the
-            # unique key catch a replay (then retried, looking first). Inside someone else's
-            # transaction it looks first: on PostgreSQL an error would abort that transaction.
-            _optimistic.set(attempt == 0 and (fast is not None or (
-                pool is not None and eng.current_transaction.get() is None)))
-            if fast is not None:
-                return await fast.run(make)
-            if pool is not None and eng.current_transaction.get() is None:
-                return await _run_postgres(pool, make)
-            async with writing():
-                return await _drive(make, _piccolo_fetch)
-        except Exception as exc:
-            if attempt or not is_unique_violation(exc):
-                raise
-    raise AssertionError("unreachable")
-
-
-def dialect() -> str:
-    return engine().engine_type
-
-
 # ---------------------------------------------------------------- the steps
 
 
@@ -247,7 +78,7 @@ def _entry_row(row: dict) -> dict:
     return row
 
 
-def _replay(key: str, member_id: int, delta: int | None) -> _Steps:
+def _replay(key: str, member_id: int, delta: int | None) -> Steps:
     rows = yield (
         "SELECT e.*, m.points_balance AS balance_now FROM points_entry e "
         "JOIN member m ON m.id = e.member WHERE e.idempotency_key = {}", (key,))
@@ -261,7 +92,7 @@ def _replay(key: str, member_id: int, delta: int | None) -> _Steps:
 
 
 def _insert_entry(member_id, delta, balance_after, kind, reason, source_type, source_id, key,
-                  actor, stamp, shortfall=0) -> _Steps:
+                  actor, stamp, shortfall=0) -> Steps:
     rows = yield (
         "INSERT INTO points_entry (member, kind, delta, balance_after, reason, source_type, "
         "source_id, idempotency_key, shortfall, actor, created_at) "
@@ -271,7 +102,7 @@ def _insert_entry(member_id, delta, balance_after, kind, reason, source_type, so
     return _entry_row(rows[0])
 
 
-def _take_from_lots(member_id: int, amount: int) -> _Steps:
+def _take_from_lots(member_id: int, amount: int) -> Steps:
     """Use up `amount` points from the member's open lots, oldest expiry first (never-expiring
     lots last), in one statement."""
     yield (
@@ -284,7 +115,7 @@ def _take_from_lots(member_id: int, amount: int) -> _Steps:
 
 
 def _credit(member_id, delta, kind, reason, source_type, source_id, key, actor, stamp,
-            expires_on, check_first: bool) -> _Steps:
+            expires_on, check_first: bool) -> Steps:
     if check_first:
         replay = yield from _replay(key, member_id, delta)
         if replay:
@@ -303,7 +134,7 @@ def _credit(member_id, delta, kind, reason, source_type, source_id, key, actor, 
 
 
 def _debit(member_id, amount, kind, reason, source_type, source_id, key, actor, stamp,
-           check_first: bool) -> _Steps:
+           check_first: bool) -> Steps:
     if check_first:
         replay = yield from _replay(key, member_id, -amount)
         if replay:
@@ -330,8 +161,8 @@ def _debit(member_id, amount, kind, reason, source_type, source_id, key, actor, 
 
 def post_steps(member_id: int, delta: int, *, kind: str, reason: str, source_type: str,
                source_id: int | None, key: str, actor: str, stamp: dt.datetime,
-               expires_on: dt.date | None) -> _Steps:
-    check_first = not _optimistic.get()
+               expires_on: dt.date | None) -> Steps:
+    check_first = not optimistic.get()
     if delta > 0:
         return (yield from _credit(member_id, delta, kind, reason, source_type, source_id, key,
                                    actor, stamp, expires_on, check_first))
@@ -340,7 +171,7 @@ def post_steps(member_id: int, delta: int, *, kind: str, reason: str, source_typ
 
 
 def reverse_steps(member_id: int, amount: int, *, reason: str, source_type: str,
-                  source_id: int | None, key: str, actor: str, stamp: dt.datetime) -> _Steps:
+                  source_id: int | None, key: str, actor: str, stamp: dt.datetime) -> Steps:
     """Take back up to `amount` points; what the balance cannot cover is the shortfall,
     recorded on the entry and on the member for staff to see."""
     replay = yield from _replay(key, member_id, None)
@@ -413,8 +244,6 @@ def check_reason(value: Any, field: str = "reason", errors: dict | None = None) 
 
 
 async def _expires_on(stamp: dt.datetime) -> dt.date | None:
-    from db.members import config
-
     return (await config.load()).expires_on(stamp.astimezone(SHOP_TZ).date())
 
 
@@ -430,7 +259,7 @@ async def post(member_id: int, delta: int, *, kind: str, reason: str, source_typ
         key=key, actor=actor, stamp=stamp, expires_on=expires_on))
 
 
-def member_of_customer_steps(scope, customer_id: int) -> _Steps:
+def member_of_customer_steps(scope, customer_id: int) -> Steps:
     """The member id of a customer the scope allows (NotFound otherwise; NotAMember)."""
     rows = yield ("SELECT c.owner, c.team, m.id AS member FROM customer c "
                   "LEFT JOIN member m ON m.customer = c.id WHERE c.id = {}", (customer_id,))
@@ -446,7 +275,7 @@ async def adjust(member_id: int, delta: Any, reason: Any, key: Any, actor, role:
     """A staff or API adjustment: a reason is required, and beyond the shop's threshold a
     staff member needs a manager. A staff adjustment is audited in the same transaction."""
 
-    def member() -> _Steps:
+    def member() -> Steps:
         return member_id
         yield  # a generator that asks nothing
 
@@ -459,7 +288,7 @@ async def adjust_customer(scope, customer_id: int, delta: Any, reason: Any, key:
     own transaction, so a request costs one round of statements. Returns (member id, result)."""
     found: list[int] = []
 
-    def member() -> _Steps:
+    def member() -> Steps:
         member_id = yield from member_of_customer_steps(scope, customer_id)
         found.append(member_id)
         return member_id
@@ -470,8 +299,6 @@ async def adjust_customer(scope, customer_id: int, delta: Any, reason: Any, key:
 
 async def _adjust(member_steps, delta, reason, key, actor, role, source_type) -> PostResult:
     import json
-
-    from db.members import config
 
     errors: dict[str, str] = {}
     delta = check_delta(delta, errors=errors)
@@ -486,7 +313,7 @@ async def _adjust(member_steps, delta, reason, key, actor, role, source_type) ->
     stamp = now()
     expires_on = await _expires_on(stamp) if delta > 0 else None
 
-    def steps() -> _Steps:
+    def steps() -> Steps:
         member_id = yield from member_steps()
         result = yield from post_steps(
             member_id, delta, kind=kind, reason=reason, source_type=source_type,
@@ -542,9 +369,7 @@ def entry_json(entry: dict) -> dict:
 # ---------------------------------------------------------------- redeeming a reward
 
 
-def redeem_steps(member_id: int, reward_id: int, key: str, actor: str, stamp: dt.datetime) -> _Steps:
-    from db.members.coupons import issue_steps
-
+def redeem_steps(member_id: int, reward_id: int, key: str, actor: str, stamp: dt.datetime) -> Steps:
     replay = yield from _replay(key, member_id, None)
     if replay:
         coupon = yield ("SELECT c.* FROM coupon c JOIN redemption r ON r.id = c.redemption "

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from db.audit.log import record
 from db.clock import SHOP_TZ, now
-from db.engine import as_date, as_datetime, raw, reading, writing
+from db.engine import as_date, as_datetime, engine, is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
+from db.members import config, ledger, notify
 from db.members.tables import CONSENT_CHANNELS, CONSENT_SOURCES, JOIN_SOURCES
 
 YEAR = dt.timedelta(days=365)
@@ -84,8 +85,6 @@ async def join(customer_id: int, source: str, actor, consents: dict[str, bool] |
     The sign-up bonus is one ledger entry with key signup:{member}, so it is given once
     whatever happens. Two joins at once (a double tap, an API retry) give one member: the
     loser finds the winner's and is told it did not create it."""
-    from db.engine import engine, is_unique_violation
-
     outer = engine().current_transaction.get() is not None
     for attempt in range(2):
         try:
@@ -99,8 +98,6 @@ async def join(customer_id: int, source: str, actor, consents: dict[str, bool] |
 
 
 async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] | None) -> Joined:
-    from db.members import config, ledger, notify
-
     if source not in JOIN_SOURCES:
         raise ValueError(source)
     cfg = await config.load()
@@ -119,7 +116,7 @@ async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] 
             customer_id, f"c{customer_id}", stamp, source, base["id"], stamp, stamp)
         member_id = rows[0]["id"]
         await raw("UPDATE member SET member_no = {} WHERE id = {}", member_no_for(member_id), member_id)
-        await _tier_change(member_id, None, base["id"], "joined", actor.label, stamp)
+        await record_tier_change(member_id, None, base["id"], "joined", actor.label, stamp)
         for channel, granted in (consents or {}).items():
             await set_consent(member_id, channel, granted, "signup" if source == "signup" else
                               "staff" if source == "staff" else "api", actor.label)
@@ -160,7 +157,7 @@ async def consents(member_id: int) -> dict[str, dict]:
 # ---------------------------------------------------------------- tiers
 
 
-async def _tier_change(member_id, from_tier, to_tier, reason, actor_label, stamp) -> None:
+async def record_tier_change(member_id, from_tier, to_tier, reason, actor_label, stamp) -> None:
     await raw("INSERT INTO tier_change (member, from_tier, to_tier, reason, actor, at) "
               "VALUES ({}, {}, {}, {}, {}, {})",
               member_id, from_tier, to_tier, reason[:200], actor_label[:80], stamp)
@@ -199,8 +196,6 @@ def qualified_tier(all_tiers: list[dict], spend_fen: int, points: int) -> dict:
 async def upgrade_if_qualified(member_id: int, reason: str, actor_label: str = "") -> dict | None:
     """Move the member up at once if they now qualify for a higher tier (and lift a pending
     downgrade notice if they qualify for their own again). Returns the new tier if any."""
-    from db.members import notify
-
     all_tiers = await tiers()
     member, spend, points = await standing(member_id)
     by_id = {t["id"]: t for t in all_tiers}
@@ -216,7 +211,7 @@ async def upgrade_if_qualified(member_id: int, reason: str, actor_label: str = "
                       target["id"], stamp, stamp, member_id, current["id"])
     if not moved:  # someone else moved it in the meantime
         return None
-    await _tier_change(member_id, current["id"], target["id"], reason, actor_label, stamp)
+    await record_tier_change(member_id, current["id"], target["id"], reason, actor_label, stamp)
     await notify.tier_upgraded(member_id, target["name"])
     return target
 
@@ -258,8 +253,6 @@ def _progress(next_tier: dict | None, spend: int, points: int) -> tuple[int, int
 
 
 async def summary(member_id: int) -> MemberSummary:
-    from db.members import config, ledger
-
     cfg = await config.load()
     async with reading():
         all_tiers = await tiers()

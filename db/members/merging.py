@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from db.clock import now
 from db.engine import is_sqlite, raw
-from db.members.membership import _tier_change, member_for_customer, tiers
+from db.members.membership import record_tier_change, member_for_customer, tiers
 
 MEMBER_TABLES = ("points_entry", "points_lot", "redemption", "coupon", "member_consent", "tier_change",
                  "push_subscription", "member_session")
@@ -42,6 +42,6 @@ async def fold_member(survivor_customer: int, merged_customer: int, actor_label:
     if position[merged["tier"]] > position[survivor["tier"]]:
         await raw("UPDATE member SET tier = {}, tier_since = {} WHERE id = {}",
                   merged["tier"], stamp, survivor["id"])
-        await _tier_change(survivor["id"], survivor["tier"], merged["tier"],
+        await record_tier_change(survivor["id"], survivor["tier"], merged["tier"],
                            f"merged with member {merged['member_no']}", actor_label, stamp)
     return moved

@@ -116,7 +116,7 @@ async def evaluate_tiers(today: dt.date, cfg: config.PointsConfig) -> dict:
                                       "updated_at = {} WHERE id = {} AND tier = {} RETURNING id",
                                       target["id"], stamp, stamp, row["id"], current["id"])
                     if moved:
-                        await membership._tier_change(row["id"], current["id"], target["id"],
+                        await membership.record_tier_change(row["id"], current["id"], target["id"],
                                                       f"evaluation {this_year.isoformat()}", "nightly", stamp)
                         downgraded += 1
                 elif row["downgrade_to"] != target["id"]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from db.i18n import translations
+from db.push import outbox
+
 SHOP_LANG = "zh-CN"
 
 
 def _(message: str) -> str:
-    from db.i18n import translations
-
     return translations(SHOP_LANG).gettext(message)
 
 
@@ -24,19 +25,12 @@ def N_(message: str) -> str:
 
 
 async def _send(member_id: int, title: str, body: str, url: str, ref: str) -> None:
-    from db.push import outbox
-
-    enqueue = getattr(outbox, "enqueue_members", None)
-    if enqueue is None:  # member devices arrive with the member page
-        return
-    await enqueue([member_id], {"title": title, "body": body, "url": url}, urgency="normal",
-                  ttl=3 * 86400, ref=ref)
+    await outbox.enqueue_members([member_id], {"title": title, "body": body, "url": url},
+                                 urgency="normal", ttl=3 * 86400, ref=ref)
 
 
 def wake() -> None:
-    from db.push.outbox import wake as wake_sender
-
-    wake_sender()
+    outbox.wake()
 
 
 async def points_earned(member_id: int, points: int, balance: int, ref: str) -> None:

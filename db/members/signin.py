@@ -292,7 +292,9 @@ async def join(token: str | None, name: str | None, ip: str,
                consents: dict[str, bool] | None = None) -> int:
     """Join as a member with a join token: the customer with that number, or a new one
     named `name` (required then). Returns the member id. NotFound when the token is spent."""
-    from db.customers.service import Actor, CustomerInput, customer_by_identity, upsert_customer
+    from db.actor import Actor
+    from db.customers.profile import CustomerInput
+    from db.customers.service import customer_by_identity, upsert_customer
     from db.members import membership
 
     name = (name or "").strip()

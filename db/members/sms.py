@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from db.customers.identity import mask_mobile
+from db.settings import get_settings
 
 log = logging.getLogger("crm.sms")
 
@@ -28,8 +29,6 @@ class SmsFailed(Exception):
 
 
 def _settings():
-    from db.settings import get_settings
-
     return get_settings()
 
 

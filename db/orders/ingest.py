@@ -14,7 +14,8 @@ from db.audit.log import record
 from db.clock import SHOP_TZ, YEARS_MESSAGE, now, plausible_year
 from db.customers import identity
 from db.customers.lifecycle import refresh_customers
-from db.customers.service import Actor, customer_by_identity
+from db.actor import Actor
+from db.customers.service import customer_by_identity
 from db.customers.tables import Customer
 from db.engine import is_unique_violation, writing
 from db.money import CURRENCY, format_fen, parse_money

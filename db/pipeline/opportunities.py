@@ -16,7 +16,8 @@ from typing import Any
 from db.audit.log import record
 from db.clock import now
 from db.customers.scope import Scope
-from db.customers.service import Actor, get_customer
+from db.actor import Actor
+from db.customers.service import get_customer
 from db.engine import as_date, as_datetime, is_sqlite, raw, reading, writing
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.money import parse_money

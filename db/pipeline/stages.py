@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from db.audit.log import record
 from db.clock import now
-from db.customers.service import Actor
+from db.actor import Actor
 from db.engine import raw, reading, writing
 from db.errors import NotFound, ValidationFailed
 from db.pipeline.tables import Opportunity, PipelineStage

@@ -31,7 +31,7 @@ ENTRIES = 30
 
 
 async def _prepare(count: int) -> list[tuple[int, str]]:
-    from db.customers.service import Actor
+    from db.actor import Actor
     from db.engine import raw
     from db.members import ledger, membership, signin
 

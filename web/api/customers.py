@@ -6,8 +6,8 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from db.customers import service
-from db.customers.service import customer_json, customers_json
+from db.customers import profile, search, service
+from db.customers.api import customer_json, customers_json
 from web.api.base import ApiController, plain as _plain
 from web.core.auth import actor_of, scope_of
 from web.core.params import parse_id
@@ -27,7 +27,7 @@ class CustomerIn(msgspec.Struct, kw_only=True):
 class CustomersApi(ApiController):
     @post("/customers", summary="Create or update a customer by mobile, else e-mail")
     async def upsert_customer(self, request: Request, data: JSONBody[CustomerIn]) -> Response:
-        parsed = service.parse_customer(_plain(data))
+        parsed = profile.parse_customer(_plain(data))
         customer_id, created = await service.upsert_customer(parsed, actor_of(request))
         body = await customer_json(scope_of(request), customer_id)
         return Response(body, status_code=201 if created else 200)
@@ -50,7 +50,7 @@ class CustomersApi(ApiController):
         if mobile or email:
             ids = await service.find_by_identity(scope, mobile, email)
             return {"items": await customers_json(scope, ids), "next": None}
-        rows, next_cursor = await service.search_customers(scope, q or "", None, parse_id(before))
+        rows, next_cursor = await search.search_customers(scope, q or "", None, parse_id(before))
         return {
             "items": await customers_json(scope, [row["id"] for row in rows]),
             "next": next_cursor,

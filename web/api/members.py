@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from db.customers import service
-from db.customers.service import customer_json
+from db.customers.api import customer_json
 from db.errors import ValidationFailed
 from db.members import ledger, membership
 from db.members.tables import CONSENT_CHANNELS

@@ -23,7 +23,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.plugins.htmx import HTMXDetails
 
 from db.customers.scope import Scope
-from db.customers.service import Actor
+from db.actor import Actor
 from db.staff import accounts
 from web.core import i18n
 from db.settings import get_settings

@@ -1,7 +1,7 @@
 """The 360 card: the one place that knows its sections, reads them and renders them.
 
 The card (customers/detail.html) is the customer's own part (header, figures, profile,
-timeline and the log / tags / edit sheets, read by db/customers/service.customer_page) plus
+timeline and the log / tags / edit sheets, read by db/customers/card.customer_page) plus
 the sections in SECTIONS, each with the context key its template reads, the template that holds
 its blocks and how it is read. Every way the card is shown goes through here: the whole card
 (`full`), one block for an HTMX request (`block`), and the refresh after an action (`refresh`:
@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 from jinja2_fragments import render_blocks
 from litestar import MediaType, Request, Response
 
+from db.customers import card as card_reads
 from db.customers import service
 from db.customers.scope import Scope
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES
+from db.followups import interactions
 from db.followups import service as followups
 from db.pipeline import board as pipeline_board
 from db.settings import get_settings
@@ -32,7 +34,7 @@ from web.core.templating import VARY, base_context, env, render
 from web.members import section as member_section
 
 CARD = "customers/detail.html"
-FOLLOW_UP_CHIPS = service.FOLLOW_UP_CHIPS
+FOLLOW_UP_CHIPS = interactions.FOLLOW_UP_CHIPS
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _with_section(page: dict, key: str, data: object) -> None:
 async def page(request: Request, customer_id: int, keys: tuple[str, ...] | None = None) -> dict:
     """The customer's part of the card and its sections (all, or those in `keys`)."""
     scope = scope_of(request)
-    found = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+    found = await card_reads.customer_page(scope, customer_id, request.scope["auth"].user.id)
     for s in SECTIONS:
         if keys is None or s.key in keys:
             _with_section(found, s.key, await s.read(scope, customer_id))
@@ -107,7 +109,7 @@ async def full(request: Request, customer_id: int, **extra) -> Response:
     sheet = extra.get("sheet")
     if sheet == "tags":
         scope = scope_of(request)
-        found["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
+        found["tag_choices"] = (await card_reads.customer_tags(scope, customer_id, True))["tag_choices"]
     if sheet == "edit":
         found.update(await service.assignable(scope_of(request)))
     return render(request, CARD, context(**{**found, **extra}))

@@ -16,7 +16,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers import service, timeline
+from db.customers import card as card_reads
+from db.customers import profile, search, service, tags, timeline
+from db.followups import interactions
 from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from web.core.auth import actor_of, scope_of, staff_required
@@ -54,10 +56,10 @@ class CustomerController(Controller):
         lifecycle: FromQuery[str | None] = None,
         before: FromQuery[str | None] = None,
     ) -> Response:
-        q = service.clean_query(q)
+        q = search.clean_query(q)
         tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
-        rows, next_cursor = await service.search_customers(
+        rows, next_cursor = await search.search_customers(
             scope_of(request), q, tag_id, before_id, lifecycle=stage)
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
@@ -84,7 +86,7 @@ class CustomerController(Controller):
         values = {k: str(form.get(k, "")) for k in
                   ("name", "mobile", "email", "gender", "birthday", "province", "city")}
         try:
-            data = service.parse_customer(values)
+            data = profile.parse_customer(values)
             user = request.scope["auth"].user
             customer_id = await service.create_customer(data, actor_of(request), user.team_id)
         except ValidationFailed as exc:
@@ -110,7 +112,7 @@ class CustomerController(Controller):
         if is_fragment_request(request):
             return card.block(request, "timeline_page", {"customer_id": customer_id, "timeline": entries,
                                                          "timeline_next": more})
-        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page = await card_reads.customer_page(scope, customer_id, request.scope["auth"].user.id)
         page.update(timeline=entries, timeline_next=more, timeline_older=True)
         return render(request, card.CARD, card.context(**page))
 
@@ -120,7 +122,7 @@ class CustomerController(Controller):
     async def log_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
             customer = await service.get_customer(scope_of(request), customer_id)
-            return card.block(request, "log_form", card.context(customer=customer, last_kind=service.FIRST_KIND))
+            return card.block(request, "log_form", card.context(customer=customer, last_kind=card_reads.FIRST_KIND))
         return await card.full(request, customer_id, sheet="log")
 
     @post("/{customer_id:int}/interactions")
@@ -130,7 +132,7 @@ class CustomerController(Controller):
                   ("kind", "body", "outcome", "next_follow_up_on", "follow_up_in")}
         scope = scope_of(request)
         try:
-            await service.add_interaction(
+            await interactions.add_interaction(
                 scope, customer_id, values["kind"], values["body"], actor_of(request),
                 outcome=values["outcome"], next_follow_up=values["next_follow_up_on"],
                 follow_up_in=values["follow_up_in"], today=card.today(),
@@ -145,7 +147,7 @@ class CustomerController(Controller):
                 customer=customer, values=values, errors=field_errors(exc.errors), last_kind=values["kind"]))
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=logged#timeline", status_code=303)
-        fresh = await service.customer_activity(scope, customer_id)
+        fresh = await card_reads.customer_activity(scope, customer_id)
         fresh["follow_ups"] = await card.section(request, "follow_ups", customer_id)
         return card.refresh(request, card.context(**fresh, last_kind=values["kind"]),
                               ["log_form", "follow_up", "follow_ups", "timeline"],
@@ -157,7 +159,7 @@ class CustomerController(Controller):
     async def tags_form(self, request: Request, customer_id: FromPath[int],
                         saved: FromQuery[str | None] = None) -> Response:
         if is_fragment_request(request):
-            found = await service.customer_tags(scope_of(request), customer_id, True)
+            found = await card_reads.customer_tags(scope_of(request), customer_id, True)
             return card.block(request, "tag_form", card.context(**found))
         return await card.full(request, customer_id, sheet="tags", flashes=_flash(saved))
 
@@ -169,7 +171,7 @@ class CustomerController(Controller):
             if error:
                 return await card.full(request, customer_id, sheet="tags", values=values, errors=errors)
             return Redirect(f"/customers/{customer_id}/tags?saved=tags", status_code=303)
-        found = await service.customer_tags(scope, customer_id, True)
+        found = await card_reads.customer_tags(scope, customer_id, True)
         context = card.context(**found, values=values, errors=errors)
         return card.refresh(request, context, ["tag_form"] if error else ["tag_form", "header_tags"])
 
@@ -178,7 +180,7 @@ class CustomerController(Controller):
         form = await request.form()
         values = {"name": str(form.get("name", ""))[:200]}
         try:
-            await service.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
+            await tags.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
         except ValidationFailed as exc:
             return await self._tags_changed(request, customer_id, exc, values)
         return await self._tags_changed(request, customer_id, None, {})
@@ -186,7 +188,7 @@ class CustomerController(Controller):
     @post("/{customer_id:int}/tags/{tag_id:int}/remove")
     async def remove_tag(self, request: Request, customer_id: FromPath[int], tag_id: FromPath[int]) -> Response:
         try:
-            await service.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
+            await tags.remove_tag(scope_of(request), customer_id, tag_id, actor_of(request))
         except ValidationFailed as exc:  # shown above the list, not by the add field
             return await self._tags_changed(request, customer_id, ValidationFailed(
                 {"remove": message for message in exc.errors.values()}), {})
@@ -197,7 +199,7 @@ class CustomerController(Controller):
     @get("/{customer_id:int}/edit")
     async def edit_form(self, request: Request, customer_id: FromPath[int]) -> Response:
         if is_fragment_request(request):
-            found = await service.customer_edit(scope_of(request), customer_id)
+            found = await card_reads.customer_edit(scope_of(request), customer_id)
             return card.block(request, "edit_form", card.context(**found))
         return await card.full(request, customer_id, sheet="edit")
 
@@ -218,11 +220,11 @@ class CustomerController(Controller):
                     "owner": owner, "team": team}
             if not is_fragment_request(request):
                 return await card.full(request, customer_id, sheet="edit", values=keep, errors=errors)
-            found = await service.customer_edit(scope, customer_id)
+            found = await card_reads.customer_edit(scope, customer_id)
             return card.block(request, "edit_form", card.context(**found, values=keep, errors=errors))
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=profile", status_code=303)
-        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page = await card_reads.customer_page(scope, customer_id, request.scope["auth"].user.id)
         context = card.context(**page, **await service.assignable(scope))
         return card.refresh(request, context, ["edit_form", "header", "profile"],
                               headers=toast_header(_("Profile saved.")))

@@ -16,7 +16,8 @@ from litestar.plugins.htmx import ClientRefresh, HtmxHeaderType
 from litestar.response import Redirect
 
 from db.clock import YEARS_MESSAGE, plausible_year
-from db.customers.service import clean_query, get_customer, search_customers
+from db.customers.search import clean_query, search_customers
+from db.customers.service import get_customer
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
 from db.followups.reminders import wake

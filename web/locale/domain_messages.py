@@ -16,7 +16,8 @@ def N_(message: str) -> str:
 
 
 DOMAIN_MESSAGES = [
-    # db/customers/service.py: customer fields (_text with its max lengths) and interactions
+    # db/customers/profile.py and service.py: customer fields (text_field with its max lengths);
+    # db/followups/interactions.py: interactions
     N_("must be text"),
     N_("required"),
     N_("at most 10 characters"),
@@ -35,7 +36,7 @@ DOMAIN_MESSAGES = [
     N_("a customer with this already exists"),
     N_("belongs to another customer"),
     N_("one of call, visit, message, note"),
-    # db/customers/service.py: the card's quick actions (log, tags, profile edit)
+    # db/followups/interactions.py and db/customers/tags.py: the card's quick actions
     N_("one of reached, no_answer, interested, not_interested, resolved"),
     N_("today or later"),
     N_("within the next two years"),

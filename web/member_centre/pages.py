@@ -1,6 +1,6 @@
 """The member self-service page (/m/): its own sign-in by SMS code, the member's points,
 rewards, coupons, card and settings. Members only ever see their own records: every id in a
-URL is looked up together with the session's member (db/members/mine.py), never read from
+URL is looked up together with the session's member (db/members/own_records.py), never read from
 the request. Staff sessions mean nothing here (web/core/auth.py)."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import segno
 from db.audit.log import record
 from db.customers.identity import mask_mobile
 from db.errors import NotFound, ValidationFailed
-from db.members import card as member_card
-from db.members import mine, signin
+from db.members import own_records, qr_card, signin
 from db.push.subscriptions import (
     member_device_count,
     remove_member_subscription,
@@ -235,7 +234,7 @@ async def reward(request: Request, reward_id: FromPath[int]) -> Response:
     """The confirm sheet (HTMX into #sheet-slot) or, without JavaScript, a page with it open."""
     from db.members import membership
 
-    item = await mine.reward(reward_id)
+    item = await own_records.reward(reward_id)
     member = await membership.get(_member(request).member_id)
     return _page(request, "member_centre/reward.html", {
         "r": item, "balance": member["points_balance"], "key": secrets.token_urlsafe(16),
@@ -259,20 +258,20 @@ async def redeem(request: Request, reward_id: FromPath[int]) -> Response:
     except ValidationFailed:
         error = _("Something went wrong. Please try again. No points were taken.")
     if error:
-        item = await mine.reward(reward_id)
+        item = await own_records.reward(reward_id)
         balance = (await membership.get(member.member_id))["points_balance"]
         return _page(request, "member_centre/reward.html", {
             "r": item, "balance": balance, "key": secrets.token_urlsafe(16), "nav": "rewards",
             "error": error}, block="sheet", status=409)
-    redemption_id = await mine.redemption_for_entry(member.member_id, result.entry["id"])
+    redemption_id = await own_records.redemption_for_entry(member.member_id, result.entry["id"])
     return Redirect(f"/m/redemptions/{redemption_id}?done=1", status_code=303)
 
 
 @get("/m/redemptions/{redemption_id:int}", guards=[member_required])
 async def redemption(request: Request, redemption_id: FromPath[int],
                      done: FromQuery[str | None] = None) -> Response:
-    row = await mine.redemption(_member(request).member_id, redemption_id)
-    coupon = await mine.coupon(_member(request).member_id, row["coupon_id"]) if row["coupon_id"] else None
+    row = await own_records.redemption(_member(request).member_id, redemption_id)
+    coupon = await own_records.coupon(_member(request).member_id, row["coupon_id"]) if row["coupon_id"] else None
     return _page(request, "member_centre/redemption.html", {"r": row, "coupon": coupon, "nav": "rewards",
                                                      "done": done == "1"})
 
@@ -287,7 +286,7 @@ async def coupon_list(request: Request) -> Response:
 
 @get("/m/coupons/{coupon_id:int}", guards=[member_required])
 async def coupon_detail(request: Request, coupon_id: FromPath[int]) -> Response:
-    row = await mine.coupon(_member(request).member_id, coupon_id)
+    row = await own_records.coupon(_member(request).member_id, coupon_id)
     return _page(request, "member_centre/coupon.html", {"c": row, "nav": "home"})
 
 
@@ -301,7 +300,7 @@ def _qr(text: str) -> str:
 async def member_card_page(request: Request) -> Response:
     member = _member(request)
     return _page(request, "member_centre/qr_card.html", {
-        "qr_svg": _qr(member_card.card_payload(member.member_no)), "nav": "card"})
+        "qr_svg": _qr(qr_card.card_payload(member.member_no)), "nav": "card"})
 
 
 # ---------------------------------------------------------------- settings and push

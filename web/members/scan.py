@@ -1,5 +1,5 @@
 """Scanning a member card (staff): the camera page, and opening the card of the member whose QR
-code (signed by db/members/card.py) or typed number it read."""
+code (signed by db/members/qr_card.py) or typed number it read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from litestar.response import Redirect
 from db.customers.service import get_customer
 from db.errors import NotFound
 from db.members import membership
-from db.members.card import read_card_payload
+from db.members.qr_card import read_card_payload
 from web.core.auth import scope_of, staff_required
 from web.core.i18n import gettext as _
 from web.core.templating import render

@@ -16,7 +16,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from db.customers.service import clean_query, get_customer, search_customers
+from db.customers.search import clean_query, search_customers
+from db.customers.service import get_customer
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.pipeline import board, opportunities, stages
 from web.core.auth import actor_of, role_required, scope_of, staff_required

@@ -1,4 +1,5 @@
-"""The nightly job: lifecycle, RFM and rule tags for everyone, once a day per shop.
+"""The nightly job: lifecycle, RFM and rule tags for everyone, then the member jobs (tiers,
+birthdays, expiry), once a day per shop.
 
 It runs as a durable job (db/jobs): `nightly:YYYY-MM-DD`, queued for CRM_NIGHTLY_AT shop time
 on that day; each run queues the next night's, and a process that starts queues the night
@@ -21,6 +22,8 @@ from db.clock import now
 from db.customers.lifecycle import recompute_all
 from db.customers.tables import ShopSetting
 from db.engine import is_unique_violation, writing
+from db.jobs.queue import enqueue, prune
+from db.members.nightly import run_member_jobs
 
 log = logging.getLogger("crm.nightly")
 STALE = dt.timedelta(hours=2)
@@ -88,8 +91,6 @@ async def run_day(day: dt.date) -> dict | None:
     except BaseException as exc:
         await _finish(day, {"error": repr(exc)[:500]}, state="failed")  # the job's retry may claim it
         raise
-    from db.members.nightly import run_member_jobs  # members build on customers
-
     try:
         result["members"] = await run_member_jobs(day)
     except Exception:  # the lifecycle figures are done; the member jobs retry next night
@@ -112,8 +113,6 @@ def run_time(day: dt.date, run_at: str, tz: str) -> dt.datetime:
 
 async def queue_night(day: dt.date, run_at: str, tz: str, *, at: dt.datetime | None = None) -> int | None:
     """Queue the job for this night (a no-op if it is already queued or running)."""
-    from db.jobs.queue import enqueue
-
     when = max(run_time(day, run_at, tz), at or now())
     return await enqueue("nightly", {"day": day.isoformat()}, unique_key=_key(day), run_after=when)
 
@@ -130,8 +129,6 @@ async def schedule(run_at: str, tz: str, at: dt.datetime | None = None) -> None:
 async def handle(job: dict, run_at: str, tz: str) -> dict | None:
     """The `nightly` job: queue the next night first (a failing night must not stop the
     schedule), then this one's run."""
-    from db.jobs.queue import prune
-
     day = dt.date.fromisoformat(job["args"]["day"])
     await queue_night(day + dt.timedelta(days=1), run_at, tz)
     result = await run_day(day)

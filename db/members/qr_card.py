@@ -8,14 +8,14 @@ import base64
 import hashlib
 import hmac
 
+from db.settings import get_settings
+
 PREFIX = "CRMM"
 SIG_LEN = 10
 MAX_MEMBER_NO = 12  # member.member_no is a Varchar(12)
 
 
 def _secret() -> bytes:
-    from db.settings import get_settings
-
     return get_settings().secret_key.encode()
 
 
