@@ -158,7 +158,8 @@ async def request_code(raw_mobile: str | None, ip: str,
         await raw("DELETE FROM member_sign_in_code WHERE created_at < {}", stamp - KEEP_ROWS)
         if (wait := await _lock_wait(mobile, stamp)) is not None:
             raise SignInLimited("locked", wait)
-        await limits.check(address, HOUR, ADDRESS_SENDS_PER_HOUR, stamp, _address_limited)
+        # Counted now; a limit reached below rolls it back with the rest of this transaction.
+        event = await limits.take(address, HOUR, ADDRESS_SENDS_PER_HOUR, stamp, _address_limited)
         rows = await raw("SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS newest "
                          "FROM member_sign_in_code WHERE mobile = {} AND kind = 'sms' "
                          "AND created_at > {}", mobile, stamp - HOUR)
@@ -171,7 +172,6 @@ async def request_code(raw_mobile: str | None, ip: str,
             "INSERT INTO member_sign_in_code (kind, mobile, secret_hash, tries, created_at, "
             "expires_at, ip) VALUES ('sms', {}, {}, 0, {}, {}, {}) RETURNING id",
             mobile, _hmac("code", f"{mobile}:{code}"), stamp, stamp + CODE_TTL, ip[:64])
-        event = await limits.add(address, stamp)
     code_id = inserted[0]["id"]
     try:
         await sms.send(mobile, compose(code))

@@ -182,10 +182,8 @@ async def _take_attempt(limit_keys: list[tuple[str, int]]) -> list[int]:
     One decision at a time per key (db.limits), so parallel guesses cannot all pass."""
     stamp = now()
     keys = [key for key, _ in limit_keys]
-    async with limits.deciding(*keys):
-        for key, limit in limit_keys:
-            await limits.check(key, LIMIT_WINDOW, limit, stamp)
-        ids = [await limits.add(key, stamp) for key in keys]
+    async with limits.deciding(*keys):  # a limit reached rolls back the attempts taken
+        ids = [await limits.take(key, LIMIT_WINDOW, limit, stamp) for key, limit in limit_keys]
         await limits.purge(stamp)
     return ids
 
