@@ -17,7 +17,7 @@ async def existing_customers(mobiles: set[str], emails: set[str]) -> list[dict]:
     where, args = [], []
     for column, items in (("mobile", mobiles), ("email", emails)):
         if items:
-            sql, more = in_list(column, sorted(items))
+            sql, more = in_list(column, sorted(items), "text")
             where.append(sql)
             args += more
     if not where:

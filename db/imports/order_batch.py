@@ -18,7 +18,7 @@ async def write_orders(ctx: Context, parsed: list[tuple[list, OrderInput]],
     existing: dict[tuple[str, str], dict] = {}
     for start in range(0, len(ids), INSERT_CHUNK):
         chunk = ids[start:start + INSERT_CHUNK]
-        where, args = in_list("o.external_id", chunk)
+        where, args = in_list("o.external_id", chunk, "text")
         rows = await raw(
             'SELECT o.id, o.channel, o.external_id, o.status, o.customer, c.owner, c.team '
             f'FROM "order" o JOIN customer c ON c.id = o.customer WHERE {where}',

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from db import limits
 from db.clock import now
 from db.engine import raw, writing
-from db import limits
 from db.errors import Forbidden, NotFound, ValidationFailed
 from db.staff import passwords
 from db.staff.tables import ROLES, ApiKey, StaffSession, StaffUser, Team
