@@ -19,5 +19,6 @@ APP_REGISTRY = AppRegistry(
         "db.imports.piccolo_app",
         "db.push.piccolo_app",
         "db.jobs.piccolo_app",
+        "db.limits.piccolo_app",
     ]
 )

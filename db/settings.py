@@ -1,8 +1,13 @@
 """The one place that reads the environment (in db/, so db/ never needs web/).
 
-Every setting is a field read from one `CRM_*` variable. A `.env` file in the working
-directory fills in variables that are not already set; it never overrides the real
-environment.
+Each setting is defined once, as a field of Settings made by `setting(...)`: its `CRM_*`
+variable, its default (as the text one would write in that variable), how the text is read
+and checked, and what it is for (the README's settings table is checked against these
+definitions by tests/test_settings.py). A variable that is unset or blank takes the default,
+unless the field says `keep_blank`. A `.env` file in the working directory fills in variables
+that are not already set; it never overrides the real environment. (The one-definition
+pattern of litestar-fullstack's lib/settings.py: dataclass fields whose default factory reads
+the environment.)
 """
 
 from __future__ import annotations
@@ -10,38 +15,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-
 
 # The push services browsers subscribe with: a subscription endpoint anywhere else is refused,
 # so the sender can never be pointed at an internal address (SSRF).
@@ -54,20 +35,100 @@ PUSH_SERVICES = (
     "*.notify.windows.com",
 )
 
-
 # Comma-separated CIDRs in CRM_TRUSTED_PROXIES; by default a proxy on this machine.
 TRUSTED_PROXIES = ("127.0.0.1/32", "::1/128")
 
 
-def _networks(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+# ---------------------------------------------------------------- how a variable's text is read
+# Each reader takes the text (the default's text when the variable is unset) and the
+# variable's name, for its error message.
+
+Reader = Callable[[str, str], Any]
+
+
+def _text(raw: str, env: str) -> str:
+    return raw
+
+
+def _stripped(raw: str, env: str) -> str:
+    return raw.strip()
+
+
+def _lower(raw: str, env: str) -> str:
+    return raw.strip().lower()
+
+
+def _upper(raw: str, env: str) -> str:
+    return raw.upper()
+
+
+def _flag(raw: str, env: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _unless_off(raw: str, env: str) -> bool:
+    return raw.strip().lower() != "off"
+
+
+def _int(raw: str, env: str) -> int:
+    return int(raw.strip())
+
+
+def _at_least_one(raw: str, env: str) -> int:
+    return max(1, int(raw.strip()))
+
+
+def _float(raw: str, env: str) -> float:
+    return float(raw.strip())
+
+
+def _list(raw: str, env: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _networks(raw: str, env: str) -> tuple[str, ...]:
     """A comma-separated list of addresses or CIDRs, each checked (a typo fails at start-up)."""
-    found = _list(name, default)
+    found = _list(raw, env)
     for part in found:
         try:
             ipaddress.ip_network(part, strict=False)
         except ValueError:
-            raise ValueError(f"{name}: {part!r} is not an IP address or CIDR") from None
+            raise ValueError(f"{env}: {part!r} is not an IP address or CIDR") from None
     return found
+
+
+def _path(raw: str, env: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _one_of(*choices: str) -> Reader:
+    def read(raw: str, env: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{env} must be " + " or ".join(f"'{c}'" for c in choices))
+        return value
+
+    return read
+
+
+def _base_url(raw: str, env: str) -> str:
+    return raw.strip().rstrip("/")
+
+
+def setting(env: str, default: str, read: Reader = _text, doc: str = "", *,
+            keep_blank: bool = False, secret: bool = False) -> Any:
+    """A Settings field read from `env`. `default` is the variable's text when it is unset
+    (or blank, unless keep_blank: then a blank value is read as it is). A secret is left out
+    of the settings' repr, so a logged Settings does not carry it."""
+
+    def from_env() -> Any:
+        raw = os.environ.get(env)
+        if raw is None or (not keep_blank and not raw.strip()):
+            raw = default
+        return read(raw, env)
+
+    return field(default_factory=from_env, repr=not secret,
+                 metadata={"env": env, "default": default, "doc": doc})
 
 
 def _kept_secret(data_dir: Path) -> str:
@@ -85,76 +146,110 @@ def _kept_secret(data_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    """CRM_DATABASE_URL: sqlite:///./data/crm.sqlite3 or postgresql://user@host:port/db."""
-    secret_key: str
-    """CRM_SECRET_KEY: signs tokens; generated into the data folder when absent."""
-    data_dir: Path
-    """CRM_DATA_DIR: where the SQLite file, the kept secret and VAPID keys live."""
-    admin_2fa: str = "required"
-    """CRM_ADMIN_2FA: `required` (admins must use TOTP) or `optional` (trial installs, tests)."""
-    demo: bool = False
-    """CRM_DEMO: the sign-in page says this is a demo install."""
-    cookie_secure: bool = True
-    """CRM_COOKIE_SECURE: set 0 only when serving plain http to other hosts on a LAN."""
-    behind_https_proxy: bool = False
-    """CRM_BEHIND_HTTPS_PROXY: trust X-Forwarded-Proto for HSTS and secure redirects."""
-    trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES
-    """CRM_TRUSTED_PROXIES: proxies whose X-Forwarded-For entry is trusted when
-    CRM_BEHIND_HTTPS_PROXY is on."""
-    session_idle_minutes: int = 120
-    """CRM_SESSION_IDLE_MINUTES: a session unused this long ends."""
-    session_max_hours: int = 12
-    """CRM_SESSION_MAX_HOURS: a session ends this long after sign-in whatever happens."""
-    timezone: str = "Asia/Shanghai"
-    """CRM_TIMEZONE: the shop's default time zone for display."""
-    max_body_bytes: int = 1_048_576
-    """CRM_MAX_BODY_BYTES: larger request bodies get 413."""
-    import_max_bytes: int = 104_857_600
-    """CRM_IMPORT_MAX_BYTES: the largest file the import page accepts (the upload route only)."""
-    db_pool_size: int = 10
-    """CRM_DB_POOL_SIZE: PostgreSQL connections per worker process (0: a connection per query)."""
-    log_level: str = "INFO"
-    """CRM_LOG_LEVEL."""
-    nightly_at: str = "03:00"
-    """CRM_NIGHTLY_AT: shop-local time of the nightly recompute (HH:MM), or `off`."""
-    push_contact: str = "mailto:admin@localhost"
-    """CRM_PUSH_CONTACT: the VAPID `sub` push services may write to (mailto: or https: URL)."""
-    push_allowed_hosts: tuple[str, ...] = PUSH_SERVICES
-    """CRM_PUSH_ALLOWED_HOSTS: comma-separated hosts (`*.example.com`, `host:port`) that
-    subscription endpoints may point at; replaces the list of known push services."""
-    push_allow_http: bool = False
-    """CRM_PUSH_ALLOW_HTTP: accept http:// endpoints (a local test push service only)."""
-    push_sender: bool = True
-    """CRM_PUSH_SENDER: `off` stops this process from sending queued push messages."""
-    push_poll_seconds: float = 5.0
-    """CRM_PUSH_POLL_SECONDS: how often an idle sender looks for due messages."""
-    push_timeout_seconds: float = 10.0
-    """CRM_PUSH_TIMEOUT_SECONDS: the longest one request to a push service may take."""
-    push_retry_seconds: float = 30.0
-    """CRM_PUSH_RETRY_SECONDS: the first retry delay; doubles per attempt, at most 1 h."""
-    push_max_attempts: int = 6
-    """CRM_PUSH_MAX_ATTEMPTS: attempts before a message is marked failed."""
-    push_concurrency: int = 64
-    """CRM_PUSH_CONCURRENCY: requests to push services in flight per process."""
-    reminders: bool = True
-    """CRM_REMINDERS: `off` stops this process from queueing follow-up reminders and digests."""
-    reminder_poll_seconds: float = 5.0
-    """CRM_REMINDER_POLL_SECONDS: how often due reminders are looked for."""
-    sms_backend: str = "console"
-    """CRM_SMS_BACKEND: `console` (the member sign-in code goes to the server log) or `http`."""
-    sms_http_url: str = ""
-    """CRM_SMS_HTTP_URL: with `http`, the gateway that takes POST {"to", "text"} as JSON."""
-    sms_http_token: str = ""
-    """CRM_SMS_HTTP_TOKEN: sent to that gateway as `Authorization: Bearer …`."""
-    member_session_idle_days: int = 30
-    """CRM_MEMBER_SESSION_IDLE_DAYS: a member page session unused this long ends."""
-    member_session_max_days: int = 90
-    """CRM_MEMBER_SESSION_MAX_DAYS: a member signs in again this long after signing in."""
-    base_url: str = ""
-    """CRM_BASE_URL: how people reach this server (https://crm.example.com), for links it
-    prints or sends; unset: http://127.0.0.1:8000."""
+    database_url: str = setting(
+        "CRM_DATABASE_URL", "sqlite:///./data/crm.sqlite3", keep_blank=True,
+        doc="sqlite:///./data/crm.sqlite3 or postgresql://user@host:port/db")
+    data_dir: Path = setting(
+        "CRM_DATA_DIR", "./data", _path, keep_blank=True,
+        doc="where the SQLite file, the kept secret and VAPID keys live")
+    secret_key: str = setting(
+        "CRM_SECRET_KEY", "", secret=True,
+        doc="signs tokens; generated into the data folder when absent")
+    admin_2fa: str = setting(
+        "CRM_ADMIN_2FA", "required", _one_of("required", "optional"), keep_blank=True,
+        doc="`required` (admins must use TOTP) or `optional` (trial installs, tests)")
+    demo: bool = setting("CRM_DEMO", "0", _flag, doc="the sign-in page says this is a demo install")
+    cookie_secure: bool = setting(
+        "CRM_COOKIE_SECURE", "1", _flag,
+        doc="set 0 only when serving plain http to other hosts on a LAN")
+    behind_https_proxy: bool = setting(
+        "CRM_BEHIND_HTTPS_PROXY", "0", _flag,
+        doc="trust X-Forwarded-Proto for HSTS and secure redirects")
+    trusted_proxies: tuple[str, ...] = setting(
+        "CRM_TRUSTED_PROXIES", ",".join(TRUSTED_PROXIES), _networks,
+        doc="proxies whose X-Forwarded-For entry is trusted when CRM_BEHIND_HTTPS_PROXY is on")
+    session_idle_minutes: int = setting(
+        "CRM_SESSION_IDLE_MINUTES", "120", _int, doc="a session unused this long ends")
+    session_max_hours: int = setting(
+        "CRM_SESSION_MAX_HOURS", "12", _int,
+        doc="a session ends this long after sign-in whatever happens")
+    timezone: str = setting(
+        "CRM_TIMEZONE", "Asia/Shanghai", keep_blank=True,
+        doc="the shop's default time zone for display")
+    max_body_bytes: int = setting(
+        "CRM_MAX_BODY_BYTES", "1048576", _int, doc="larger request bodies get 413")
+    import_max_bytes: int = setting(
+        "CRM_IMPORT_MAX_BYTES", "104857600", _int,
+        doc="the largest file the import page accepts (the upload route only)")
+    db_pool_size: int = setting(
+        "CRM_DB_POOL_SIZE", "10", _int,
+        doc="PostgreSQL connections per worker process (0: a connection per query)")
+    log_level: str = setting("CRM_LOG_LEVEL", "INFO", _upper, keep_blank=True,
+                             doc="the server log's level (DEBUG, INFO, WARNING, …)")
+    nightly_at: str = setting(
+        "CRM_NIGHTLY_AT", "03:00", _lower,
+        doc="shop-local time of the nightly recompute (HH:MM), or `off`")
+    push_contact: str = setting(
+        "CRM_PUSH_CONTACT", "mailto:admin@localhost", _stripped,
+        doc="the VAPID `sub` push services may write to (mailto: or https: URL)")
+    push_allowed_hosts: tuple[str, ...] = setting(
+        "CRM_PUSH_ALLOWED_HOSTS", ",".join(PUSH_SERVICES), _list,
+        doc="comma-separated hosts (`*.example.com`, `host:port`) that subscription endpoints "
+            "may point at; replaces the list of known push services")
+    push_allow_http: bool = setting(
+        "CRM_PUSH_ALLOW_HTTP", "0", _flag,
+        doc="accept http:// endpoints (a local test push service only)")
+    push_sender: bool = setting(
+        "CRM_PUSH_SENDER", "on", _unless_off,
+        doc="`off` stops this process from sending queued push messages")
+    push_poll_seconds: float = setting(
+        "CRM_PUSH_POLL_SECONDS", "5", _float,
+        doc="how often an idle sender looks for due messages")
+    push_timeout_seconds: float = setting(
+        "CRM_PUSH_TIMEOUT_SECONDS", "10", _float,
+        doc="the longest one request to a push service may take")
+    push_retry_seconds: float = setting(
+        "CRM_PUSH_RETRY_SECONDS", "30", _float,
+        doc="the first retry delay; doubles per attempt, at most 1 h")
+    push_max_attempts: int = setting(
+        "CRM_PUSH_MAX_ATTEMPTS", "6", _at_least_one,
+        doc="attempts before a message is marked failed")
+    push_concurrency: int = setting(
+        "CRM_PUSH_CONCURRENCY", "64", _at_least_one,
+        doc="requests to push services in flight per process")
+    reminders: bool = setting(
+        "CRM_REMINDERS", "on", _unless_off,
+        doc="`off` stops this process from queueing follow-up reminders and digests")
+    reminder_poll_seconds: float = setting(
+        "CRM_REMINDER_POLL_SECONDS", "5", _float, doc="how often due reminders are looked for")
+    sms_backend: str = setting(
+        "CRM_SMS_BACKEND", "console", _one_of("console", "http"),
+        doc="`console` (the member sign-in code goes to the server log) or `http`")
+    sms_http_url: str = setting(
+        "CRM_SMS_HTTP_URL", "", _stripped,
+        doc='with `http`, the gateway that takes POST {"to", "text"} as JSON')
+    sms_http_token: str = setting(
+        "CRM_SMS_HTTP_TOKEN", "", _stripped, secret=True,
+        doc="sent to that gateway as `Authorization: Bearer …`")
+    member_session_idle_days: int = setting(
+        "CRM_MEMBER_SESSION_IDLE_DAYS", "30", _at_least_one,
+        doc="a member page session unused this long ends")
+    member_session_max_days: int = setting(
+        "CRM_MEMBER_SESSION_MAX_DAYS", "90", _at_least_one,
+        doc="a member signs in again this long after signing in")
+    base_url: str = setting(
+        "CRM_BASE_URL", "", _base_url,
+        doc="how people reach this server (https://crm.example.com), for links it prints or "
+            "sends; unset: http://127.0.0.1:8000")
     extra: dict = field(default_factory=dict)
+    # CRM_TRUSTED_PROXIES parsed once, for web/auth.py's check of each request's peer.
+    trusted_networks: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret_key:  # generated on first run, kept in the data folder
+            object.__setattr__(self, "secret_key", _kept_secret(self.data_dir))
+        object.__setattr__(self, "trusted_networks", tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies))
 
     @property
     def is_sqlite(self) -> bool:
@@ -169,48 +264,12 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         load_dotenv(Path.cwd() / ".env", override=False)
-        data_dir = Path(os.environ.get("CRM_DATA_DIR", "./data")).resolve()
-        admin_2fa = os.environ.get("CRM_ADMIN_2FA", "required").strip().lower()
-        if admin_2fa not in {"required", "optional"}:
-            raise ValueError("CRM_ADMIN_2FA must be 'required' or 'optional'")
-        sms_backend = os.environ.get("CRM_SMS_BACKEND", "console").strip().lower() or "console"
-        if sms_backend not in {"console", "http"}:
-            raise ValueError("CRM_SMS_BACKEND must be 'console' or 'http'")
-        return cls(
-            database_url=os.environ.get("CRM_DATABASE_URL", "sqlite:///./data/crm.sqlite3"),
-            secret_key=os.environ.get("CRM_SECRET_KEY") or _kept_secret(data_dir),
-            data_dir=data_dir,
-            admin_2fa=admin_2fa,
-            demo=_flag("CRM_DEMO", False),
-            cookie_secure=_flag("CRM_COOKIE_SECURE", True),
-            behind_https_proxy=_flag("CRM_BEHIND_HTTPS_PROXY", False),
-            trusted_proxies=_networks("CRM_TRUSTED_PROXIES", TRUSTED_PROXIES),
-            session_idle_minutes=_int("CRM_SESSION_IDLE_MINUTES", 120),
-            session_max_hours=_int("CRM_SESSION_MAX_HOURS", 12),
-            timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
-            max_body_bytes=_int("CRM_MAX_BODY_BYTES", 1_048_576),
-            import_max_bytes=_int("CRM_IMPORT_MAX_BYTES", 104_857_600),
-            db_pool_size=_int("CRM_DB_POOL_SIZE", 10),
-            log_level=os.environ.get("CRM_LOG_LEVEL", "INFO").upper(),
-            nightly_at=os.environ.get("CRM_NIGHTLY_AT", "03:00").strip().lower() or "03:00",
-            push_contact=os.environ.get("CRM_PUSH_CONTACT", "").strip() or "mailto:admin@localhost",
-            push_allowed_hosts=_list("CRM_PUSH_ALLOWED_HOSTS", PUSH_SERVICES),
-            push_allow_http=_flag("CRM_PUSH_ALLOW_HTTP", False),
-            push_sender=os.environ.get("CRM_PUSH_SENDER", "on").strip().lower() != "off",
-            push_poll_seconds=_float("CRM_PUSH_POLL_SECONDS", 5.0),
-            push_timeout_seconds=_float("CRM_PUSH_TIMEOUT_SECONDS", 10.0),
-            push_retry_seconds=_float("CRM_PUSH_RETRY_SECONDS", 30.0),
-            push_max_attempts=max(1, _int("CRM_PUSH_MAX_ATTEMPTS", 6)),
-            push_concurrency=max(1, _int("CRM_PUSH_CONCURRENCY", 64)),
-            reminders=os.environ.get("CRM_REMINDERS", "on").strip().lower() != "off",
-            reminder_poll_seconds=_float("CRM_REMINDER_POLL_SECONDS", 5.0),
-            sms_backend=sms_backend,
-            sms_http_url=os.environ.get("CRM_SMS_HTTP_URL", "").strip(),
-            sms_http_token=os.environ.get("CRM_SMS_HTTP_TOKEN", "").strip(),
-            member_session_idle_days=max(1, _int("CRM_MEMBER_SESSION_IDLE_DAYS", 30)),
-            member_session_max_days=max(1, _int("CRM_MEMBER_SESSION_MAX_DAYS", 90)),
-            base_url=os.environ.get("CRM_BASE_URL", "").strip().rstrip("/"),
-        )
+        return cls()
+
+
+def definitions() -> list[dict]:
+    """Every setting: its field name, variable, default text and what it is for."""
+    return [{"name": f.name, **f.metadata} for f in fields(Settings) if "env" in f.metadata]
 
 
 @lru_cache(maxsize=1)

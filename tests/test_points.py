@@ -293,12 +293,13 @@ async def test_two_joins_at_once_give_one_member():
 
 async def test_members_are_told_of_points_earned_tier_upgrades_and_expiry(settings_env):
     from db.members.nightly import expiry_notices
-    from db.push.subscriptions import save_member_subscription
+    from db.push.subscriptions import save_subscription
     from tests.webpush_client import WebPushClient
 
     settings_env(CRM_PUSH_ALLOW_HTTP="1", CRM_PUSH_ALLOWED_HOSTS="127.0.0.1")
     member = await add_member()
-    await save_member_subscription(member["id"], WebPushClient("http://127.0.0.1:9/phone").subscription())
+    await save_subscription(None, WebPushClient("http://127.0.0.1:9/phone").subscription(),
+                            member_id=member["id"])
     await order("NOTE1", total="1200")  # earns 1200 and crosses into 银卡
     await order("NOTE1", total="1200")  # a replay tells nobody anything
     await raw("UPDATE points_lot SET expires_on = {} WHERE member = {}", dt.date(2026, 12, 31), member["id"])

@@ -28,8 +28,10 @@ from db.errors import NotFound, ValidationFailed
 from db.imports import mapping as mapping_mod
 from db.imports import reader, values
 from db.customers import identity
-from db.imports.rows import Context, OrderRecord, parse_row, reason
-from db.imports.runner import Counts, Importer, process_file
+from db.imports.rows import Context, parse_row, reason
+from db.orders.ingest import OrderInput
+from db.imports.batch import Counts, Importer
+from db.imports.runner import process_file
 from db.imports.tables import IMPORT_KINDS, ImportJob
 from db.orders.tables import CHANNELS
 
@@ -191,7 +193,7 @@ async def context_for(job: dict) -> Context:
 
 
 def _interpreted(record) -> dict[str, str]:
-    if isinstance(record, OrderRecord):
+    if isinstance(record, OrderInput):
         local = record.placed_at.astimezone(SHOP_TZ)
         return {"placed_at": local.strftime("%Y-%m-%d %H:%M"), "total": "¥" + format_fen(record.total_fen),
                 "mobile": identity.display_mobile(record.mobile)}

@@ -1,4 +1,5 @@
-"""One file row -> a clean customer or order record, or the reasons it is rejected.
+"""One file row -> a clean customer record or order (db/orders' OrderInput, the type the API
+builds too), or the reasons it is rejected.
 
 Pure functions (no database): the preview and the batch runner both use them, so what the
 preview says about a row is exactly what the import will do with it.
@@ -13,6 +14,7 @@ from db.clock import now
 from db.customers import identity
 from db.imports import values
 from db import spreadsheet
+from db.orders.ingest import OrderInput
 
 CUSTOMER_TEXT_LIMITS = {"name": 100, "province": 20, "city": 40, "address": 200}
 
@@ -52,18 +54,6 @@ class CustomerRecord:
     email: str | None
     fields: dict  # the profile fields this row sets (non-empty cells only)
     custom: dict[str, str]  # custom field key -> canonical value (non-empty only)
-
-
-@dataclass
-class OrderRecord:
-    channel: str
-    external_id: str
-    mobile: str | None
-    email: str | None
-    name: str
-    placed_at: dt.datetime
-    status: str
-    total_fen: int
 
 
 def reason(ctx: Context, errors: dict[str, str]) -> str:
@@ -152,7 +142,7 @@ def parse_customer(ctx: Context, cells: list) -> tuple[CustomerRecord | None, di
     return CustomerRecord(name=name, mobile=mobile, email=email, fields=profile, custom=custom), {}
 
 
-def parse_order(ctx: Context, cells: list) -> tuple[OrderRecord | None, dict[str, str]]:
+def parse_order(ctx: Context, cells: list) -> tuple[OrderInput | None, dict[str, str]]:
     errors: dict[str, str] = {}
     external_id = values.cell_text(ctx.cell(cells, "external_id"))
     if not external_id:
@@ -196,7 +186,7 @@ def parse_order(ctx: Context, cells: list) -> tuple[OrderRecord | None, dict[str
             errors["status"] = str(exc)
     if errors:
         return None, errors
-    return OrderRecord(channel=channel, external_id=external_id, mobile=mobile, email=email,
+    return OrderInput(channel=channel, external_id=external_id, mobile=mobile, email=email,
                        name=name, placed_at=placed_at, status=status, total_fen=total_fen), {}
 
 

@@ -1,11 +1,12 @@
 """Member sign-in for the member page (/m/): one-time codes by SMS, support links, sessions.
 
 A member proves a mobile number with a 6-digit code sent to it. Every rule holds across any
-number of server processes because it lives in rows (member_sign_in_code, _event, _session):
+number of server processes because it lives in rows (member_sign_in_code, member_session, and
+db/limits' limit_attempt for sends, failures and locks):
 - a code lives 5 minutes, works once, and only its HMAC (keyed with the secret key) is kept;
 - at most 5 codes per number per hour, 60 s between two, and 20 per address per hour;
 - 5 wrong tries kill the code and lock the number for 15 minutes; an address gets 50;
-- each limit is decided one request at a time per number and address (db/limits.py), so
+- each limit is decided one request at a time per number and address (db/limits), so
   parallel guesses each count;
 - nothing says whether a number is a member until its code was right;
 - a number that is not a member gets a join token (10 minutes, once) to join with;
@@ -25,10 +26,10 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from db.clock import now
+from db import limits
 from db.customers import identity
 from db.engine import as_datetime, is_sqlite, raw, writing
 from db.errors import NotFound, RateLimited, ValidationFailed
-from db.limits import deciding
 from db.members import sms
 
 CODE_TTL = timedelta(minutes=5)
@@ -42,7 +43,7 @@ ADDRESS_SENDS_PER_HOUR = 20
 ADDRESS_FAILURES_PER_HOUR = 50
 HOUR = timedelta(hours=1)
 TOUCH_EVERY = timedelta(minutes=1)
-KEEP_ROWS = timedelta(days=1)  # codes and events older than this are deleted
+KEEP_ROWS = timedelta(days=1)  # codes older than this are deleted
 
 
 class SignInLimited(RateLimited):
@@ -123,19 +124,12 @@ def _wait(oldest: datetime, window: timedelta, stamp: datetime) -> int:
 
 
 async def _lock_wait(mobile: str, stamp: datetime) -> int | None:
-    rows = await raw("SELECT max(at) AS at FROM member_sign_in_event WHERE key = {} AND at > {}",
-                     f"lock:{mobile}", stamp - LOCK_FOR)
-    return _wait(rows[0]["at"], LOCK_FOR, stamp) if rows and rows[0]["at"] else None
+    locks = await limits.tally(f"lock:{mobile}", LOCK_FOR, stamp)
+    return _wait(locks.newest, LOCK_FOR, stamp) if locks.newest else None
 
 
-async def _event_count(key: str, since: datetime) -> tuple[int, datetime | None]:
-    rows = await raw("SELECT count(*) AS n, min(at) AS oldest FROM member_sign_in_event "
-                     "WHERE key = {} AND at > {}", key, since)
-    return rows[0]["n"], rows[0]["oldest"]
-
-
-async def _add_event(key: str, stamp: datetime) -> None:
-    await raw("INSERT INTO member_sign_in_event (key, at) VALUES ({}, {})", key, stamp)
+def _address_limited(retry_after: int) -> SignInLimited:
+    return SignInLimited("address", retry_after)
 
 
 async def member_id_for_mobile(mobile: str) -> int | None:
@@ -159,14 +153,13 @@ async def request_code(raw_mobile: str | None, ip: str,
     stamp = now()
     code = f"{secrets.randbelow(1_000_000):06d}"
     address = f"send:{ip}"
-    async with deciding(address, f"mobile:{mobile}", busy=_busy):
-        await raw("DELETE FROM member_sign_in_event WHERE at < {}", stamp - KEEP_ROWS)
+    async with limits.deciding(address, f"mobile:{mobile}", busy=_busy):
+        await limits.purge(stamp)
         await raw("DELETE FROM member_sign_in_code WHERE created_at < {}", stamp - KEEP_ROWS)
         if (wait := await _lock_wait(mobile, stamp)) is not None:
             raise SignInLimited("locked", wait)
-        count, oldest = await _event_count(address, stamp - HOUR)
-        if count >= ADDRESS_SENDS_PER_HOUR:
-            raise SignInLimited("address", _wait(oldest, HOUR, stamp))
+        # Counted now; a limit reached below rolls it back with the rest of this transaction.
+        event = await limits.take(address, HOUR, ADDRESS_SENDS_PER_HOUR, stamp, _address_limited)
         rows = await raw("SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS newest "
                          "FROM member_sign_in_code WHERE mobile = {} AND kind = 'sms' "
                          "AND created_at > {}", mobile, stamp - HOUR)
@@ -179,15 +172,13 @@ async def request_code(raw_mobile: str | None, ip: str,
             "INSERT INTO member_sign_in_code (kind, mobile, secret_hash, tries, created_at, "
             "expires_at, ip) VALUES ('sms', {}, {}, 0, {}, {}, {}) RETURNING id",
             mobile, _hmac("code", f"{mobile}:{code}"), stamp, stamp + CODE_TTL, ip[:64])
-        event = await raw("INSERT INTO member_sign_in_event (key, at) VALUES ({}, {}) RETURNING id",
-                          address, stamp)
     code_id = inserted[0]["id"]
     try:
         await sms.send(mobile, compose(code))
     except sms.SmsFailed:
         async with writing():  # not counted: the member may ask again at once
             await raw("DELETE FROM member_sign_in_code WHERE id = {}", code_id)
-            await raw("DELETE FROM member_sign_in_event WHERE id = {}", event[0]["id"])
+            await limits.let_go([event])
         raise SmsNotSent() from None
     async with writing():  # the newest code is the one that works
         await raw("UPDATE member_sign_in_code SET used_at = {} WHERE mobile = {} AND kind = 'sms' "
@@ -212,12 +203,10 @@ async def verify_code(raw_mobile: str | None, code: str | None, ip: str) -> Veri
     stamp = now()
     address = f"fail:{ip}"
     outcome: Exception | None = None
-    async with deciding(address, f"mobile:{mobile}", busy=_busy):
+    async with limits.deciding(address, f"mobile:{mobile}", busy=_busy):
         if (wait := await _lock_wait(mobile, stamp)) is not None:
             raise SignInLimited("locked", wait)
-        count, oldest = await _event_count(address, stamp - HOUR)
-        if count >= ADDRESS_FAILURES_PER_HOUR:
-            raise SignInLimited("address", _wait(oldest, HOUR, stamp))
+        await limits.check(address, HOUR, ADDRESS_FAILURES_PER_HOUR, stamp, _address_limited)
         # FOR UPDATE on PostgreSQL: parallel guesses at one code queue here, so each one
         # counts (under READ COMMITTED they would all read the same count of tries).
         lock = "" if is_sqlite() else " FOR UPDATE"
@@ -225,16 +214,16 @@ async def verify_code(raw_mobile: str | None, code: str | None, ip: str) -> Veri
                          "AND kind = 'sms' AND used_at IS NULL AND expires_at > {} "
                          f"ORDER BY id DESC LIMIT 1{lock}", mobile, stamp)
         if not rows:
-            await _add_event(address, stamp)
+            await limits.add(address, stamp)
             outcome = ValidationFailed({"code": "this code has expired; ask for a new one"})
         elif len(digits) != 6 or not hmac.compare_digest(
                 rows[0]["secret_hash"], _hmac("code", f"{mobile}:{digits}")):
             tries = rows[0]["tries"] + 1
-            await _add_event(address, stamp)
+            await limits.add(address, stamp)
             if tries >= MAX_TRIES:
                 await raw("UPDATE member_sign_in_code SET tries = {}, used_at = {} WHERE id = {}",
                           tries, stamp, rows[0]["id"])
-                await _add_event(f"lock:{mobile}", stamp)
+                await limits.add(f"lock:{mobile}", stamp)
                 outcome = SignInLimited("locked", int(LOCK_FOR.total_seconds()))
             else:
                 await raw("UPDATE member_sign_in_code SET tries = {} WHERE id = {}",

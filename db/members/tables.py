@@ -192,15 +192,6 @@ class MemberSignInCode(Table):
     ip = Varchar(length=64, default="")
 
 
-class MemberSignInEvent(Table):
-    """Rate-limit marks: codes sent per address, wrong codes per address, and lockouts of a
-    number (`lock:+86…`)."""
-
-    id = Serial(primary_key=True)
-    key = Varchar(length=80)
-    at = Timestamptz()
-
-
 class MemberSession(Table):
     """A member signed in on the member page. Separate from staff sessions (own table, own
     cookie): neither ever grants anything to the other. Only the token's hash is stored."""

@@ -7,7 +7,7 @@ decides, and a loser of the race retries and finds the winner's row.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from db.audit.log import record
@@ -42,6 +42,10 @@ def parse_time(value: Any) -> dt.datetime:
 
 @dataclass
 class OrderInput:
+    """One order, checked: what the API (parse_order) and a spreadsheet import
+    (db/imports/rows.parse_order) both build, and what ingest_order and the import's batch
+    writer take. A file row has no currency column or items."""
+
     channel: str
     external_id: str
     mobile: str | None
@@ -50,8 +54,8 @@ class OrderInput:
     placed_at: dt.datetime
     status: str
     total_fen: int
-    currency: str
-    items: list[dict]
+    currency: str = CURRENCY
+    items: list[dict] = field(default_factory=list)
 
 
 def _parse_items(raw: Any, errors: dict) -> list[dict]:

@@ -121,36 +121,25 @@ def parse_subscription(data) -> dict:
             "auth": keys["auth"].rstrip("=")}
 
 
-async def save_subscription(user_id: int, data: dict, user_agent: str = "") -> int:
-    """Store (or take over) a device's subscription; returns its id. The same endpoint posted
-    again, by this user or another one signing in on that browser, updates the one row."""
-    sub = parse_subscription(data)
-    stamp = now()
-    async with writing():
-        rows = await raw(
-            "INSERT INTO push_subscription (\"user\", endpoint, p256dh, auth, user_agent, "
-            "created_at, failures) VALUES ({}, {}, {}, {}, {}, {}, 0) "
-            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = excluded.\"user\", member = NULL, "
-            "p256dh = excluded.p256dh, auth = excluded.auth, user_agent = excluded.user_agent, "
-            "failures = 0 RETURNING id",
-            user_id, sub["endpoint"], sub["p256dh"], sub["auth"], (user_agent or "")[:300], stamp,
-        )
-    return rows[0]["id"]
-
-
-async def save_member_subscription(member_id: int, data: dict, user_agent: str = "") -> int:
-    """A member's device (the member page's Web Push). The same endpoint saved before, by
-    staff or another member on that browser, now belongs to this member alone."""
+async def save_subscription(user_id: int | None, data: dict, user_agent: str = "", *,
+                            member_id: int | None = None) -> int:
+    """Store (or take over) a device's subscription for a staff user or, with member_id, a
+    member (the member page's Web Push); returns its id. The same endpoint posted again, by
+    anyone signing in on that browser, updates the one row, which then belongs to the new
+    owner alone."""
+    if (user_id is None) == (member_id is None):
+        raise ValueError("a subscription belongs to one staff user or one member")
     sub = parse_subscription(data)
     stamp = now()
     async with writing():
         rows = await raw(
             "INSERT INTO push_subscription (\"user\", member, endpoint, p256dh, auth, user_agent, "
-            "created_at, failures) VALUES (NULL, {}, {}, {}, {}, {}, {}, 0) "
-            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = NULL, member = excluded.member, "
-            "p256dh = excluded.p256dh, auth = excluded.auth, user_agent = excluded.user_agent, "
-            "failures = 0 RETURNING id",
-            member_id, sub["endpoint"], sub["p256dh"], sub["auth"], (user_agent or "")[:300], stamp,
+            "created_at, failures) VALUES ({}, {}, {}, {}, {}, {}, {}, 0) "
+            "ON CONFLICT (endpoint) DO UPDATE SET \"user\" = excluded.\"user\", "
+            "member = excluded.member, p256dh = excluded.p256dh, auth = excluded.auth, "
+            "user_agent = excluded.user_agent, failures = 0 RETURNING id",
+            user_id, member_id, sub["endpoint"], sub["p256dh"], sub["auth"],
+            (user_agent or "")[:300], stamp,
         )
     return rows[0]["id"]
 

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from db import limits
 from db.clock import now
-from db.engine import as_datetime, raw, writing
-from db.errors import Forbidden, NotFound, RateLimited, ValidationFailed
-from db.limits import deciding
+from db.engine import raw, writing
+from db.errors import Forbidden, NotFound, ValidationFailed
 from db.staff import passwords
-from db.staff.tables import ROLES, ApiKey, SignInAttempt, StaffSession, StaffUser, Team
+from db.staff.tables import ROLES, ApiKey, StaffSession, StaffUser, Team
 
 # Failed sign-ins allowed per window before the account or address is held back.
 ACCOUNT_LIMIT = 5
@@ -176,33 +176,21 @@ async def deactivate_by_username(username: str) -> None:
 # ---------------------------------------------------------------- sign-in
 
 
-async def _take_attempt(limits: list[tuple[str, int]]) -> list[int]:
+async def _take_attempt(limit_keys: list[tuple[str, int]]) -> list[int]:
     """Count one attempt against each (key, limit) before anything is checked, or raise
-    RateLimited when a limit is reached. Returns the attempt rows, to be let go on success.
+    RateLimited when a limit is reached. Returns the attempts, to be let go on success.
     One decision at a time per key (db.limits), so parallel guesses cannot all pass."""
     stamp = now()
-    since = stamp - LIMIT_WINDOW
-    keys = [key for key, _ in limits]
-    async with deciding(*keys):
-        for key, limit in limits:
-            rows = await raw("SELECT count(*) AS n, min(at) AS oldest FROM sign_in_attempt "
-                             "WHERE key = {} AND at > {}", key, since)
-            if rows[0]["n"] >= limit:
-                wait = int((as_datetime(rows[0]["oldest"]) + LIMIT_WINDOW - stamp).total_seconds())
-                raise RateLimited(max(wait + 1, 1))
-        ids = [(await raw("INSERT INTO sign_in_attempt (key, at) VALUES ({}, {}) RETURNING id",
-                          key, stamp))[0]["id"] for key in keys]
-        # Keep the table small: old attempts no longer count for anything.
-        await raw("DELETE FROM sign_in_attempt WHERE at < {}", stamp - LIMIT_WINDOW * 4)
+    keys = [key for key, _ in limit_keys]
+    async with limits.deciding(*keys):  # a limit reached rolls back the attempts taken
+        ids = [await limits.take(key, LIMIT_WINDOW, limit, stamp) for key, limit in limit_keys]
+        await limits.purge(stamp)
     return ids
 
 
 async def _let_go(attempts: list[int], reset_key: str) -> None:
     """A right answer: its own attempts do not count, and the account's count starts again."""
-    async with writing():
-        await SignInAttempt.delete().where(
-            SignInAttempt.id.is_in(attempts) | (SignInAttempt.key == reset_key)
-        )
+    await limits.let_go(attempts, [reset_key])
 
 
 async def authenticate(username: str, password: str, ip: str) -> Principal:

@@ -60,11 +60,3 @@ class ApiKey(Table):
     created_at = Timestamptz()
     last_used_at = Timestamptz(null=True, default=None)
     revoked = Boolean(default=False)
-
-
-class SignInAttempt(Table):
-    """Failed sign-ins, keyed by account and by address, for rate limiting across processes."""
-
-    id = Serial(primary_key=True)
-    key = Varchar(length=160, index=True)
-    at = Timestamptz(index=True)

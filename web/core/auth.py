@@ -13,7 +13,6 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from http.cookies import SimpleCookie
 
 from litestar import Request
@@ -62,12 +61,6 @@ class NotAllowed(Exception):
     pass
 
 
-@lru_cache(maxsize=4)
-def _networks(proxies: tuple[str, ...]) -> tuple:
-    # db.settings refused any entry that is not an address or network at start-up
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in proxies)
-
-
 def _address(text: str):
     try:
         return ipaddress.ip_address(text.strip())
@@ -80,7 +73,7 @@ def is_trusted_proxy(address: str) -> bool:
     only from an address in CRM_TRUSTED_PROXIES."""
     settings = get_settings()
     ip = _address(address) if settings.behind_https_proxy else None
-    return ip is not None and any(ip in net for net in _networks(settings.trusted_proxies))
+    return ip is not None and any(ip in net for net in settings.trusted_networks)
 
 
 def client_ip(scope) -> str:

@@ -19,7 +19,7 @@ from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 from jinja2_fragments import render_block
 from litestar import MediaType, Request, Response
-from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType, _utils as htmx_utils
+from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType
 
 from db.money import format_fen
 from web.core import i18n
@@ -194,9 +194,26 @@ def toast_header(message: str) -> dict[str, str]:
     return {HTMXHeaders.TRIGGER_EVENT.value: json.dumps({"crm:toast": message})}
 
 
+# litestar-htmx builds these headers only inside its response classes (Retarget, Reswap, …:
+# one header each); its builder of several at once is private (`_utils.get_headers`). A fragment
+# here is one Response that may need two, so they are set here, named by its public HTMXHeaders.
+_HTMX_RESPONSE_HEADERS = {
+    "re_target": HTMXHeaders.RE_TARGET,
+    "re_swap": HTMXHeaders.RE_SWAP,
+    "push_url": HTMXHeaders.PUSH_URL,
+}
+
+
 def htmx_headers(spec: HtmxHeaderType) -> dict[str, str]:
-    """Response headers for HTMX (re_target, re_swap, push_url, …), built by litestar-htmx."""
-    return htmx_utils.get_headers(spec)
+    """Response headers for HTMX from litestar-htmx's HtmxHeaderType keys (re_target,
+    re_swap, push_url; a toast is toast_header, a refresh or redirect its own response)."""
+    headers = {}
+    for key, value in spec.items():
+        if key not in _HTMX_RESPONSE_HEADERS:
+            raise ValueError(f"htmx_headers: {key} is not supported here")
+        if value is not None:
+            headers[_HTMX_RESPONSE_HEADERS[key].value] = "false" if value is False else str(value)
+    return headers
 
 
 def htmx_of(request: Request) -> HTMXDetails:

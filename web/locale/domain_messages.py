@@ -125,8 +125,9 @@ DOMAIN_MESSAGES = [
     N_("a manual tag cannot get a rule; make a new rule tag instead"),
     # db/demo.py (crm demo --customers)
     N_("customers must not be negative"),
-    # db/imports/ (reader.py, mapping.py, values.py, rows.py, runner.py, jobs.py): files that
-    # cannot be read, the mapping step, and per-cell errors shown in the preview
+    # db/imports/ (reader.py, mapping.py, values.py, rows.py, runner.py, customer_batch.py,
+    # order_batch.py, jobs.py): files that cannot be read, the mapping step, and per-cell
+    # errors shown in the preview
     N_("the file is empty"),
     N_("the file has no data rows under its header"),
     N_("the file is in UTF-16 or is not a text file: save it as CSV UTF-8 or as .xlsx"),

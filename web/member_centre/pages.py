@@ -20,7 +20,7 @@ from db.members import own_records, qr_card, signin
 from db.push.subscriptions import (
     member_device_count,
     remove_member_subscription,
-    save_member_subscription,
+    save_subscription,
 )
 from web.core.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
 from web.core.i18n import field_errors
@@ -341,7 +341,8 @@ async def set_consent(request: Request) -> Response:
 async def push_subscribe(request: Request) -> Response:
     member = _member(request)
     try:
-        sub_id = await save_member_subscription(member.member_id, await json_body(request), _ua(request))
+        sub_id = await save_subscription(None, await json_body(request), _ua(request),
+                                         member_id=member.member_id)
     except ValidationFailed as exc:
         return Response({"detail": "invalid input", "errors": field_errors(exc.errors)}, status_code=422)
     return Response({"id": sub_id, "devices": await member_device_count(member.member_id)},
