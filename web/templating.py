@@ -173,6 +173,21 @@ def actor_label(actor: str | None) -> str:
     return actor
 
 
+class ShopTemplate(jinja2.Template):
+    """Jinja's Template, with `{% from "x" import y %}` (no context) as cheap as it should be.
+
+    Jinja checks on every such import whether the importing render has globals the imported
+    template lacks, by a set difference over two ChainMaps of every global: about 30 µs an
+    import, and a page runs dozens (6% of Today). This app never gives a template globals of
+    its own (`get_template(name, globals=...)`), so the answer is always "none": each template
+    keeps the one module Jinja would build anyway."""
+
+    def _get_default_module(self, ctx=None):
+        if self._module is None:
+            self._module = self.make_module()
+        return self._module
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([ROOT / "web" / "templates", ROOT, ROOT / "reports"]),
@@ -182,6 +197,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    env.template_class = ShopTemplate
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html)
