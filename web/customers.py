@@ -19,6 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from db.customers import service, timeline
+from db.engine import reading
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, LIFECYCLE_STAGES
 from db.errors import ValidationFailed
 from db.followups import service as followups
@@ -83,17 +84,19 @@ def _card_context(**extra) -> dict:
 async def _full_card(request: Request, customer_id: int, **extra) -> Response:
     """The whole card, optionally with one sheet open and its form's values and errors."""
     scope = scope_of(request)
-    page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
-    page["follow_ups"] = await followups.for_customer(customer_id)
-    page["pipeline_section"] = await pipeline_board.card_section(scope, customer_id)
     from web.members import add_member_section  # it imports this module
 
-    await add_member_section(page, customer_id)
-    sheet = extra.get("sheet")
-    if sheet == "tags":
-        page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
-    if sheet == "edit":
-        page.update(await service.assignable(scope))
+    async with reading():  # every section on one connection (one transaction on PostgreSQL)
+        page = await service.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        page["follow_ups"] = await followups.for_customer(customer_id)
+        page["pipeline_section"] = await pipeline_board.card_section(  # customer_page checked it
+            scope, customer_id, customer_checked=True)
+        await add_member_section(page, customer_id)
+        sheet = extra.get("sheet")
+        if sheet == "tags":
+            page["tag_choices"] = (await service.customer_tags(scope, customer_id, True))["tag_choices"]
+        if sheet == "edit":
+            page.update(await service.assignable(scope))
     return render(request, CARD, _card_context(**{**page, **extra}))
 
 
