@@ -19,6 +19,7 @@ from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 from jinja2_fragments import render_block
 from litestar import MediaType, Request, Response
+from markupsafe import Markup
 from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType, _utils as htmx_utils
 
 from db.money import format_fen
@@ -173,6 +174,26 @@ def actor_label(actor: str | None) -> str:
     return actor
 
 
+_WORDS: dict[tuple[object, str], Markup] = {}
+
+
+@jinja2.pass_context
+def _template_gettext(__context, __string: str, **variables):
+    """Jinja's newstyle `_()` / gettext, with the same answer (translated, then Markup and `%`
+    always applied, so `%%` is how templates write %): without variables each (catalogue,
+    text) is translated and escaped once per process. A card says `_()` about 150 times and
+    Jinja's wrapper, through its `_` alias, cost 6 µs a call (1 ms of the card)."""
+    if not __context.eval_ctx.autoescape:
+        return i18n.gettext(__string) % variables
+    if variables:
+        return Markup(i18n.gettext(__string)) % variables
+    key = (i18n.current_translations(), __string)
+    words = _WORDS.get(key)
+    if words is None:
+        words = _WORDS[key] = Markup(i18n.gettext(__string)) % {}
+    return words
+
+
 class ShopTemplate(jinja2.Template):
     """Jinja's Template, with `{% from "x" import y %}` (no context) as cheap as it should be.
 
@@ -199,6 +220,7 @@ def _environment() -> jinja2.Environment:
     )
     env.template_class = ShopTemplate
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals.update(gettext=_template_gettext, _=_template_gettext)
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
