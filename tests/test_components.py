@@ -6,7 +6,7 @@ import jinja2
 import pytest
 from markupsafe import Markup
 
-from web.components import ALIAS, PATHS, avatar_html, badge_html, icon_svg, logo_svg
+from web.components import ALIAS, PATHS, avatar_html, badge_html, icon_svg, list_row_html, logo_svg
 
 # The macros as they were in components/icons.html, avatar.html and badge.html.
 OLD = """
@@ -22,6 +22,18 @@ OLD = """
 {%- for b in n.encode('utf-8') %}{% set ns.h = (ns.h * 31 + b) % 1000003 %}{% endfor -%}
 <span class="avatar avatar-{{ ns.h % 8 }}{{ ' avatar-' ~ size if size in ('sm', 'lg') }}" aria-hidden="true">{{ n[0]|upper }}</span>
 {%- endmacro -%}
+{%- macro list_row(href, title, subtitle='', meta='', avatar=None, badges=[]) -%}
+<a class="row" href="{{ href }}">
+  {%- if avatar %}{{ avatar_circle(avatar) }}{% endif %}
+  <span class="row-main">
+    <span class="row-title"><span class="row-title-text">{{ title }}</span>{% for text, tone in badges %}{{ badge(text, tone) }}{% endfor %}</span>
+    {%- if subtitle %}<span class="row-subtitle">{{ subtitle }}</span>{% endif %}
+  </span>
+  {%- if meta %}<span class="row-meta">{{ meta }}</span>{% endif %}
+  <span class="row-chevron">{{ icon('chevron-right') }}</span>
+</a>
+{%- endmacro -%}
+{%- set avatar_circle = avatar -%}
 {%- macro badge(text, tone='neutral') -%}
 <span class="badge badge-{{ tone if tone in ('neutral', 'blue', 'green', 'amber', 'red', 'purple') else 'neutral' }}">{{ text }}</span>
 {%- endmacro -%}
@@ -63,3 +75,15 @@ def test_badge(old):
         for tone in ("neutral", "blue", "green", "amber", "red", "purple", "pink", None):
             assert badge_html(text, tone) == old.badge(text, tone)
         assert badge_html(text) == old.badge(text)
+
+
+def test_list_row(old):
+    for args, kw in [
+        (("/customers/1", "王芳"), {}),
+        (("/customers/2?a=1&b=<2>", "<Li>"), {"subtitle": "138****0000 · 杭州", "meta": "昨天下单",
+                                             "avatar": "Li", "badges": [("VIP", "purple"), ("<x>", "pink")]}),
+        (("/c", Markup("<b>A</b>")), {"subtitle": "", "meta": Markup("&amp;"), "avatar": "",
+                                      "badges": []}),
+        (("/c", "B"), {"avatar": "  ", "badges": [(Markup("<i>t</i>"), "green")]}),
+    ]:
+        assert list_row_html(*args, **kw) == old.list_row(*args, **kw)

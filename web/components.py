@@ -1,6 +1,6 @@
-"""The smallest, most-called components as Python: icon, logo, avatar and badge.
+"""The smallest, most-called components as Python: icon, logo, avatar, badge and list_row.
 
-components/icons.html, avatar.html and badge.html were Jinja macros called 20 to 50 times on
+components/icons.html, avatar.html, badge.html and list_row.html were Jinja macros called 20 to 50 times on
 every page (each tab, row and chevron is an icon): a macro call costs about 20 µs, a Python
 call about 1 µs, and an icon with the same arguments is the same text every time, so it is
 built once per process. The templates still say `{% from "components/icons.html" import icon %}`:
@@ -111,3 +111,22 @@ def badge_html(text, tone="neutral") -> Markup:
     """badge(text, tone='neutral'): <span class="badge badge-TONE">."""
     tone = tone if tone in TONES else "neutral"
     return Markup(f'<span class="badge badge-{tone}">{escape(text)}</span>')
+
+
+def list_row_html(href, title, subtitle="", meta="", avatar=None, badges=()) -> Markup:
+    """list_row(href, title, subtitle='', meta='', avatar=None, badges=[]): one tappable row
+    (a list of customers draws 20 a page)."""
+    parts = [f'<a class="row" href="{escape(href)}">']
+    if avatar:
+        parts.append(avatar_html(avatar))
+    parts.append(f'  <span class="row-main">\n    <span class="row-title">'
+                 f'<span class="row-title-text">{escape(title)}</span>')
+    parts.extend(badge_html(text, tone) for text, tone in badges)
+    parts.append("</span>")
+    if subtitle:
+        parts.append(f'<span class="row-subtitle">{escape(subtitle)}</span>')
+    parts.append("  </span>")
+    if meta:
+        parts.append(f'<span class="row-meta">{escape(meta)}</span>')
+    parts.append(f'  <span class="row-chevron">{icon_svg("chevron-right")}</span>\n</a>')
+    return Markup("".join(parts))

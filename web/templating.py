@@ -24,7 +24,7 @@ from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType, _uti
 
 from db.money import format_fen
 from web import i18n
-from web.components import avatar_html, badge_html, icon_svg, logo_svg
+from web.components import avatar_html, badge_html, icon_svg, list_row_html, logo_svg
 from db.settings import ROOT, get_settings
 
 STATIC_DIR = ROOT / "static"
@@ -222,7 +222,8 @@ def _environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(gettext=_template_gettext, _=_template_gettext)
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
-                       logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html)
+                       logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
+                       list_row_html=list_row_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
                        due_label=due_label, points=points,
                        actor_label=actor_label)
