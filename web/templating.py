@@ -177,13 +177,15 @@ def actor_label(actor: str | None) -> str:
 _WORDS: dict[tuple[object, str], Markup] = {}
 
 
-@jinja2.pass_context
-def _template_gettext(__context, __string: str, **variables):
-    """Jinja's newstyle `_()` / gettext, with the same answer (translated, then Markup and `%`
-    always applied, so `%%` is how templates write %): without variables each (catalogue,
-    text) is translated and escaped once per process. A card says `_()` about 150 times and
-    Jinja's wrapper, through its `_` alias, cost 6 µs a call (1 ms of the card)."""
-    if not __context.eval_ctx.autoescape:
+# Jinja's newstyle gettext and ngettext, with the same answers (translated, then Markup and
+# `%` always applied, so `%%` is how templates write %), but cheaper: they take the eval
+# context, not the context, because Jinja copies the whole context (Context.derived) for every
+# call of a context function inside a loop or a block with variables of its own; and `_()`
+# without variables keeps each (catalogue, text) translated and escaped once per process. A
+# card says `_()` about 150 times, and Jinja's wrapper and its `_` alias cost 6 µs a call.
+@jinja2.pass_eval_context
+def _template_gettext(__eval_ctx, __string: str, **variables):
+    if not __eval_ctx.autoescape:
         return i18n.gettext(__string) % variables
     if variables:
         return Markup(i18n.gettext(__string)) % variables
@@ -192,6 +194,13 @@ def _template_gettext(__context, __string: str, **variables):
     if words is None:
         words = _WORDS[key] = Markup(i18n.gettext(__string)) % {}
     return words
+
+
+@jinja2.pass_eval_context
+def _template_ngettext(__eval_ctx, __singular: str, __plural: str, __num: int, **variables):
+    variables.setdefault("num", __num)
+    text = i18n.ngettext(__singular, __plural, __num)
+    return (Markup(text) if __eval_ctx.autoescape else text) % variables
 
 
 class ShopTemplate(jinja2.Template):
@@ -220,7 +229,7 @@ def _environment() -> jinja2.Environment:
     )
     env.template_class = ShopTemplate
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
-    env.globals.update(gettext=_template_gettext, _=_template_gettext)
+    env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
                        list_row_html=list_row_html)
