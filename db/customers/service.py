@@ -292,7 +292,9 @@ async def tags_for(customer_ids: list[int]) -> dict[int, list[dict]]:
 
 
 async def all_tags() -> list[dict]:
-    return await Tag.select(Tag.id, Tag.name, Tag.color).order_by(Tag.name).limit(500)
+    # Raw SQL: the customer list's filter reads it on every full page, and Piccolo's select
+    # cost 10% of that page to build and convert.
+    return await raw("SELECT id, name, color FROM tag ORDER BY name LIMIT 500")
 
 
 async def find_by_identity(scope: Scope, mobile: str | None, email: str | None) -> list[int]:

@@ -134,11 +134,14 @@ async def column(scope: Scope, stage: dict, *, owner_id: int | None = None,
     return _cut(await raw(sql, *a), limit)
 
 
-async def for_customer(scope: Scope, customer_id: int, *, open_only: bool = True) -> list[dict]:
+async def for_customer(scope: Scope, customer_id: int, *, open_only: bool = True,
+                       customer_checked: bool = False) -> list[dict]:
     """The customer's opportunities (open ones by default), most recently updated first, each
-    with its stage's code and name. NotFound when the scope does not allow the customer."""
+    with its stage's code and name. NotFound when the scope does not allow the customer
+    (customer_checked: the caller has just read the customer through this scope)."""
     async with reading():
-        await get_customer(scope, customer_id)
+        if not customer_checked:
+            await get_customer(scope, customer_id)
         rows = await raw(
             f"SELECT {_CARD_COLUMNS}, st.code AS stage_code, st.name AS stage_name, "
             f"st.outcome AS stage_outcome {_FROM} JOIN pipeline_stage st ON st.id = o.stage "
@@ -149,9 +152,9 @@ async def for_customer(scope: Scope, customer_id: int, *, open_only: bool = True
     return [_card(r) for r in rows]
 
 
-async def card_section(scope: Scope, customer_id: int) -> dict:
+async def card_section(scope: Scope, customer_id: int, *, customer_checked: bool = False) -> dict:
     """What web/templates/pipeline/_card_section.html needs, as the context variable
     `pipeline_section`: the customer's id, open opportunities and their total."""
-    rows = await for_customer(scope, customer_id)
+    rows = await for_customer(scope, customer_id, customer_checked=customer_checked)
     return {"customer_id": customer_id, "opportunities": rows,
             "open_amount_fen": sum(r["amount_fen"] for r in rows)}

@@ -18,7 +18,7 @@ import pyotp
 
 from db import limits
 from db.clock import now
-from db.engine import raw, writing
+from db.engine import as_datetime, raw, writing
 from db.errors import Forbidden, NotFound, ValidationFailed
 from db.staff import passwords
 from db.staff.tables import ROLES, ApiKey, StaffSession, StaffUser, Team
@@ -252,21 +252,27 @@ async def end_session(token: str) -> None:
         await StaffSession.delete().where(StaffSession.token_hash == _sha256(token))
 
 
+_SESSION_SQL = (
+    'SELECT s.id, s.csrf_token, s.pending, s.created_at, s.last_seen_at, u.id AS "user.id", '
+    'u.username AS "user.username", u.display_name AS "user.display_name", u.role AS "user.role", '
+    'u.team AS "user.team", u.locale AS "user.locale", u.timezone AS "user.timezone", '
+    'u.totp_enabled AS "user.totp_enabled", u.is_active AS "user.is_active" '
+    'FROM staff_session s JOIN staff_user u ON u.id = s."user" WHERE s.token_hash = {}')
+
+
 async def load_session(token: str, idle: timedelta, absolute: timedelta) -> ActiveSession | None:
     """The live session for a cookie token, or None. Expired sessions are deleted."""
     if not token or len(token) > 100:
         return None
-    rows = await StaffSession.select(
-        StaffSession.id,
-        StaffSession.csrf_token,
-        StaffSession.pending,
-        StaffSession.created_at,
-        StaffSession.last_seen_at,
-        *StaffSession.user.all_columns(),
-    ).where(StaffSession.token_hash == _sha256(token))
+    # Raw SQL: this runs on every request, and Piccolo's joined select cost 0.7 ms to build
+    # and convert (the statement itself is an index lookup of 0.02 ms).
+    rows = await raw(_SESSION_SQL, _sha256(token))
     if not rows:
         return None
     row = rows[0]
+    row["created_at"] = as_datetime(row["created_at"])
+    row["last_seen_at"] = as_datetime(row["last_seen_at"])
+    row["user.totp_enabled"] = bool(row["user.totp_enabled"])
     stamp = now()
     expired = stamp - row["last_seen_at"] > idle or stamp - row["created_at"] > absolute
     if expired or not row["user.is_active"]:

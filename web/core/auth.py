@@ -23,6 +23,7 @@ from litestar.plugins.htmx import HTMXDetails
 
 from db.customers.scope import Scope
 from db.actor import Actor
+from db.engine import reading
 from db.staff import accounts
 from web.core import i18n
 from db.settings import get_settings
@@ -160,6 +161,23 @@ class AuthMiddleware:
     def __init__(self, app):
         self.app = app
 
+    @staticmethod
+    def _language(scope, state, user, settings) -> None:
+        lang = i18n.choose(getattr(user, "locale", None), _header(scope, b"accept-language"))
+        state["lang"] = lang
+        i18n.activate(lang)
+        i18n.activate_zone(getattr(user, "timezone", None), settings.timezone)
+
+    async def _badge(self, scope, state, session, settings) -> None:
+        """The language and zone of a signed-in staff member, and the Today tab's badge
+        (overdue + due today) on every page they open."""
+        self._language(scope, state, session.user, settings)
+        if not session.pending and _wants_page(scope):
+            from db.followups.service import badge_count
+
+            state["badge_counts"] = {"today": await badge_count(session.user.id,
+                                                                i18n.current_zone())}
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
@@ -191,15 +209,17 @@ class AuthMiddleware:
         else:
             # Staff pages never read the member cookie (it is not even sent outside /m).
             cookies = request_cookies(scope)
-            session = await accounts.load_session(
-                cookies.get(SESSION_COOKIE, ""),
-                idle=timedelta(minutes=settings.session_idle_minutes),
-                absolute=timedelta(hours=settings.session_max_hours),
-            )
-            if session:
-                scope["auth"] = session
-                scope["user"] = session.user
-                state["csrf_token"] = session.csrf_token
+            async with reading():  # the session and the Today badge on one connection
+                session = await accounts.load_session(
+                    cookies.get(SESSION_COOKIE, ""),
+                    idle=timedelta(minutes=settings.session_idle_minutes),
+                    absolute=timedelta(hours=settings.session_max_hours),
+                )
+                if session:
+                    scope["auth"] = session
+                    scope["user"] = session.user
+                    state["csrf_token"] = session.csrf_token
+                    await self._badge(scope, state, session, settings)
         if cookies is not None and "csrf_token" not in state:
             anon = cookies.get(ANON_COOKIE, "")
             if (len(anon) < 20 or len(anon) > 64) and scope["path"] not in NO_COOKIE_PATHS:
@@ -207,15 +227,8 @@ class AuthMiddleware:
                 set_cookie = cookie_header(ANON_COOKIE, anon, None)
             state["csrf_token"] = _anon_csrf(anon)
         user = scope["user"]
-        lang = i18n.choose(getattr(user, "locale", None), _header(scope, b"accept-language"))
-        state["lang"] = lang
-        i18n.activate(lang)
-        i18n.activate_zone(getattr(user, "timezone", None), settings.timezone)
-        if scope["auth"] is not None and not scope["auth"].pending and _wants_page(scope):
-            # The Today tab's badge (overdue + due today) on every page a person opens.
-            from db.followups.service import badge_count
-
-            state["badge_counts"] = {"today": await badge_count(user.id, i18n.current_zone())}
+        if scope["auth"] is None:
+            self._language(scope, state, user, settings)
 
         async def send_wrapper(message):
             if set_cookie and message["type"] == "http.response.start":

@@ -79,6 +79,11 @@ def gettext(message: str) -> str:
     return _current.get().gettext(message)
 
 
+def current_translations() -> _gettext.NullTranslations:
+    """The catalogue gettext() reads now (a key for caches of translated words)."""
+    return _current.get()
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.get().ngettext(singular, plural, n)
 

@@ -70,6 +70,22 @@ def _is_https(scope) -> bool:
     return False
 
 
+_FIXED = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+          (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin"),
+          (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"))
+
+
+def _set_fixed(headers: MutableScopeHeaders, message) -> None:
+    """The headers every answer carries, replacing any the app set (as `headers[k] = v`
+    does), appended in one go when it set none of them (the usual case: 8 searches less)."""
+    present = {key.lower() for key, _ in message.get("headers", ())}
+    for key, value in _FIXED:
+        if key in present:
+            headers[key.decode()] = value.decode()
+        else:
+            headers.headers.append((key, value))
+
+
 class SecurityMiddleware:
     def __init__(self, app):
         self.app = app
@@ -89,11 +105,7 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = MutableScopeHeaders.from_message(message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "same-origin"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+                _set_fixed(headers, message)
                 if path.startswith("/api/docs"):
                     # The API reference (no personal data) is a web component that styles itself.
                     headers["Content-Security-Policy"] = DOCS_CSP
@@ -114,7 +126,8 @@ class SecurityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if not path.startswith("/static/") and path != "/healthz":
+            if (not path.startswith("/static/") and path != "/healthz"
+                    and log.isEnabledFor(logging.INFO)):
                 user = scope.get("user")
                 log.info(
                     json.dumps(

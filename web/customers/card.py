@@ -24,6 +24,7 @@ from litestar import MediaType, Request, Response
 from db.customers import card as card_reads
 from db.customers import service
 from db.customers.scope import Scope
+from db.engine import reading
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES
 from db.followups import interactions
 from db.followups import service as followups
@@ -48,8 +49,9 @@ class Section:
 SECTIONS = (
     Section("follow_ups", CARD, ("follow_ups",),
             lambda scope, customer_id: followups.for_customer(customer_id)),
-    Section("pipeline_section", "pipeline/_card_section.html", (),
-            pipeline_board.card_section),
+    Section("pipeline_section", "pipeline/_card_section.html", (),  # customer_page checked it
+            lambda scope, customer_id: pipeline_board.card_section(
+                scope, customer_id, customer_checked=True)),
     Section("member_section", member_section.TEMPLATE, member_section.BLOCKS,
             lambda scope, customer_id: member_section.read(customer_id)),
 )
@@ -96,10 +98,11 @@ def _with_section(page: dict, key: str, data: object) -> None:
 async def page(request: Request, customer_id: int, keys: tuple[str, ...] | None = None) -> dict:
     """The customer's part of the card and its sections (all, or those in `keys`)."""
     scope = scope_of(request)
-    found = await card_reads.customer_page(scope, customer_id, request.scope["auth"].user.id)
-    for s in SECTIONS:
-        if keys is None or s.key in keys:
-            _with_section(found, s.key, await s.read(scope, customer_id))
+    async with reading():  # every section on one connection (one transaction on PostgreSQL)
+        found = await card_reads.customer_page(scope, customer_id, request.scope["auth"].user.id)
+        for s in SECTIONS:
+            if keys is None or s.key in keys:
+                _with_section(found, s.key, await s.read(scope, customer_id))
     return found
 
 

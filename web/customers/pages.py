@@ -20,6 +20,7 @@ from db.customers import card as card_reads
 from db.customers import profile, search, service, tags, timeline
 from db.followups import interactions
 from db.customers.tables import LIFECYCLE_STAGES
+from db.engine import reading
 from db.errors import ValidationFailed
 from web.core.auth import actor_of, scope_of, staff_required
 from web.core.i18n import current_zone, field_errors
@@ -59,8 +60,10 @@ class CustomerController(Controller):
         q = search.clean_query(q)
         tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
-        rows, next_cursor = await search.search_customers(
-            scope_of(request), q, tag_id, before_id, lifecycle=stage)
+        async with reading():  # the rows and the filter's tags on one connection
+            rows, next_cursor = await search.search_customers(
+                scope_of(request), q, tag_id, before_id, lifecycle=stage)
+            tags = None if is_fragment_request(request) else await service.all_tags()
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
         params = {k: v for k, v in {"q": q, "tag": tag_id, "lifecycle": stage}.items() if v}
@@ -71,8 +74,8 @@ class CustomerController(Controller):
             "rows": rows, "more_url": more_url,
             "short_digits": q.strip().isdigit() and len(q.strip()) < 4,
         }
-        if not is_fragment_request(request):  # the filters are outside the HTMX blocks
-            context["tags"] = await service.all_tags()
+        if tags is not None:  # the filters are outside the HTMX blocks
+            context["tags"] = tags
         block = "rows" if before_id else "results"
         return render(request, "customers/list.html", context, block=block)
 

@@ -1,0 +1,132 @@
+"""The smallest, most-called components as Python: icon, logo, avatar, badge and list_row.
+
+components/icons.html, avatar.html, badge.html and list_row.html were Jinja macros called 20 to 50 times on
+every page (each tab, row and chevron is an icon): a macro call costs about 20 µs, a Python
+call about 1 µs, and an icon with the same arguments is the same text every time, so it is
+built once per process. The templates still say `{% from "components/icons.html" import icon %}`:
+those files now hand these functions out (`{% set icon = icon_svg %}`), so no template changed.
+The HTML is byte for byte what the macros wrote (tests/test_components.py compares them).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from markupsafe import Markup, escape
+
+# 24px stroke icons drawn for this app: their names and the uses are in components/icons.html.
+PATHS = {
+    "home": '<path d="M3.5 10.5 12 3.5l8.5 7"/><path d="M5.5 9v10.5a1 1 0 0 0 1 1H10v-6h4v6h3.5a1 1 0 0 0 1-1V9"/>',
+    "today": '<rect x="3.5" y="5" width="17" height="15.5" rx="2.5"/><path d="M3.5 10h17M8 3v4M16 3v4"/><path d="m9 15.2 2.1 2.1 4-4.1"/>',
+    "users": '<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c.6-3.6 3.1-5.5 6.5-5.5s5.9 1.9 6.5 5.5"/><path d="M15.5 4.8a3.5 3.5 0 0 1 0 6.4M18 14.8c2 .8 3.1 2.5 3.5 5.2"/>',
+    "qr": '<rect x="3.5" y="3.5" width="7" height="7" rx="1.2"/><rect x="13.5" y="3.5" width="7" height="7" rx="1.2"/><rect x="3.5" y="13.5" width="7" height="7" rx="1.2"/><path d="M13.5 13.5h3v3M20.5 13.5v.01M13.5 20.5h3M20.5 17.5v3h-1"/>',
+    "scan": '<path d="M3.5 8V5.5a2 2 0 0 1 2-2H8M16 3.5h2.5a2 2 0 0 1 2 2V8M20.5 16v2.5a2 2 0 0 1-2 2H16M8 20.5H5.5a2 2 0 0 1-2-2V16M3.5 12h17"/>',
+    "headset": '<path d="M4 15v-3a8 8 0 0 1 16 0v3"/><rect x="3" y="14" width="4.5" height="6" rx="1.5"/><rect x="16.5" y="14" width="4.5" height="6" rx="1.5"/>',
+    "star": '<path d="m12 3.5 2.6 5.3 5.8.8-4.2 4.1 1 5.8L12 16.8l-5.2 2.7 1-5.8-4.2-4.1 5.8-.8z"/>',
+    "megaphone": '<path d="M3.5 10.5v3a1 1 0 0 0 1 1H7l9 5v-15l-9 5H4.5a1 1 0 0 0-1 1z"/><path d="M19.5 9.5a3.5 3.5 0 0 1 0 5"/><path d="m7.5 14.5 1.4 5.5h2.6"/>',
+    "more": '<rect x="4" y="4" width="6.5" height="6.5" rx="1.8"/><rect x="13.5" y="4" width="6.5" height="6.5" rx="1.8"/><rect x="4" y="13.5" width="6.5" height="6.5" rx="1.8"/><rect x="13.5" y="13.5" width="6.5" height="6.5" rx="1.8"/>',
+    "menu": '<path d="M4 6.5h16M4 12h16M4 17.5h16"/>',
+    "search": '<circle cx="11" cy="11" r="6.5"/><path d="m20 20-4.2-4.2"/>',
+    "phone": '<path d="M5.2 3.8h3.2l1.6 4.4-2.1 1.3a11.5 11.5 0 0 0 6.6 6.6l1.3-2.1 4.4 1.6v3.2a1.7 1.7 0 0 1-1.8 1.7A16.6 16.6 0 0 1 3.5 5.6a1.7 1.7 0 0 1 1.7-1.8z"/>',
+    "message": '<path d="M20 15a2 2 0 0 1-2 2H8.5L4 20.5V6a2 2 0 0 1 2-2h12a2 2 0 0 1 2 2z"/><path d="M8.5 9h7M8.5 12.5h4.5"/>',
+    "plus": '<path d="M12 5v14M5 12h14"/>',
+    "chevron-right": '<path d="m9.5 5.5 6.5 6.5-6.5 6.5"/>',
+    "chevron-left": '<path d="M14.5 5.5 8 12l6.5 6.5"/>',
+    "close": '<path d="M6.5 6.5l11 11M17.5 6.5l-11 11"/>',
+    "check": '<path d="m4.5 12.5 5 5 10-11"/>',
+    "tag": '<path d="M3.5 12.2V4.5a1 1 0 0 1 1-1h7.7a1 1 0 0 1 .7.3l7.8 7.8a1.2 1.2 0 0 1 0 1.7l-7.5 7.5a1.2 1.2 0 0 1-1.7 0l-7.7-7.8a1 1 0 0 1-.3-.8z"/><circle cx="8.3" cy="8.3" r="1.5"/>',
+    "repeat": '<path d="M4.5 11V9.5a3 3 0 0 1 3-3h11"/><path d="m15.5 3.5 3 3-3 3"/><path d="M19.5 13v1.5a3 3 0 0 1-3 3h-11"/><path d="m8.5 20.5-3-3 3-3"/>',
+    "clock": '<circle cx="12" cy="12" r="8.5"/><path d="M12 7.5V12l3 2"/>',
+    "logout": '<path d="M10 4H6.5A1.5 1.5 0 0 0 5 5.5v13A1.5 1.5 0 0 0 6.5 20H10"/><path d="m15 7.5 4.5 4.5-4.5 4.5M19.5 12H9.5"/>',
+    "copy": '<rect x="8.5" y="8.5" width="12" height="12" rx="2"/><path d="M15.5 5.5V5a1.5 1.5 0 0 0-1.5-1.5H5A1.5 1.5 0 0 0 3.5 5v9A1.5 1.5 0 0 0 5 15.5h.5"/>',
+    "filter": '<path d="M4 6h16M7 12h10M10 18h4"/>',
+    "user": '<circle cx="12" cy="8" r="4"/><path d="M4.5 20.5c.8-4 3.8-6 7.5-6s6.7 2 7.5 6"/>',
+    "shield": '<path d="M12 3.5 19 6v5.5c0 4.5-3 7.8-7 9-4-1.2-7-4.5-7-9V6z"/><path d="m9 12 2.1 2.1L15 10.2"/>',
+    "inbox": '<path d="M4 13.5 6.3 5.7a1 1 0 0 1 1-.7h9.4a1 1 0 0 1 1 .7l2.3 7.8V19a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1z"/><path d="M4 13.5h4.5l1.2 2.5h4.6l1.2-2.5H20"/>',
+    "alert": '<path d="M10.3 4.2 2.8 17.5A2 2 0 0 0 4.5 20.5h15a2 2 0 0 0 1.7-3L13.7 4.2a2 2 0 0 0-3.4 0z"/><path d="M12 9.5v4M12 17v.1"/>',
+    "info": '<circle cx="12" cy="12" r="8.5"/><path d="M12 11v5.5M12 7.8v.1"/>',
+    "calendar": '<rect x="3.5" y="5" width="17" height="15.5" rx="2.5"/><path d="M3.5 10h17M8 3v4M16 3v4"/>',
+    "edit": '<path d="M4.5 19.5V16L15.6 4.9a2 2 0 0 1 2.8 0l.7.7a2 2 0 0 1 0 2.8L8 19.5z"/><path d="m13.5 7 3.5 3.5"/>',
+    "trash": '<path d="M4.5 6.5h15M9.5 6.5v-2h5v2M6.5 6.5l.9 12.6a1.5 1.5 0 0 0 1.5 1.4h6.2a1.5 1.5 0 0 0 1.5-1.4l.9-12.6"/>',
+    "download": '<path d="M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14"/>',
+    "upload": '<path d="M12 15.5v-11M7.5 9 12 4.5 16.5 9M5 19.5h14"/>',
+    "chart": '<path d="M4 20h16M7 16.5v-4M12 16.5v-9M17 16.5v-6"/>',
+    "wifi-off": '<path d="M2.5 9a14.5 14.5 0 0 1 19 0M5.5 12.5a10 10 0 0 1 13 0M8.7 15.9a5 5 0 0 1 6.6 0M12 19.5h.01"/><path d="m4 4 16 16"/>',
+    "note": '<path d="M6 3.5h8.5L19 8v11.5a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-15a1 1 0 0 1 1-1z"/><path d="M14 3.5V8h5M8.5 12.5h7M8.5 16h5"/>',
+    "bag": '<path d="M5.5 8h13l-1 11.5a1 1 0 0 1-1 .9h-9a1 1 0 0 1-1-.9z"/><path d="M9 10.5V7a3 3 0 0 1 6 0v3.5"/>',
+    "merge": '<circle cx="6.5" cy="5.5" r="2"/><circle cx="6.5" cy="18.5" r="2"/><circle cx="17.5" cy="12" r="2"/><path d="M6.5 7.5v9M6.5 9.5c0 2.5 2 2.5 4.5 2.5h4.5"/>',
+    "bell": '<path d="M6 16.5V11a6 6 0 0 1 12 0v5.5l1.5 2h-15z"/><path d="M10 20.5a2 2 0 0 0 4 0"/>',
+    "sparkle": '<path d="M12 4.5l1.6 4.4 4.4 1.6-4.4 1.6-1.6 4.4-1.6-4.4-4.4-1.6 4.4-1.6z"/><path d="M18.5 15.5l.6 1.6 1.6.6-1.6.6-.6 1.6-.6-1.6-1.6-.6 1.6-.6z"/>',
+}
+ALIAS = {"customers": "users", "members": "star", "campaigns": "megaphone", "x": "close"}
+_SVG = ('<svg class="icon{cls}" viewBox="0 0 24 24" width="24" height="24" fill="none" '
+        'stroke="currentColor" stroke-width="1.8" stroke-linecap="round" '
+        'stroke-linejoin="round" {aria}>{paths}</svg>')
+
+
+@lru_cache(maxsize=512)
+def _icon(name: str, label: str, cls: str) -> Markup:
+    aria = (f'role="img" aria-label="{escape(label)}"' if label
+            else 'aria-hidden="true" focusable="false"')
+    paths = PATHS.get(ALIAS.get(name, name), PATHS["info"])
+    return Markup(_SVG.format(cls=escape(" " + cls) if cls else "", aria=aria, paths=paths))
+
+
+def icon_svg(name, label=None, cls="") -> Markup:
+    """icon(name, label=None, cls=''): decorative without a label, role="img" with one."""
+    label, cls = label or "", cls or ""
+    if type(name) is str and type(label) is str and type(cls) is str:
+        return _icon(name, label, cls)
+    return _icon.__wrapped__(str(name), label, cls)  # Markup or other values: not cached
+
+
+@lru_cache(maxsize=8)
+def logo_svg(size=32) -> Markup:
+    """logo(size=32): the brand mark (decorative)."""
+    size = escape(size)
+    return Markup(f'<svg class="logo" viewBox="0 0 64 64" width="{size}" height="{size}" '
+                  'aria-hidden="true" focusable="false"><rect width="64" height="64" rx="15" '
+                  'fill="#4F46E5"/><path d="M41.6 20.5A15 15 0 1 0 41.6 43.5" fill="none" '
+                  'stroke="#fff" stroke-width="7" stroke-linecap="round"/><circle cx="45" '
+                  'cy="32" r="4.5" fill="#fff"/></svg>')
+
+
+def avatar_html(name, size="md") -> Markup:
+    """avatar(name, size='md'): the first character, upper-cased, on one of 8 colours picked
+    from the name's UTF-8 bytes."""
+    name = name or ""
+    text = (name if isinstance(name, str) else str(name)).strip() or "?"  # Markup stays Markup
+    h = 7
+    for b in text.encode("utf-8"):
+        h = (h * 31 + b) % 1000003
+    extra = f" avatar-{size}" if size in ("sm", "lg") else ""
+    return Markup(f'<span class="avatar avatar-{h % 8}{extra}" aria-hidden="true">'
+                  f'{escape(text[0].upper())}</span>')
+
+
+TONES = ("neutral", "blue", "green", "amber", "red", "purple")
+
+
+def badge_html(text, tone="neutral") -> Markup:
+    """badge(text, tone='neutral'): <span class="badge badge-TONE">."""
+    tone = tone if tone in TONES else "neutral"
+    return Markup(f'<span class="badge badge-{tone}">{escape(text)}</span>')
+
+
+def list_row_html(href, title, subtitle="", meta="", avatar=None, badges=()) -> Markup:
+    """list_row(href, title, subtitle='', meta='', avatar=None, badges=[]): one tappable row
+    (a list of customers draws 20 a page)."""
+    parts = [f'<a class="row" href="{escape(href)}">']
+    if avatar:
+        parts.append(avatar_html(avatar))
+    parts.append(f'  <span class="row-main">\n    <span class="row-title">'
+                 f'<span class="row-title-text">{escape(title)}</span>')
+    parts.extend(badge_html(text, tone) for text, tone in badges)
+    parts.append("</span>")
+    if subtitle:
+        parts.append(f'<span class="row-subtitle">{escape(subtitle)}</span>')
+    parts.append("  </span>")
+    if meta:
+        parts.append(f'<span class="row-meta">{escape(meta)}</span>')
+    parts.append(f'  <span class="row-chevron">{icon_svg("chevron-right")}</span>\n</a>')
+    return Markup("".join(parts))
