@@ -14,6 +14,7 @@ from db.followups import service as followups
 from db.settings import get_settings
 from web.api.base import ApiController
 from web.core.auth import actor_of, scope_of
+from db.followups import reminders
 
 
 class FollowUpIn(msgspec.Struct, kw_only=True):
@@ -59,7 +60,7 @@ class FollowUpsApi(ApiController):
             raise ValidationFailed(errors)
         follow_up_id = await followups.create(scope_of(request), values, actor_of(request),
                                               source="api", assignee_ref=data.assignee or "")
-        wake_reminders()
+        reminders.wake()  # a reminder already due goes out now, not at the next poll
         row = await followups.get(scope_of(request), follow_up_id)
         return Response(followups.as_json(row), status_code=201)
 
@@ -99,15 +100,8 @@ class FollowUpsApi(ApiController):
             if errors:
                 raise ValidationFailed(errors)
             await followups.update(scope, follow_up_id, values, actor)
-        wake_reminders()
+        reminders.wake()  # a reminder already due goes out now, not at the next poll
         return followups.as_json(await followups.get(scope, follow_up_id))
-
-
-def wake_reminders() -> None:
-    """A reminder already due goes out now, not at the next poll (this process's loop)."""
-    from db.followups.reminders import wake
-
-    wake()
 
 
 def _next_follow_up(data: dict) -> followups.NextFollowUp:

@@ -26,6 +26,8 @@ from db.actor import Actor
 from db.staff import accounts
 from web.core import i18n
 from db.settings import get_settings
+from db.members.signin import load_session as load_member_session
+from db.followups.service import badge_count
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
@@ -177,8 +179,6 @@ class AuthMiddleware:
                     scope["user"] = ApiClient(name)
         elif is_member_path(scope["path"]):
             # Only the member cookie counts here: a staff session opens nothing under /m/.
-            from db.members.signin import load_session as load_member_session
-
             cookies = request_cookies(scope)
             member = await load_member_session(
                 cookies.get(MEMBER_COOKIE, ""),
@@ -213,8 +213,6 @@ class AuthMiddleware:
         i18n.activate_zone(getattr(user, "timezone", None), settings.timezone)
         if scope["auth"] is not None and not scope["auth"].pending and _wants_page(scope):
             # The Today tab's badge (overdue + due today) on every page a person opens.
-            from db.followups.service import badge_count
-
             state["badge_counts"] = {"today": await badge_count(user.id, i18n.current_zone())}
 
         async def send_wrapper(message):
