@@ -14,14 +14,12 @@ import sqlite3
 import threading
 import time
 from contextlib import asynccontextmanager, closing
-from typing import TYPE_CHECKING
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
-if TYPE_CHECKING:
-    from db.settings import Settings
+from db.settings import Settings
 
 BUSY_TIMEOUT_S = 15
 
@@ -82,7 +80,7 @@ class ShopSQLiteEngine(SQLiteEngine):
             return await cursor.fetchall()
 
 
-def make_engine(settings: "Settings") -> Engine:
+def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         path = settings.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """The members catalogue (tiers, rewards, coupon types) and the points settings: the rules in
-db/members/catalogue.py, the audit trail, and who may open and change the settings pages."""
+db/members/catalogue/, the audit trail, and who may open and change the settings pages."""
 
 from __future__ import annotations
 

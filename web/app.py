@@ -43,6 +43,8 @@ from web.members.settings import MemberSettingsController
 from web.pipeline.pages import PipelineController, PipelineSettingsController
 from web.push import pages as push
 from web.staff import account, menu
+from db.jobs import kinds, queue
+from web.followups.reminders import compose_digest, compose_reminder
 
 
 def _configure_logging(level: str) -> None:
@@ -73,9 +75,6 @@ async def _database(app: Litestar):
 async def _background(app: Litestar):
     """The one background loop of this process: the job worker (db/jobs) for the kinds this
     process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
-    from db.jobs import kinds, queue
-    from web.followups.reminders import compose_digest, compose_reminder
-
     runs = kinds.install(compose_reminder, compose_digest)
     try:
         await kinds.schedule(runs)

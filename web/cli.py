@@ -1,4 +1,9 @@
-"""The `crm` command: migrate, serve, demo, user, apikey, doctor."""
+"""The `crm` command: migrate, serve, demo, user, apikey, doctor.
+
+Settings, errors and the VAPID keys are imported at the top (they are light). What loads
+Piccolo, the tables or a domain (about a second) is imported inside the command that uses it,
+so `crm --help` and `crm serve` (whose workers import the app themselves) start at once.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ from pathlib import Path
 
 import click
 
+from db.errors import NotFound, ValidationFailed
+from db.push.vapid import ensure_vapid_keys
+from db.settings import get_settings
+
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
@@ -21,6 +30,7 @@ def _run(coro):
 async def _migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.engine import engine
 
     eng = engine()
@@ -53,9 +63,6 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the app (granian, several worker processes when asked)."""
     from granian import Granian
     from granian.constants import Interfaces
-
-    from db.settings import get_settings
-    from db.push.vapid import ensure_vapid_keys
 
     _run(_migrate())  # before any worker starts, so workers never race to migrate
     settings = get_settings()
@@ -93,8 +100,6 @@ def _mark_demo_install() -> bool:
 def _base_url() -> str:
     """Where the shop's server is reached: CRM_BASE_URL, else this machine on `crm serve`'s
     port (CRM_PORT, 8000 by default)."""
-    from db.settings import get_settings
-
     port = os.environ.get("CRM_PORT", "").strip() or "8000"
     return get_settings().base_url or f"http://127.0.0.1:{port}"
 
@@ -113,12 +118,10 @@ def demo(customers: int, seed: int, order_scale: float, points_entries: int | No
     Marks the install as a trial in .env (demo notice, two-factor optional). Run again, it
     loads nothing more and gives the `admin` account a new password.
     """
-    from db.settings import get_settings
-    from db.push.vapid import ensure_vapid_keys
-
     _mark_demo_install()
     _run(_migrate())
     ensure_vapid_keys(get_settings().data_dir)
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.demo import load_demo
 
     bars: dict[str, click.progressbar] = {}
@@ -160,6 +163,7 @@ def demo(customers: int, seed: int, order_scale: float, points_entries: int | No
 async def _sample_member_mobile() -> str | None:
     """A demo member with points to show on the member page (a silver one, so there is a
     next tier to reach)."""
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.engine import raw
 
     rows = await raw("SELECT c.mobile FROM member m JOIN customer c ON c.id = m.customer "
@@ -180,7 +184,7 @@ def user() -> None:
 @click.option("--team", default=None)
 def user_create(username: str, password: str, role: str, team: str | None) -> None:
     """Create a staff account."""
-    from db.errors import ValidationFailed
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.staff.accounts import create_user
 
     try:
@@ -194,7 +198,7 @@ def user_create(username: str, password: str, role: str, team: str | None) -> No
 @click.argument("username")
 def user_deactivate(username: str) -> None:
     """Stop a staff account from signing in and end all of its sessions."""
-    from db.errors import NotFound
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.staff.accounts import deactivate_by_username
 
     try:
@@ -213,7 +217,7 @@ def apikey() -> None:
 @click.argument("name")
 def apikey_create(name: str) -> None:
     """Create an API key; the key is the last line printed (it is stored hashed)."""
-    from db.errors import ValidationFailed
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.staff.accounts import create_api_key
 
     try:
@@ -233,8 +237,8 @@ def member() -> None:
 @click.argument("mobile")
 def member_login_link(mobile: str) -> None:
     """Print a one-time sign-in link to the member page for this member (15 minutes)."""
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.audit.log import record
-    from db.errors import NotFound, ValidationFailed
     from db.members import signin
 
     async def make() -> str:
@@ -257,6 +261,7 @@ def member_login_link(mobile: str) -> None:
 def recompute() -> None:
     """Recompute every customer's figures, lifecycle stage, RFM and rule tags now
     (the app also does this every night at CRM_NIGHTLY_AT)."""
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.customers.lifecycle import recompute_all
 
     result = _run(recompute_all())
@@ -266,6 +271,7 @@ def recompute() -> None:
 @main.command()
 def doctor() -> None:
     """Check the database, migrations, PDF fonts, VAPID keys and settings."""
+    # lazy: loads Piccolo and the tables (see the module doc)
     from web.doctor import run_checks
 
     problems = _run(run_checks(click.echo))
@@ -286,7 +292,7 @@ def import_file(kind: str, file: Path, mapping: str | None, channel: str) -> Non
     """
     import json
 
-    from db.errors import ValidationFailed
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.imports.jobs import import_file as run_import
 
     overrides = None
@@ -318,6 +324,7 @@ def import_file(kind: str, file: Path, mapping: str | None, channel: str) -> Non
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def samples(folder: Path) -> None:
     """Write sample files to try the import with: 客户.xlsx, 订单.xlsx and a GB18030 CSV."""
+    # lazy: loads Piccolo and the tables (see the module doc)
     from db.imports.samples import write_samples
 
     for path in _run(write_samples(folder)):

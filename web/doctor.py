@@ -8,6 +8,7 @@ import subprocess
 
 from db.settings import get_settings
 from db.push.vapid import key_path, load
+from db.engine import raw
 
 
 async def run_checks(say) -> list[str]:
@@ -34,7 +35,6 @@ async def run_checks(say) -> list[str]:
     if not settings.cookie_secure:
         say("  warn  cookies are sent over plain http (CRM_COOKIE_SECURE=0); serve https")
 
-    from db.engine import raw
 
     try:
         await raw("SELECT 1")

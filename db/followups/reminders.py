@@ -91,7 +91,7 @@ async def queue_digests(compose: Compose, default_tz: str) -> int:
     )
     sent = 0
     for person in people:
-        tz = _zone(person["timezone"] or default_tz)
+        tz = zone_named(person["timezone"] or default_tz)
         local = at.astimezone(tz)
         day = local.date().isoformat()
         if person["last_sent_on"] == day or local.strftime("%H:%M") < person["digest_at"]:
@@ -118,7 +118,8 @@ async def queue_digests(compose: Compose, default_tz: str) -> int:
     return sent
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_named(name: str) -> ZoneInfo:
+    """The time zone of that name; the shop default's for a name this system does not know."""
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError):

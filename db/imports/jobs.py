@@ -34,6 +34,8 @@ from db.imports.batch import Counts, Importer
 from db.imports.runner import process_file
 from db.imports.tables import IMPORT_KINDS, ImportJob
 from db.orders.tables import CHANNELS
+from db.customers.fields import list_fields
+from db.jobs.queue import enqueue
 
 log = logging.getLogger("crm.imports")
 
@@ -68,8 +70,6 @@ async def _inspect(path: Path, filename: str) -> reader.FileInfo:
 
 
 async def custom_fields() -> list[dict]:
-    from db.customers.fields import list_fields
-
     return await list_fields()
 
 
@@ -129,16 +129,7 @@ def headers_of(job: dict) -> list[str]:
     has its file's first row read)."""
     if job.get("headers"):
         return job["headers"]
-    path = Path(job["path"])
-    rows = (reader._xlsx_rows(path) if job["file_format"] == "xlsx"
-            else reader._csv_rows(path, job["encoding"]))
-    try:
-        for row in rows:
-            if not reader._is_blank(row):
-                return reader._headers(row)
-    finally:
-        rows.close()
-    return []
+    return reader.first_header(Path(job["path"]), job["file_format"], job["encoding"])
 
 
 def sample_rows(job: dict) -> list[list]:
@@ -243,8 +234,6 @@ async def start_job(job: dict) -> bool:
 
 async def start_in_background(job: dict) -> bool:
     """uploaded -> running and an `import.run` job queued, in one transaction (once)."""
-    from db.jobs.queue import enqueue
-
     async with writing():
         if not await start_job(job):
             return False

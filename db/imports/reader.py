@@ -210,6 +210,18 @@ def iter_rows(path: Path, file_format: str, encoding: str) -> Iterator[list]:
         yield [cell[:MAX_CELL] if isinstance(cell, str) else cell for cell in row]
 
 
+def first_header(path: Path, file_format: str, encoding: str) -> list[str]:
+    """The column names in the file's first non-blank row ([] for a file without one)."""
+    rows = _xlsx_rows(path) if file_format == "xlsx" else _csv_rows(path, encoding)
+    try:
+        for row in rows:
+            if not _is_blank(row):
+                return _headers(row)
+    finally:
+        rows.close()
+    return []
+
+
 def _headers(row: list) -> list[str]:
     headers, seen = [], set()
     for i, cell in enumerate(row):

@@ -15,6 +15,7 @@ from db.customers import identity
 from db.imports import values
 from db import spreadsheet
 from db.orders.ingest import OrderInput
+from db.customers.fields import clean_value
 
 CUSTOMER_TEXT_LIMITS = {"name": 100, "province": 20, "city": 40, "address": 200}
 
@@ -114,7 +115,6 @@ def parse_customer(ctx: Context, cells: list) -> tuple[CustomerRecord | None, di
     except ValueError as exc:
         errors["birthday"] = str(exc)
     custom: dict[str, str] = {}
-    from db.customers.fields import clean_value
 
     for key, definition in ctx.custom_fields.items():
         name = f"custom.{key}"

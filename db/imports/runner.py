@@ -25,6 +25,10 @@ from db.imports.batch import BatchResult, Counts, Importer
 from db.imports.customer_batch import write_customers
 from db.imports.order_batch import write_orders
 from db.imports.rows import Context, neutralise, parse_row, reason
+from db.customers.lifecycle import refresh_customers
+from db.actor import Actor
+from db.members.earning import settle_orders
+from db.imports.tables import ImportJob
 
 BATCH_ROWS = 1_000
 REASON_HEADER = "原因/reason"
@@ -35,8 +39,6 @@ REASON_HEADER = "原因/reason"
 
 async def run_batch(ctx: Context, batch: list[list], who: Importer) -> BatchResult:
     """Parse and write one batch; the caller holds the write transaction."""
-    from db.customers.lifecycle import refresh_customers
-
     result = BatchResult()
     parsed = []
     for cells in batch:
@@ -54,9 +56,6 @@ async def run_batch(ctx: Context, batch: list[list], who: Importer) -> BatchResu
     if result.affected:
         await refresh_customers(sorted(result.affected))
     if result.order_ids:
-        from db.actor import Actor
-        from db.members.earning import settle_orders
-
         await settle_orders(result.order_ids, Actor(who.actor_id, f"import:{who.actor}"))
     return result
 
@@ -113,8 +112,6 @@ def options_of(job: dict) -> dict:
 
 async def process_file(job: dict, ctx: Context, who: Importer, on_batch=None) -> Counts:
     """Run a job's file from its last committed batch to the end (see the module doc)."""
-    from db.imports.tables import ImportJob
-
     options = options_of(job)
     rejects = RejectsFile(Path(job["rejects_path"]), ctx.headers, int(options.get("rejects_bytes", 0)))
     if not options.get("rejects_bytes"):

@@ -16,6 +16,8 @@ import io
 import random
 from pathlib import Path
 
+from db.customers.fields import list_fields
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超",
          "秀英", "晓东", "海燕", "雪梅", "志强", "建华", "婷婷", "思远", "子涵"]
@@ -133,8 +135,6 @@ def _xlsx(path: Path, rows: list[list], widths: list[int]) -> None:
 
 
 async def write_samples(folder: Path, seed: int = 7, customers: int = 60) -> list[Path]:
-    from db.customers.fields import list_fields
-
     fields = await list_fields()
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)

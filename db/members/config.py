@@ -36,16 +36,16 @@ class PointsConfig:
             return None
         if self.expiry == "months":
             month = earned.month - 1 + self.expiry_months
-            return _same_day(earned.year + month // 12, month % 12 + 1, earned.day)
+            return same_day(earned.year + month // 12, month % 12 + 1, earned.day)
         return dt.date(earned.year + 1, 12, 31)
 
     def next_evaluation(self, today: dt.date) -> dt.date:
         month, day = (int(part) for part in self.evaluate_on.split("-"))
-        this_year = _same_day(today.year, month, day)
-        return this_year if this_year >= today else _same_day(today.year + 1, month, day)
+        this_year = same_day(today.year, month, day)
+        return this_year if this_year >= today else same_day(today.year + 1, month, day)
 
 
-def _same_day(year: int, month: int, day: int) -> dt.date:
+def same_day(year: int, month: int, day: int) -> dt.date:
     """That day of the month, or the month's last day (29 February in other years)."""
     while True:
         try:

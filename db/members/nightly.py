@@ -89,7 +89,7 @@ async def _finish_evaluation(day: dt.date) -> None:
 async def evaluate_tiers(today: dt.date, cfg: config.PointsConfig) -> dict:
     """In the grace window before the evaluation date, members who would drop are told once
     (downgrade_to is set); on the date itself, they drop to the tier they qualify for."""
-    this_year = config._same_day(today.year, *(int(p) for p in cfg.evaluate_on.split("-")))
+    this_year = config.same_day(today.year, *(int(p) for p in cfg.evaluate_on.split("-")))
     evaluate = today >= this_year and await _claim_evaluation(this_year)
     upcoming = cfg.next_evaluation(today + dt.timedelta(days=1))
     in_grace = 0 < (upcoming - today).days <= cfg.grace_days

@@ -31,6 +31,11 @@ from db.customers import identity
 from db.engine import as_datetime, is_sqlite, raw, writing
 from db.errors import NotFound, RateLimited, ValidationFailed
 from db.members import sms
+from db.settings import get_settings
+from db.actor import Actor
+from db.customers.profile import CustomerInput
+from db.customers.service import customer_by_identity, upsert_customer
+from db.members import membership
 
 CODE_TTL = timedelta(minutes=5)
 LINK_TTL = timedelta(minutes=15)
@@ -98,8 +103,6 @@ class MemberSession:
 
 
 def _hmac(purpose: str, value: str) -> str:
-    from db.settings import get_settings
-
     key = get_settings().secret_key.encode()
     return hmac.new(key, f"member-{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
@@ -281,11 +284,6 @@ async def join(token: str | None, name: str | None, ip: str,
                consents: dict[str, bool] | None = None) -> int:
     """Join as a member with a join token: the customer with that number, or a new one
     named `name` (required then). Returns the member id. NotFound when the token is spent."""
-    from db.actor import Actor
-    from db.customers.profile import CustomerInput
-    from db.customers.service import customer_by_identity, upsert_customer
-    from db.members import membership
-
     name = (name or "").strip()
     if len(name) > 100:
         raise ValidationFailed({"name": "at most 100 characters"})

@@ -14,17 +14,16 @@ import json
 
 from db.clock import now
 from db.engine import raw, writing
+from db.jobs.queue import wake as wake_jobs
 from db.push.tables import URGENCIES
 
-_events: set[asyncio.Event] = set()  # one per run_sender() loop in this process (sender.py)
+sender_events: set[asyncio.Event] = set()  # one per run_sender() loop in this process (sender.py)
 
 
 def wake() -> None:
     """Tell this process's sender that messages are due now (call after your commit)."""
-    from db.jobs.queue import wake as wake_jobs
-
     wake_jobs("push.send")
-    for event in list(_events):
+    for event in list(sender_events):
         event.set()
 
 

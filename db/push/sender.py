@@ -31,8 +31,10 @@ from pywebpush import WebPusher
 
 from db.clock import now
 from db.engine import is_sqlite, raw, writing
-from db.push.outbox import _events
-from db.push.subscriptions import _settings, endpoint_problem
+from db.push.outbox import sender_events
+from db.push.subscriptions import endpoint_problem
+from db.push.vapid import signer
+from db.settings import get_settings
 
 log = logging.getLogger("crm.push")
 LEASE = dt.timedelta(minutes=2)
@@ -64,9 +66,7 @@ def vapid_header(endpoint: str) -> str:
     """`vapid t=<JWT>, k=<public key>` for the push service behind this endpoint, cached per
     audience (scheme://host) until an hour before its 12-hour expiry. The claims dict is new
     on every signature: pywebpush and py_vapid write into the one they are given."""
-    from db.push.vapid import signer
-
-    settings = _settings()
+    settings = get_settings()
     parts = urlsplit(endpoint)
     audience = f"{parts.scheme}://{parts.netloc}"
     key = (audience, settings.push_contact)
@@ -113,7 +113,7 @@ async def claim(limit: int) -> list[dict]:
 def backoff(attempts: int) -> float:
     """CRM_PUSH_RETRY_SECONDS × 2^(attempts-1), at most an hour, with jitter (half fixed,
     half random) so devices that failed together do not retry together."""
-    base = _settings().push_retry_seconds
+    base = get_settings().push_retry_seconds
     delay = min(MAX_DELAY_S, base * 2 ** max(0, attempts - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
@@ -135,7 +135,7 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _retry(msg: dict, status: int | None, error: str, delay: float | None = None) -> Outcome:
-    if msg["attempts"] >= _settings().push_max_attempts:
+    if msg["attempts"] >= get_settings().push_max_attempts:
         return Outcome(msg["id"], msg["subscription"], "failed", status, f"gave up: {error}")
     wait = backoff(msg["attempts"]) if delay is None else delay
     return Outcome(msg["id"], msg["subscription"], "retry", status, error,
@@ -168,7 +168,7 @@ async def deliver(msg: dict, session: aiohttp.ClientSession) -> Outcome:
         pusher = WebPusher(info, aiohttp_session=session)
         response = await pusher.send_async(
             msg["payload"].encode(), headers, ttl=ttl, content_encoding="aes128gcm",
-            timeout=aiohttp.ClientTimeout(total=_settings().push_timeout_seconds))
+            timeout=aiohttp.ClientTimeout(total=get_settings().push_timeout_seconds))
     except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
         return _retry(msg, None, f"{type(exc).__name__}: {exc}"[:500])
     except Exception as exc:  # bad keys and the like: the same message would fail again
@@ -257,7 +257,7 @@ class _Results:
 
 
 def client_session() -> aiohttp.ClientSession:
-    limit = _settings().push_concurrency
+    limit = get_settings().push_concurrency
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300))
 
 
@@ -285,7 +285,7 @@ async def send_due(limit: int = 500) -> dict:
     if not claimed:
         return {"claimed": 0, "sent": 0, "retry": 0, "failed": 0, "gone": 0}
     async with client_session() as session:
-        return await send_claimed(claimed, session, asyncio.Semaphore(_settings().push_concurrency))
+        return await send_claimed(claimed, session, asyncio.Semaphore(get_settings().push_concurrency))
 
 
 async def drain(limit: int = 500) -> dict:
@@ -301,7 +301,7 @@ async def drain(limit: int = 500) -> dict:
                 totals[key] += value
 
     async with client_session() as session:
-        gate = asyncio.Semaphore(_settings().push_concurrency)
+        gate = asyncio.Semaphore(get_settings().push_concurrency)
         try:
             while True:
                 before = set(running)
@@ -339,7 +339,7 @@ async def run_sender(limit: int = 500) -> None:
     """The loop every app process runs: claim again at once while batches come back full,
     else sleep until `wake()` or CRM_PUSH_POLL_SECONDS. Errors are logged, never fatal."""
     event = asyncio.Event()
-    _events.add(event)
+    sender_events.add(event)
     running: set[asyncio.Task] = set()
     try:
         async with client_session() as session:
@@ -348,11 +348,11 @@ async def run_sender(limit: int = 500) -> None:
             finally:  # before the session closes: the passes in flight still use it
                 await _finish(running)
     finally:
-        _events.discard(event)
+        sender_events.discard(event)
 
 
 async def _loop(limit: int, session, event: asyncio.Event, running: set) -> None:
-    gate = asyncio.Semaphore(_settings().push_concurrency)
+    gate = asyncio.Semaphore(get_settings().push_concurrency)
     while True:
         event.clear()  # a wake() during the claim below still counts
         try:
@@ -364,13 +364,13 @@ async def _loop(limit: int, session, event: asyncio.Event, running: set) -> None
             full = False
         if not full:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(event.wait(), _settings().push_poll_seconds)
+                await asyncio.wait_for(event.wait(), get_settings().push_poll_seconds)
 
 
 async def _finish(running: set) -> None:
     """On shutdown, let the passes in flight end (each request has its timeout); whatever is
     still out after that keeps its lease, which runs out, and another pass sends it."""
     if running:
-        _, late = await asyncio.wait(running, timeout=min(5.0, _settings().push_timeout_seconds))
+        _, late = await asyncio.wait(running, timeout=min(5.0, get_settings().push_timeout_seconds))
         for task in late:
             task.cancel()

@@ -13,14 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from db.clock import now
 from db.engine import as_datetime, raw, writing
 from db.errors import ValidationFailed
+from db.settings import get_settings
 
 MAX_ENDPOINT = 2048
-
-
-def _settings():
-    from db.settings import get_settings
-
-    return get_settings()
 
 
 def _host_matches(host: str, port: int | None, pattern: str) -> bool:
@@ -42,7 +37,7 @@ def host_allowed(url: str) -> bool:
         return False
     if not host:
         return False
-    return any(_host_matches(host, port, p) for p in _settings().push_allowed_hosts)
+    return any(_host_matches(host, port, p) for p in get_settings().push_allowed_hosts)
 
 
 def endpoint_problem(endpoint) -> str | None:
@@ -56,7 +51,7 @@ def endpoint_problem(endpoint) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         return "must be an https URL"
-    schemes = ("https", "http") if _settings().push_allow_http else ("https",)
+    schemes = ("https", "http") if get_settings().push_allow_http else ("https",)
     if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
         return "must be an https URL"
     if not host_allowed(endpoint):

@@ -27,6 +27,8 @@ from db.engine import reading
 from db.staff import accounts
 from web.core import i18n
 from db.settings import get_settings
+from db.members.signin import load_session as load_member_session
+from db.followups.service import badge_count
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
@@ -173,8 +175,6 @@ class AuthMiddleware:
         (overdue + due today) on every page they open."""
         self._language(scope, state, session.user, settings)
         if not session.pending and _wants_page(scope):
-            from db.followups.service import badge_count
-
             state["badge_counts"] = {"today": await badge_count(session.user.id,
                                                                 i18n.current_zone())}
 
@@ -195,8 +195,6 @@ class AuthMiddleware:
                     scope["user"] = ApiClient(name)
         elif is_member_path(scope["path"]):
             # Only the member cookie counts here: a staff session opens nothing under /m/.
-            from db.members.signin import load_session as load_member_session
-
             cookies = request_cookies(scope)
             member = await load_member_session(
                 cookies.get(MEMBER_COOKIE, ""),

@@ -26,6 +26,7 @@ from db.money import format_fen
 from web.core import i18n
 from web.core.components import avatar_html, badge_html, icon_svg, list_row_html, logo_svg
 from db.settings import ROOT, get_settings
+from db.push.vapid import public_key_b64
 
 STATIC_DIR = ROOT / "static"
 
@@ -131,8 +132,6 @@ def ago(value: dt.datetime | None, max_days: int = 31) -> str:
 
 @lru_cache(maxsize=4)
 def _vapid_public_key(data_dir) -> str:
-    from db.push.vapid import public_key_b64
-
     return public_key_b64(data_dir)
 
 

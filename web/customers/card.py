@@ -6,8 +6,8 @@ the sections in SECTIONS, each with the context key its template reads, the temp
 its blocks and how it is read. Every way the card is shown goes through here: the whole card
 (`full`), one block for an HTMX request (`block`), and the refresh after an action (`refresh`:
 the swap target and the parts the change touched, out of band). Controllers of other domains
-(web/members/card_section.py) use these; this module imports none of them, only db/ and the
-members section's reader, so there is no cycle.
+(web/members/card_section.py) use these; this module imports none of them, only db/ (each
+section's reader is in its domain), so there is no cycle.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from db.engine import reading
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES
 from db.followups import interactions
 from db.followups import service as followups
+from db.members import card_section as member_section
 from db.pipeline import board as pipeline_board
 from db.settings import get_settings
 from web.core.auth import scope_of
 from web.core.templating import VARY, base_context, env, render
-from web.members import section as member_section
 
 CARD = "customers/detail.html"
 FOLLOW_UP_CHIPS = interactions.FOLLOW_UP_CHIPS
@@ -52,7 +52,9 @@ SECTIONS = (
     Section("pipeline_section", "pipeline/_card_section.html", (),  # customer_page checked it
             lambda scope, customer_id: pipeline_board.card_section(
                 scope, customer_id, customer_checked=True)),
-    Section("member_section", member_section.TEMPLATE, member_section.BLOCKS,
+    # The blocks HTMX requests render or refresh alone (see the template's header).
+    Section("member_section", "members/_card_section.html",
+            ("member_section", "member_sheets", "adjust_form", "issue_form", "use_form", "join_form"),
             lambda scope, customer_id: member_section.read(customer_id)),
 )
 _BY_KEY = {s.key: s for s in SECTIONS}

@@ -26,6 +26,8 @@ from web.core.i18n import field_errors
 from web.core.params import parse_id
 from web.core.i18n import gettext as _
 from web.core.templating import render
+from db.orders.tables import CHANNELS
+from db.customers.fields import list_fields
 
 MANAGERS = role_required("manager", "admin")
 CONDITION_KEY = re.compile(r"^c-(\d{1,2})-type$")
@@ -36,12 +38,6 @@ MESSAGES = {
 }
 DRAFT_KEYS = ("min", "max", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max",
               "names", "key", "op", "value", "when", "days")
-
-
-def _channels() -> tuple[str, ...]:
-    from db.orders.tables import CHANNELS
-
-    return CHANNELS
 
 
 def count_text(n: int) -> str:
@@ -159,15 +155,9 @@ def _values(form) -> dict:
 # ---------------------------------------------------------------- rendering
 
 
-async def _fields():
-    from db.customers.fields import list_fields
-
-    return await list_fields()
-
-
 async def _form_context(request: Request, tag: dict | None, values: dict, draft: list[dict],
                         errors: dict, preview: bool = True) -> dict:
-    fields = await _fields()
+    fields = await list_fields()
     count, count_ok = None, False
     if preview and (values.get("kind") == "rule" or (tag and tag["is_rule"])) and draft:
         try:
@@ -180,7 +170,7 @@ async def _form_context(request: Request, tag: dict | None, values: dict, draft:
         "errors": field_errors(errors),
         "cond_errors": condition_errors(errors, len(draft)),
         "colors": tag_domain.TAG_COLORS, "condition_types": CONDITION_TYPES,
-        "stages": LIFECYCLE_STAGES, "channels": _channels(), "fields": fields,
+        "stages": LIFECYCLE_STAGES, "channels": CHANNELS, "fields": fields,
         "ops_by_kind": OPS_BY_KIND,
         "count": count, "count_ok": count_ok,
         "count_text": count_text(count) if count_ok else "",
@@ -220,7 +210,7 @@ class TagController(Controller):
         key = request.query_params.get("msg")
         flashes = [("success", _(MESSAGES[key]))] if key in MESSAGES else []
         return render(request, "customers/tags/detail.html", {
-            "nav": "more", "tag": tag, "flashes": flashes, "fields": await _fields(),
+            "nav": "more", "tag": tag, "flashes": flashes, "fields": await list_fields(),
             "count_label": format_decimal(tag["count"], locale=i18n.locale_for(i18n.current_lang())),
         })
 

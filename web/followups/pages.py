@@ -31,6 +31,7 @@ from web.core.i18n import ZONES, current_lang, current_zone, field_errors
 from web.core.i18n import gettext as _
 from web.core.params import parse_id
 from web.core.templating import is_fragment_request, render, toast_header
+from db.staff.accounts import set_timezone
 
 TODAY = "followups/today.html"
 DETAIL = "followups/detail.html"
@@ -345,8 +346,6 @@ class FollowUpController(Controller):
 
     @post("/account/reminders")
     async def save_reminders(self, request: Request) -> Response:
-        from db.staff.accounts import set_timezone
-
         form = await request.form()
         user = request.scope["auth"].user
         zone = str(form.get("timezone", ""))

@@ -15,7 +15,7 @@ def _words(lang: str | None):
 
 
 def _time(value, zone_name: str | None, lang: str | None, fmt: str = "HH:mm") -> str:
-    zone = reminders._zone(zone_name or get_settings().timezone)
+    zone = reminders.zone_named(zone_name or get_settings().timezone)
     return format_datetime(value, format=fmt, tzinfo=zone, locale=i18n.locale_for(i18n.choose(lang, None)))
 
 

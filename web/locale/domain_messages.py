@@ -294,7 +294,7 @@ WEB_FLASH_MESSAGES = [
     N_("sign-up bonus"),
     N_("birthday bonus"),  # the reasons db/members/nightly.py and expiry.py write
     N_("expired"),
-    # db/members/catalogue.py: tiers, coupon types and rewards (and web/members/settings.py's flashes)
+    # db/members/catalogue/: tiers, coupon types and rewards (and web/members/settings.py's flashes)
     N_("at most 500 characters"),
     N_("a whole number"),
     N_("between 1 and 99 (0 is the base tier)"),

@@ -16,7 +16,7 @@ import segno
 from db.audit.log import record
 from db.customers.identity import mask_mobile
 from db.errors import NotFound, ValidationFailed
-from db.members import own_records, qr_card, signin
+from db.members import coupons, ledger, membership, own_records, qr_card, signin
 from db.push.subscriptions import (
     member_device_count,
     remove_member_subscription,
@@ -202,8 +202,6 @@ async def logout(request: Request) -> Response:
 
 @get("/m/", guards=[member_required])
 async def home(request: Request, welcome: FromQuery[str | None] = None) -> Response:
-    from db.members import membership
-
     summary = await membership.summary(_member(request).member_id)
     return _page(request, "member_centre/home.html", {"s": summary, "nav": "home",
                                                "welcome": welcome == "1"})
@@ -211,8 +209,6 @@ async def home(request: Request, welcome: FromQuery[str | None] = None) -> Respo
 
 @get("/m/points", guards=[member_required])
 async def points(request: Request, before: FromQuery[int | None] = None) -> Response:
-    from db.members import ledger
-
     rows, cursor = await ledger.history(_member(request).member_id, before=before, limit=HISTORY_PAGE)
     return _page(request, "member_centre/points.html", {"rows": rows, "cursor": cursor, "nav": "home"},
                  block="rows")
@@ -220,8 +216,6 @@ async def points(request: Request, before: FromQuery[int | None] = None) -> Resp
 
 @get("/m/rewards", guards=[member_required])
 async def rewards(request: Request) -> Response:
-    from db.members import coupons, membership
-
     member_id = _member(request).member_id
     items = await coupons.rewards_for(member_id)
     balance = (await membership.get(member_id))["points_balance"]
@@ -232,8 +226,6 @@ async def rewards(request: Request) -> Response:
 @get("/m/rewards/{reward_id:int}", guards=[member_required])
 async def reward(request: Request, reward_id: FromPath[int]) -> Response:
     """The confirm sheet (HTMX into #sheet-slot) or, without JavaScript, a page with it open."""
-    from db.members import membership
-
     item = await own_records.reward(reward_id)
     member = await membership.get(_member(request).member_id)
     return _page(request, "member_centre/reward.html", {
@@ -243,8 +235,6 @@ async def reward(request: Request, reward_id: FromPath[int]) -> Response:
 
 @post("/m/rewards/{reward_id:int}/redeem", guards=[member_required])
 async def redeem(request: Request, reward_id: FromPath[int]) -> Response:
-    from db.members import ledger, membership
-
     member = _member(request)
     form = await request.form()
     key = str(form.get("key", ""))[:64]
@@ -278,8 +268,6 @@ async def redemption(request: Request, redemption_id: FromPath[int],
 
 @get("/m/coupons", guards=[member_required])
 async def coupon_list(request: Request) -> Response:
-    from db.members import coupons
-
     items = await coupons.for_member(_member(request).member_id, include_used=True)
     return _page(request, "member_centre/coupons.html", {"coupons": items, "nav": "home"})
 
@@ -307,8 +295,6 @@ async def member_card_page(request: Request) -> Response:
 
 
 async def _settings_context(request: Request, saved: str | None = None) -> dict:
-    from db.members import membership
-
     member = _member(request)
     return {"consents": await membership.consents(member.member_id), "channels": CHANNELS,
             "devices": await member_device_count(member.member_id), "nav": "me", "saved": saved}
@@ -321,8 +307,6 @@ async def settings_page(request: Request) -> Response:
 
 @post("/m/settings/consent", guards=[member_required])
 async def set_consent(request: Request) -> Response:
-    from db.members import membership
-
     member = _member(request)
     form = await request.form()
     channel = str(form.get("channel", ""))

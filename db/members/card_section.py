@@ -1,5 +1,6 @@
-"""The 360 card's member section: what it shows, read for web/customers/card.py (which owns
-the card and its sections) and for the member quick actions in web/members/card_section.py."""
+"""The 360 card's member section: what it shows (web/templates/members/_card_section.html),
+read for web/customers/card.py, which owns the card and its sections. Its actions are
+web/members/card_section.py."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import secrets
 from db.engine import reading
 from db.members import catalogue, config, coupons, ledger, membership
 
-TEMPLATE = "members/_card_section.html"
-# The blocks HTMX requests render or refresh alone (see the template's header).
-BLOCKS = ("member_section", "member_sheets", "adjust_form", "issue_form", "use_form", "join_form")
 RECENT_ENTRIES = 5
 
 
