@@ -39,7 +39,7 @@ from web.member_centre import pages as member_centre
 from web.members import home as members_home
 from web.members.card_section import MemberCardController
 from web.members.scan import MemberScanController
-from web.members.settings import MemberSettingsController
+from web.members.settings import ROUTERS as MEMBER_SETTINGS, MemberSettingsController
 from web.pipeline.pages import PipelineController, PipelineSettingsController
 from web.push import pages as push
 from web.staff import account, menu
@@ -127,7 +127,7 @@ def create_app() -> Litestar:
                 TagController, SettingsController,
                 DuplicatesController, ExportController, import_controller(),
                 PipelineController, PipelineSettingsController,
-                MemberSettingsController, MemberCardController, MemberScanController,
+                MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
             ]),
             *API_CONTROLLERS,
             create_static_files_router(

@@ -1,0 +1,206 @@
+"""One settings-page mechanism: an area (tiers, coupon types, rewards, …) is declared once and
+this gives its list page, new / edit form pages with field errors, the delete confirmation
+(a bottom sheet on the edit page), an on/off switch in the list, and the POST handlers, as a
+Litestar Router. One list template and one form template (templates/settings/list.html and
+form.html) draw every area.
+
+The area's domain functions take the form's text (`ReadForm.text`) and raise ValidationFailed
+with messages by field: the rules stay in db/, here is only the page flow (Post/Redirect/Get:
+a good save redirects to the list with `?msg=<key>_created|saved|deleted`, a bad one answers
+422 with the form and its errors, and nothing is stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from db.errors import ValidationFailed
+from web.core.auth import actor_of
+from web.core.forms import Field, read_form
+from web.core.i18n import field_errors
+from web.core.i18n import gettext as _
+from web.core.templating import is_fragment_request, render, toast_header
+
+LIST = "settings/list.html"
+FORM = "settings/form.html"
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (scripts/i18n.sh); it is translated where it is shown."""
+    return message
+
+
+N_("Switched on.")
+N_("Switched off.")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Consecutive fields with the same `Field.group` sit in one block: side by side on a wide
+    screen (`cls` "form-grid"), under a legend and a hint when given."""
+
+    cls: str = "form-grid"
+    legend: str = ""
+    hint: str = ""
+    when: str = ""
+    unless: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the list shows of one item: title, badges [(text, tone)], subtitle parts (joined
+    by " · "), a second line, a count on the right. Already translated (built per request)."""
+
+    title: str
+    subtitle: list[str] = field(default_factory=list)
+    badges: list[tuple[str, str]] = field(default_factory=list)
+    strong: str = ""  # the subtitle's first part, in bold (a reward's points)
+    extra: str = ""
+    meta: str = ""
+
+
+@dataclass(frozen=True)
+class Area:
+    prefix: str  # "/settings/coupons"
+    key: str  # message keys: "<key>_created", "<key>_saved", "<key>_deleted"
+    title: str  # msgids from here on
+    subtitle: str
+    new_title: str
+    save_label: str
+    delete_label: str
+    delete_note: str
+    fields: tuple[Field, ...]
+    row: Callable[[dict], Row]
+    list: Callable[[], Awaitable[list[dict]]]
+    get: Callable[[int], Awaitable[dict]]
+    values: Callable[[dict], dict]  # a stored item as the form's text
+    create: Callable[[dict, Any], Awaitable[Any]]
+    update: Callable[[int, dict, Any], Awaitable[Any]]
+    delete: Callable[[int, Any], Awaitable[Any]]
+    messages: dict[str, str]  # "created" / "saved" / "deleted" -> msgid
+    defaults: Callable[[], Awaitable[dict]] | None = None  # a new item's form text
+    groups: dict[str, Group] = field(default_factory=dict)
+    form_context: Callable[[dict | None, dict], Awaitable[dict]] | None = None
+    row_id: str = ""  # the list row's element id prefix ("coupon-type-")
+    toggle: bool = False  # an on/off switch in the list (the item's "active")
+    empty: tuple[str, str, str, str] | None = None  # title, text, action label, icon
+    note: tuple[str, str, str] | None = None  # text under the list, link label, href
+    form_class: str = ""
+    item_title: Callable[[dict], str] = lambda item: item["name"]
+    item_subtitle: Callable[[dict], str] | None = None
+    delete_blocked: Callable[[dict, dict], str | None] | None = None  # why not (shown instead)
+    back: tuple[str, str] = ("/more", N_("More"))
+
+    def blocks(self) -> list[dict]:
+        """The form's fields in their groups, in order, for the form template."""
+        out: list[dict] = []
+        for f in self.fields:
+            if out and f.group and out[-1]["group"] == f.group:
+                out[-1]["fields"].append(f)
+            else:
+                out.append({"group": f.group, "spec": self.groups.get(f.group, Group()), "fields": [f]})
+        return out
+
+
+def _flashes(area: Area, msg: str | None) -> list[tuple[str, str]]:
+    for what, message in area.messages.items():
+        if msg == f"{area.key}_{what}":
+            return [("success", _(message))]
+    return []
+
+
+def _first(exc: ValidationFailed) -> str:
+    return next(iter(field_errors(exc.errors).values()))
+
+
+async def _form(area: Area, request: Request, item: dict | None, values: dict, errors: dict,
+                status: int = 200, delete_error: str | None = None) -> Response:
+    extra = await area.form_context(item, values) if area.form_context else {}
+    flags = {"is_new": item is None, **extra.pop("flags", {})}
+    item = extra.pop("item", item)  # the area may show more of it (e.g. a tier's member count)
+    blocked = area.delete_blocked(item, extra) if item and area.delete_blocked else None
+    return render(request, FORM, {
+        "nav": "more", "area": area, "item": item, "values": values, "errors": errors,
+        "blocks": area.blocks(), "delete_error": delete_error, "delete_blocked": blocked,
+        "sheet": "delete" if delete_error else None, "flags": flags, "options": {}, **extra}, status=status)
+
+
+def _rows(area: Area, items: list[dict]) -> list[dict]:
+    return [{"id": item["id"], "active": item.get("active", True), "name": area.item_title(item),
+             "row": area.row(item)} for item in items]
+
+
+def router(area: Area, guards: list) -> Router:
+    """The area's pages and handlers under its prefix."""
+    done = lambda what: Redirect(f"{area.prefix}?msg={area.key}_{what}", status_code=303)  # noqa: E731
+
+    @get("/", name=f"{area.key}-list")
+    async def list_page(request: Request, msg: FromQuery[str | None] = None) -> Response:
+        return render(request, LIST, {"nav": "more", "area": area, "rows": _rows(area, await area.list()),
+                                      "flashes": _flashes(area, msg)})
+
+    @get("/new", name=f"{area.key}-new")
+    async def new_page(request: Request) -> Response:
+        values = await area.defaults() if area.defaults else {}
+        return await _form(area, request, None, values, {})
+
+    @post("/new", name=f"{area.key}-create")
+    async def create(request: Request) -> Response:
+        form = await read_form(request, area.fields)
+        try:
+            await area.create(form.text, actor_of(request))
+        except ValidationFailed as exc:
+            return await _form(area, request, None, form.text, field_errors(exc.errors), 422)
+        return done("created")
+
+    @get("/{item_id:int}", name=f"{area.key}-edit")
+    async def edit_page(request: Request, item_id: FromPath[int]) -> Response:
+        item = await area.get(item_id)
+        return await _form(area, request, item, area.values(item), {})
+
+    @post("/{item_id:int}", name=f"{area.key}-update")
+    async def update(request: Request, item_id: FromPath[int]) -> Response:
+        item = await area.get(item_id)
+        form = await read_form(request, area.fields)
+        try:
+            await area.update(item_id, form.text, actor_of(request))
+        except ValidationFailed as exc:
+            return await _form(area, request, item, form.text, field_errors(exc.errors), 422)
+        return done("saved")
+
+    @post("/{item_id:int}/delete", name=f"{area.key}-delete")
+    async def delete(request: Request, item_id: FromPath[int]) -> Response:
+        item = await area.get(item_id)
+        try:
+            await area.delete(item_id, actor_of(request))
+        except ValidationFailed as exc:
+            return await _form(area, request, item, area.values(item), {}, 422, delete_error=_first(exc))
+        return done("deleted")
+
+    @post("/{item_id:int}/active", name=f"{area.key}-active")
+    async def toggle(request: Request, item_id: FromPath[int]) -> Response:
+        """The list's on/off switch: the row back (HTMX), else the list again."""
+        item = await area.get(item_id)
+        values = area.values(item)
+        values["active"] = "" if item["active"] else "1"
+        try:
+            await area.update(item_id, values, actor_of(request))
+        except ValidationFailed as exc:  # e.g. a reward whose coupon type was switched off
+            if not is_fragment_request(request):
+                return await _form(area, request, item, values, field_errors(exc.errors), 422)
+            return Response("", status_code=204, headers=toast_header(_first(exc)))
+        if not is_fragment_request(request):
+            return done("saved")
+        row = next(r for r in _rows(area, await area.list()) if r["id"] == item_id)
+        return render(request, LIST, {"area": area, "r": row}, block="row",
+                      headers=toast_header(_("Switched on.") if row["active"] else _("Switched off.")))
+
+    handlers = [list_page, new_page, create, edit_page, update, delete]
+    if area.toggle:
+        handlers.append(toggle)
+    return Router(path=area.prefix, route_handlers=handlers, guards=guards)
