@@ -18,8 +18,9 @@ from db.engine import parse_id
 from db.money import parse_money
 from web.core.i18n import field_errors
 
-# How each kind reads its text; text, textarea, date and hidden stay text; a note is no input.
-KINDS = ("text", "textarea", "number", "money", "date", "choice", "checkbox", "id", "hidden", "note")
+# How each kind reads its text; text, textarea, date and hidden stay text; note and fixed
+# (a value shown that cannot change) are no input.
+KINDS = ("text", "textarea", "number", "money", "date", "choice", "checkbox", "id", "hidden", "note", "fixed")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def read(form, fields: tuple[Field, ...] | list[Field]) -> ReadForm:
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in fields:
-        if f.kind == "note":  # words on the form, no input
+        if f.kind in ("note", "fixed"):  # words or a value that cannot change: no input
             continue
         raw = form.get(f.name, "")
         text[f.name] = ("" if raw is None else str(raw))[:f.max_length]

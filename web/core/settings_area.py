@@ -28,6 +28,8 @@ from web.core.templating import is_fragment_request, render, toast_header
 
 LIST = "settings/list.html"
 FORM = "settings/form.html"
+DELETE = "settings/delete.html"
+MOVE = Field("direction", kind="choice", choices=(("up", ""), ("down", "")))
 
 
 def N_(message: str) -> str:
@@ -60,6 +62,7 @@ class Row:
     subtitle: list[str] = field(default_factory=list)
     badges: list[tuple[str, str]] = field(default_factory=list)
     strong: str = ""  # the subtitle's first part, in bold (a reward's points)
+    code: str = ""  # the subtitle's first part, in figures (a custom field's key)
     extra: str = ""
     meta: str = ""
 
@@ -88,10 +91,16 @@ class Area:
     form_context: Callable[[dict | None, dict], Awaitable[dict]] | None = None
     row_id: str = ""  # the list row's element id prefix ("coupon-type-")
     toggle: bool = False  # an on/off switch in the list (the item's "active")
+    reorder: Callable[[int, int, Any], Awaitable[Any]] | None = None  # (id, -1 up / +1 down, actor)
+    rows_id: str = ""  # the element HTMX swaps after a move (block rows)
+    list_class: str = "member-settings-list"
+    row_class: str = "member-setting-row"
+    invalid_status: int = 422  # a form with errors (custom fields answered 200, and still do)
     empty: tuple[str, str, str, str] | None = None  # title, text, action label, icon
     note: tuple[str, str, str] | None = None  # text under the list, link label, href
     form_class: str = ""
     item_title: Callable[[dict], str] = lambda item: item["name"]
+    edit_title: str = ""  # the edit page's <title>, when not the item's name
     item_subtitle: Callable[[dict], str] | None = None
     delete_blocked: Callable[[dict, dict], str | None] | None = None  # why not (shown instead)
     back: tuple[str, str] = ("/more", N_("More"))
@@ -144,6 +153,23 @@ def router(area: Area, guards: list) -> Router:
         return render(request, LIST, {"nav": "more", "area": area, "rows": _rows(area, await area.list()),
                                       "flashes": _flashes(area, msg)})
 
+    @get("/{item_id:int}/delete", name=f"{area.key}-delete-page")
+    async def delete_page(request: Request, item_id: FromPath[int]) -> Response:
+        """The delete question on a page of its own, for a browser without JavaScript (with
+        it, the edit page's bottom sheet asks)."""
+        item = await area.get(item_id)
+        return render(request, DELETE, {"nav": "more", "area": area, "item": item})
+
+    @post("/{item_id:int}/move", name=f"{area.key}-move")
+    async def move(request: Request, item_id: FromPath[int]) -> Response:
+        """The list's up / down buttons: the list back (HTMX), else the list page again."""
+        form = await read_form(request, (MOVE,))
+        await area.reorder(item_id, -1 if form.values["direction"] == "up" else 1, actor_of(request))
+        if not is_fragment_request(request):
+            return Redirect(area.prefix, status_code=303)
+        return render(request, LIST, {"area": area, "rows": _rows(area, await area.list()), "moved": item_id},
+                      block="rows")
+
     @get("/new", name=f"{area.key}-new")
     async def new_page(request: Request) -> Response:
         values = await area.defaults() if area.defaults else {}
@@ -155,7 +181,8 @@ def router(area: Area, guards: list) -> Router:
         try:
             await area.create(form.text, actor_of(request))
         except ValidationFailed as exc:
-            return await _form(area, request, None, form.text, field_errors(exc.errors), 422)
+            return await _form(area, request, None, form.text, field_errors(exc.errors),
+                               area.invalid_status)
         return done("created")
 
     @get("/{item_id:int}", name=f"{area.key}-edit")
@@ -170,7 +197,8 @@ def router(area: Area, guards: list) -> Router:
         try:
             await area.update(item_id, form.text, actor_of(request))
         except ValidationFailed as exc:
-            return await _form(area, request, item, form.text, field_errors(exc.errors), 422)
+            return await _form(area, request, item, form.text, field_errors(exc.errors),
+                               area.invalid_status)
         return done("saved")
 
     @post("/{item_id:int}/delete", name=f"{area.key}-delete")
@@ -200,7 +228,9 @@ def router(area: Area, guards: list) -> Router:
         return render(request, LIST, {"area": area, "r": row}, block="row",
                       headers=toast_header(_("Switched on.") if row["active"] else _("Switched off.")))
 
-    handlers = [list_page, new_page, create, edit_page, update, delete]
+    handlers = [list_page, new_page, create, edit_page, update, delete_page, delete]
     if area.toggle:
         handlers.append(toggle)
+    if area.reorder:
+        handlers.append(move)
     return Router(path=area.prefix, route_handlers=handlers, guards=guards)
