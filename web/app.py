@@ -40,7 +40,7 @@ from web.members import home as members_home
 from web.members.card_section import MemberCardController
 from web.members.scan import MemberScanController
 from web.members.settings import ROUTERS as MEMBER_SETTINGS, MemberSettingsController
-from web.pipeline.pages import PipelineController, PipelineSettingsController
+from web.pipeline.pages import SETTINGS_ROUTERS as STAGE_SETTINGS, PipelineController
 from web.push import pages as push
 from web.staff import account, menu
 
@@ -126,7 +126,7 @@ def create_app() -> Litestar:
                 CustomerController, FollowUpController,
                 TagController, SettingsController, *FIELD_SETTINGS,
                 DuplicatesController, ExportController, import_controller(),
-                PipelineController, PipelineSettingsController,
+                PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
             ]),
             *API_CONTROLLERS,

@@ -71,8 +71,8 @@ class ReadForm:
 
 
 def _typed(f: Field, text: str, raw: Any, errors: dict[str, str]) -> Any:
-    if f.kind == "checkbox":
-        return text not in ("", "0")
+    if f.kind == "checkbox":  # our checkboxes send value="1"; nothing else means ticked
+        return text == "1"
     cleaned = text.strip()
     if f.kind in ("text", "textarea", "hidden", "date"):
         if f.required and not cleaned:

@@ -63,6 +63,9 @@ class Row:
     badges: list[tuple[str, str]] = field(default_factory=list)
     strong: str = ""  # the subtitle's first part, in bold (a reward's points)
     code: str = ""  # the subtitle's first part, in figures (a custom field's key)
+    value: str = ""  # an inline area: the name in the row's own input, its placeholder, and
+    placeholder: str = ""  # why the row cannot be deleted (the delete button is then off)
+    locked: str = ""
     extra: str = ""
     meta: str = ""
 
@@ -96,6 +99,11 @@ class Area:
     list_class: str = "member-settings-list"
     row_class: str = "member-setting-row"
     invalid_status: int = 422  # a form with errors (custom fields answered 200, and still do)
+    # An inline area (pipeline stages) is one page: each row is its own rename form, and the
+    # add form sits under the list (POST to the prefix); errors show on the row or the add form.
+    inline: bool = False
+    add_title: str = ""
+    msg_keys: dict[str, str] = field(default_factory=dict)  # e.g. {"created": "stage_added"}
     empty: tuple[str, str, str, str] | None = None  # title, text, action label, icon
     note: tuple[str, str, str] | None = None  # text under the list, link label, href
     form_class: str = ""
@@ -116,9 +124,13 @@ class Area:
         return out
 
 
+def _msg_key(area: Area, what: str) -> str:
+    return area.msg_keys.get(what) or f"{area.key}_{what}"
+
+
 def _flashes(area: Area, msg: str | None) -> list[tuple[str, str]]:
     for what, message in area.messages.items():
-        if msg == f"{area.key}_{what}":
+        if msg == _msg_key(area, what):
             return [("success", _(message))]
     return []
 
@@ -146,12 +158,47 @@ def _rows(area: Area, items: list[dict]) -> list[dict]:
 
 def router(area: Area, guards: list) -> Router:
     """The area's pages and handlers under its prefix."""
-    done = lambda what: Redirect(f"{area.prefix}?msg={area.key}_{what}", status_code=303)  # noqa: E731
+    done = lambda what: Redirect(f"{area.prefix}?msg={_msg_key(area, what)}", status_code=303)  # noqa: E731
+
+    async def listing(request: Request, msg: str | None = None, errors: dict | None = None,
+                      values: dict | None = None, status: int = 200) -> Response:
+        return render(request, LIST, {"nav": "more", "area": area, "rows": _rows(area, await area.list()),
+                                      "flashes": _flashes(area, msg), "errors": errors or {},
+                                      "values": values or {}}, status=status)
 
     @get("/", name=f"{area.key}-list")
     async def list_page(request: Request, msg: FromQuery[str | None] = None) -> Response:
-        return render(request, LIST, {"nav": "more", "area": area, "rows": _rows(area, await area.list()),
-                                      "flashes": _flashes(area, msg)})
+        return await listing(request, msg)
+
+    # ---------------------------------------------------------------- an inline area
+
+    @post("/", name=f"{area.key}-add")
+    async def add(request: Request) -> Response:
+        form = await read_form(request, area.fields)
+        try:
+            await area.create(form.text, actor_of(request))
+        except ValidationFailed as exc:
+            return await listing(request, errors={"new": _first(exc)}, values={"new": form.text}, status=422)
+        return done("created")
+
+    @post("/{item_id:int}", name=f"{area.key}-rename")
+    async def rename(request: Request, item_id: FromPath[int]) -> Response:
+        form = await read_form(request, area.fields)
+        try:
+            await area.update(item_id, form.text, actor_of(request))
+        except ValidationFailed as exc:
+            return await listing(request, errors={str(item_id): _first(exc)}, status=422)
+        return done("saved")
+
+    @post("/{item_id:int}/delete", name=f"{area.key}-remove")
+    async def remove(request: Request, item_id: FromPath[int]) -> Response:
+        try:
+            await area.delete(item_id, actor_of(request))
+        except ValidationFailed as exc:
+            return await listing(request, errors={str(item_id): _first(exc)}, status=422)
+        return done("deleted")
+
+    # ---------------------------------------------------------------- an area of list and form pages
 
     @get("/{item_id:int}/delete", name=f"{area.key}-delete-page")
     async def delete_page(request: Request, item_id: FromPath[int]) -> Response:
@@ -228,7 +275,10 @@ def router(area: Area, guards: list) -> Router:
         return render(request, LIST, {"area": area, "r": row}, block="row",
                       headers=toast_header(_("Switched on.") if row["active"] else _("Switched off.")))
 
-    handlers = [list_page, new_page, create, edit_page, update, delete_page, delete]
+    if area.inline:
+        handlers = [list_page, add, rename, remove]
+    else:
+        handlers = [list_page, new_page, create, edit_page, update, delete_page, delete]
     if area.toggle:
         handlers.append(toggle)
     if area.reorder:
