@@ -70,7 +70,7 @@ class ReadForm:
         return not self.errors
 
 
-def _typed(f: Field, text: str, raw: Any, errors: dict[str, str]) -> Any:
+def _typed(f: Field, text: str, errors: dict[str, str]) -> Any:
     if f.kind == "checkbox":  # our checkboxes send value="1"; nothing else means ticked
         return text == "1"
     cleaned = text.strip()
@@ -119,7 +119,7 @@ def read(form, fields: tuple[Field, ...] | list[Field]) -> ReadForm:
             continue
         raw = form.get(f.name, "")
         text[f.name] = ("" if raw is None else str(raw))[:f.max_length]
-        values[f.name] = _typed(f, text[f.name], raw, errors)
+        values[f.name] = _typed(f, text[f.name], errors)
     return ReadForm(text, values, field_errors(errors))
 
 

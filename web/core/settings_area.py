@@ -72,6 +72,12 @@ class Row:
 
 @dataclass(frozen=True)
 class Area:
+    """One settings area, declared once (see TIERS in web/members/settings.py): its pages'
+    words (msgids, translated when shown), its form's fields, what a list row shows, and the
+    domain functions that list, get, create, update, delete (and reorder) its items. create
+    and update get the form's text and raise ValidationFailed by field; the actor is passed
+    along for the audit log."""
+
     prefix: str  # "/settings/coupons"
     key: str  # message keys: "<key>_created", "<key>_saved", "<key>_deleted"
     title: str  # msgids from here on
@@ -89,7 +95,7 @@ class Area:
     update: Callable[[int, dict, Any], Awaitable[Any]]
     delete: Callable[[int, Any], Awaitable[Any]]
     messages: dict[str, str]  # "created" / "saved" / "deleted" -> msgid
-    defaults: Callable[[], Awaitable[dict]] | None = None  # a new item's form text
+    defaults: dict | Callable[[], Awaitable[dict]] = field(default_factory=dict)  # a new item's form text
     groups: dict[str, Group] = field(default_factory=dict)
     form_context: Callable[[dict | None, dict], Awaitable[dict]] | None = None
     row_id: str = ""  # the list row's element id prefix ("coupon-type-")
@@ -158,7 +164,8 @@ def _rows(area: Area, items: list[dict]) -> list[dict]:
 
 def router(area: Area, guards: list) -> Router:
     """The area's pages and handlers under its prefix."""
-    done = lambda what: Redirect(f"{area.prefix}?msg={_msg_key(area, what)}", status_code=303)  # noqa: E731
+    def done(what: str) -> Redirect:
+        return Redirect(f"{area.prefix}?msg={_msg_key(area, what)}", status_code=303)
 
     async def listing(request: Request, msg: str | None = None, errors: dict | None = None,
                       values: dict | None = None, status: int = 200) -> Response:
@@ -219,7 +226,7 @@ def router(area: Area, guards: list) -> Router:
 
     @get("/new", name=f"{area.key}-new")
     async def new_page(request: Request) -> Response:
-        values = await area.defaults() if area.defaults else {}
+        values = dict(area.defaults) if isinstance(area.defaults, dict) else await area.defaults()
         return await _form(area, request, None, values, {})
 
     @post("/new", name=f"{area.key}-create")

@@ -50,10 +50,6 @@ async def _field_context(item: dict | None, values: dict) -> dict:
             "options": {"kinds": [(k, kinds[k]) for k in FIELD_KINDS], "kind_names": dict(kinds)}}
 
 
-async def _const(values: dict) -> dict:
-    return dict(values)
-
-
 FIELDS = Area(
     prefix="/settings/fields", key="field", title=N_("Custom fields"),
     subtitle=N_("Extra fields on every customer: shown on the card, used in rule tags, imported and exported."),
@@ -83,7 +79,7 @@ FIELDS = Area(
     delete=lambda field_id, actor: field_domain.delete_field(field_id),
     reorder=lambda field_id, delta, actor: field_domain.move_field(field_id, delta),
     messages={"created": N_("Field added."), "saved": N_("Field saved."), "deleted": N_("Field deleted.")},
-    defaults=lambda: _const({"kind": "text"}), form_context=_field_context, form_class="field-form",
+    defaults={"kind": "text"}, form_context=_field_context, form_class="field-form",
     rows_id="fields", list_class="", row_class="field-row", invalid_status=200,
     empty=(N_("No custom fields yet"), N_("Add fields such as skin type, shoe size or member since; staff fill "
                                           "them in on the customer card."), N_("New field"), "note"),

@@ -155,7 +155,7 @@ COUPONS = Area(
     update=catalogue.update_coupon_type, delete=catalogue.delete_coupon_type,
     messages={"created": N_("Coupon type added."), "saved": N_("Coupon type saved."),
               "deleted": N_("Coupon type deleted.")},
-    defaults=lambda: _const({"kind": "amount", "validity": "days", "valid_days": "30", "active": "1"}),
+    defaults={"kind": "amount", "validity": "days", "valid_days": "30", "active": "1"},
     form_context=_coupon_context, row_id="coupon-type-", toggle=True, form_class="coupon-form",
     empty=(N_("No coupon types yet"), N_("Add one, such as ¥20 off from ¥200 or 10%% off, valid 30 days."),
            N_("New coupon type"), "tag"),
@@ -186,10 +186,6 @@ async def _reward_context(item: dict | None, values: dict) -> dict:
                                            for t in types]}}
 
 
-async def _const(values: dict) -> dict:
-    return dict(values)
-
-
 REWARDS = Area(
     prefix="/settings/rewards", key="reward", title=N_("Rewards"),
     subtitle=N_("What members can redeem their points for: gifts, or a coupon."),
@@ -216,7 +212,7 @@ REWARDS = Area(
     row=_reward_row, list=catalogue.list_rewards, get=catalogue.get_reward, values=catalogue.reward_values,
     create=catalogue.create_reward, update=catalogue.update_reward, delete=catalogue.delete_reward,
     messages={"created": N_("Reward added."), "saved": N_("Reward saved."), "deleted": N_("Reward deleted.")},
-    defaults=lambda: _const({"active": "1"}), form_context=_reward_context, row_id="reward-", toggle=True,
+    defaults={"active": "1"}, form_context=_reward_context, row_id="reward-", toggle=True,
     empty=(N_("No rewards yet"), N_("Add a gift or a coupon members can redeem with points."),
            N_("New reward"), "sparkle"),
 )
