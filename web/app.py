@@ -31,7 +31,7 @@ from web.core.templating import STATIC_DIR
 from web.customers.duplicates import DuplicatesController
 from web.customers.export import ExportController
 from web.customers.pages import CustomerController
-from web.customers.settings import SettingsController
+from web.customers.settings import ROUTERS as FIELD_SETTINGS, SettingsController
 from web.customers.tags import TagController
 from web.followups.pages import FollowUpController
 from web.imports.pages import import_controller
@@ -39,8 +39,8 @@ from web.member_centre import pages as member_centre
 from web.members import home as members_home
 from web.members.card_section import MemberCardController
 from web.members.scan import MemberScanController
-from web.members.settings import MemberSettingsController
-from web.pipeline.pages import PipelineController, PipelineSettingsController
+from web.members.settings import ROUTERS as MEMBER_SETTINGS, MemberSettingsController
+from web.pipeline.pages import SETTINGS_ROUTERS as STAGE_SETTINGS, PipelineController
 from web.push import pages as push
 from web.staff import account, menu
 from db.jobs import kinds, queue
@@ -123,10 +123,10 @@ def create_app() -> Litestar:
                 *system.ROUTES, *account.ROUTES, members_home.members, *menu.ROUTES, audit.audit_log,
                 *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES,
                 CustomerController, FollowUpController,
-                TagController, SettingsController,
+                TagController, SettingsController, *FIELD_SETTINGS,
                 DuplicatesController, ExportController, import_controller(),
-                PipelineController, PipelineSettingsController,
-                MemberSettingsController, MemberCardController, MemberScanController,
+                PipelineController, *STAGE_SETTINGS,
+                MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
             ]),
             *API_CONTROLLERS,
             create_static_files_router(

@@ -1,5 +1,5 @@
 """How values arrive: ids in URLs, query strings and form fields, and the one place request
-bodies (forms and JSON) are read, which refuses text with control characters and answers a
+bodies (forms and JSON) are read (a form's fields are then read by web/core/forms.py), which refuses text with control characters and answers a
 malformed, too deeply nested or out-of-range JSON body with a 422 and field errors."""
 
 from __future__ import annotations
@@ -33,11 +33,6 @@ async def ids_in_range(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     for value in connection.path_params.values():
         if type(value) is int and parse_id(str(value)) is None:
             raise NotFoundException()
-
-
-def form_values(form, keys, limit: int = 2000) -> dict[str, str]:
-    """The named fields of a form as text (missing ones empty), each cut to `limit` characters."""
-    return {k: str(form.get(k, ""))[:limit] for k in keys}
 
 
 class FormRefused(ValidationFailed):

@@ -12,13 +12,15 @@ from litestar.response import Redirect
 from db.customers import duplicates, merge
 from db.errors import ValidationFailed
 from web.core.auth import actor_of, role_required, scope_of
+from web.core.forms import Field, read_form
 from web.core.i18n import field_errors
 from web.core.params import parse_id
 from web.core.i18n import gettext as _
 from web.core.templating import is_fragment_request, render
 
 PAGE_PAIRS = 20
-
+PAIR_FIELDS = (Field("a", kind="id"), Field("b", kind="id"))
+MERGE_FIELDS = (Field("survivor", kind="id"), Field("merged", kind="id"))
 
 
 class DuplicatesController(Controller):
@@ -35,8 +37,8 @@ class DuplicatesController(Controller):
 
     @post("/dismiss")
     async def dismiss(self, request: Request) -> Response:
-        form = await request.form()
-        first, second = parse_id(form.get("a")), parse_id(form.get("b"))
+        pair = (await read_form(request, PAIR_FIELDS)).values
+        first, second = pair["a"], pair["b"]
         if first is None or second is None:
             raise ValidationFailed({"a": "required"})
         scope = scope_of(request)
@@ -70,8 +72,8 @@ class DuplicatesController(Controller):
 
     @post("/merge")
     async def merge(self, request: Request) -> Response:
-        form = await request.form()
-        survivor_id, merged_id = parse_id(form.get("survivor")), parse_id(form.get("merged"))
+        pair = (await read_form(request, MERGE_FIELDS)).values
+        survivor_id, merged_id = pair["survivor"], pair["merged"]
         if survivor_id is None or merged_id is None:
             raise ValidationFailed({"merged_id": "required"})
         try:

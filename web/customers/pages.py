@@ -23,11 +23,18 @@ from db.customers.tables import LIFECYCLE_STAGES
 from db.engine import reading
 from db.errors import ValidationFailed
 from web.core.auth import actor_of, scope_of, staff_required
+from web.core.forms import read, read_form, texts
 from web.core.i18n import current_zone, field_errors
 from web.core.params import parse_id
 from web.core.i18n import gettext as _
 from web.core.templating import is_fragment_request, render, toast_header
 from web.customers import card
+
+# The forms' fields, read as text: the customer service parses and checks them.
+NEW_FIELDS = texts("name", "mobile", "email", "gender", "birthday", "province", "city")
+INTERACTION_FIELDS = texts("kind", "body", "outcome", "next_follow_up_on", "follow_up_in", max_length=4000)
+TAG_FIELDS = texts("name", max_length=200)
+PROFILE_FIELDS = texts(*service.PROFILE_FIELDS, max_length=400)
 
 
 def _flash(key: str | None) -> list[tuple[str, str]]:
@@ -85,9 +92,7 @@ class CustomerController(Controller):
 
     @post("/new")
     async def create_customer(self, request: Request) -> Response:
-        form = await request.form()
-        values = {k: str(form.get(k, "")) for k in
-                  ("name", "mobile", "email", "gender", "birthday", "province", "city")}
+        values = (await read_form(request, NEW_FIELDS)).text
         try:
             data = profile.parse_customer(values)
             user = request.scope["auth"].user
@@ -130,9 +135,7 @@ class CustomerController(Controller):
 
     @post("/{customer_id:int}/interactions")
     async def add_interaction(self, request: Request, customer_id: FromPath[int]) -> Response:
-        form = await request.form()
-        values = {k: str(form.get(k, ""))[:4000] for k in
-                  ("kind", "body", "outcome", "next_follow_up_on", "follow_up_in")}
+        values = (await read_form(request, INTERACTION_FIELDS)).text
         scope = scope_of(request)
         try:
             await interactions.add_interaction(
@@ -180,8 +183,7 @@ class CustomerController(Controller):
 
     @post("/{customer_id:int}/tags")
     async def add_tag(self, request: Request, customer_id: FromPath[int]) -> Response:
-        form = await request.form()
-        values = {"name": str(form.get("name", ""))[:200]}
+        values = (await read_form(request, TAG_FIELDS)).text
         try:
             await tags.add_tag(scope_of(request), customer_id, values["name"], actor_of(request))
         except ValidationFailed as exc:
@@ -209,7 +211,9 @@ class CustomerController(Controller):
     @post("/{customer_id:int}/edit")
     async def edit(self, request: Request, customer_id: FromPath[int]) -> Response:
         form = await request.form()
-        values = {k: str(form.get(k, ""))[:400] for k in service.PROFILE_FIELDS}
+        values = read(form, PROFILE_FIELDS).text
+        # Not for the reader: custom fields arrive under names only known per shop, and an
+        # absent owner or team (a staff member may not change them) differs from an empty one.
         custom = {str(k)[7:]: str(v)[:1000] for k, v in form.items() if str(k).startswith("custom.")}
         owner = str(form["owner"]) if "owner" in form else None
         team = str(form["team"]) if "team" in form else None

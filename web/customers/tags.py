@@ -22,6 +22,7 @@ from db.customers.tables import LIFECYCLE_STAGES
 from db.errors import NotFound, ValidationFailed
 from web.core import i18n
 from web.core.auth import actor_of, role_required, scope_of, staff_required
+from web.core.forms import read, texts
 from web.core.i18n import field_errors
 from web.core.params import parse_id
 from web.core.i18n import gettext as _
@@ -53,7 +54,10 @@ def _list(form, key: str) -> list[str]:
 
 
 def draft_from_form(form) -> list[dict]:
-    """The conditions as the person typed them (kept for re-rendering, even when invalid)."""
+    """The conditions as the person typed them (kept for re-rendering, even when invalid).
+
+    Not read by web/core/forms: the conditions are numbered fields (c-0-type, c-1-…) whose
+    count the person chooses, and a choice condition sends one name many times."""
     indices = sorted(int(m.group(1)) for k in form.keys() if (m := CONDITION_KEY.match(k)))
     draft = []
     for i in indices[:MAX_CONDITIONS]:
@@ -148,8 +152,12 @@ def condition_errors(errors: dict[str, str], count: int) -> list[dict[str, str]]
     return out
 
 
+TAG_FIELDS = texts("name", "color", "description", "kind", max_length=300)
+BUILDER_FIELDS = texts("tag_id", "add", "remove", "add_type")
+
+
 def _values(form) -> dict:
-    return {k: str(form.get(k, ""))[:300] for k in ("name", "color", "description", "kind")}
+    return read(form, TAG_FIELDS).text
 
 
 # ---------------------------------------------------------------- rendering
@@ -263,12 +271,13 @@ class TagController(Controller):
     async def builder(self, request: Request) -> Response:
         """Add or remove a condition, then show the form again (HTMX: just the builder)."""
         form = await request.form()
-        tag = await _tag_or_404(request, str(form.get("tag_id", "")))
+        asked = read(form, BUILDER_FIELDS).text
+        tag = await _tag_or_404(request, asked["tag_id"])
         values, draft = _values(form), draft_from_form(form)
         values["kind"] = "rule" if _is_rule(tag, values) else "manual"
-        add, remove = str(form.get("add", "")), str(form.get("remove", ""))
+        add, remove = asked["add"], asked["remove"]
         if add == "1":
-            kind = str(form.get("add_type", ""))
+            kind = asked["add_type"]
             if kind in CONDITION_TYPES and len(draft) < MAX_CONDITIONS:
                 draft.append(_blank(kind))
         elif remove.isdecimal() and int(remove) < len(draft):
@@ -280,7 +289,7 @@ class TagController(Controller):
     async def preview(self, request: Request) -> Response:
         """The live count of customers the rule being edited matches, in the viewer's scope."""
         form = await request.form()
-        tag = await _tag_or_404(request, str(form.get("tag_id", "")))
+        tag = await _tag_or_404(request, read(form, BUILDER_FIELDS).text["tag_id"])
         values, draft = _values(form), draft_from_form(form)
         values["kind"] = "rule" if _is_rule(tag, values) else "manual"
         context = await _form_context(request, tag, values, draft, {})

@@ -26,6 +26,7 @@ from db.followups.tables import KINDS, OUTCOMES, PRIORITIES
 from db.engine import reading
 from db.pipeline import board as pipeline_board
 from db.pipeline.opportunities import owner_choices
+from web.core.forms import Field, read, read_form, texts
 from web.core.auth import actor_of, role_required, scope_of, staff_required
 from web.core.i18n import ZONES, current_lang, current_zone, field_errors
 from web.core.i18n import gettext as _
@@ -68,8 +69,13 @@ def _origin(value: str | None) -> str:
     return "card" if value == "card" else "today"
 
 
-def _form_values(form, keys) -> dict[str, str]:
-    return {k: str(form.get(k, "") or "")[:2000] for k in keys}
+# The forms' fields, read as text: parse_form and the services parse and check them.
+COMPLETE_FIELDS = texts("result", "note", "next_in", "next_on", "from")
+SNOOZE_FIELDS = texts("until", "from")
+FOLLOW_UP_FIELDS = texts("customer_id", "kind", "title", "due_chip", "due_date", "due_time", "remind",
+                         "priority", "assignee", "opportunity_id", "every_days")
+REMINDER_FIELDS = texts("timezone", "digest_at")
+REASSIGN_FIELDS = (Field("to", kind="id"), Field("person", kind="id"))
 
 
 def parse_form(values: dict, user_id: int, errors: dict) -> FollowUpInput:
@@ -194,7 +200,7 @@ class FollowUpController(Controller):
 
     @post("/followups/{follow_up_id:int}/complete")
     async def complete(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        values = _form_values(await request.form(), ("result", "note", "next_in", "next_on", "from"))
+        values = (await read_form(request, COMPLETE_FIELDS)).text
         scope, errors = scope_of(request), {}
         next_values = _next_from(values, errors)
         try:
@@ -220,7 +226,7 @@ class FollowUpController(Controller):
 
     @post("/followups/{follow_up_id:int}/snooze")
     async def snooze(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        values = _form_values(await request.form(), ("until", "from"))
+        values = (await read_form(request, SNOOZE_FIELDS)).text
         until = snooze_until(values["until"])
         try:
             if until is None:
@@ -288,12 +294,9 @@ class FollowUpController(Controller):
                   "every_days": ""}
         return await self._form_page(request, values, {})
 
-    FIELDS = ("customer_id", "kind", "title", "due_chip", "due_date", "due_time", "remind", "priority",
-              "assignee", "opportunity_id", "every_days")
-
     @post("/followups")
     async def create(self, request: Request) -> Response:
-        values = _form_values(await request.form(), self.FIELDS)
+        values = (await read_form(request, FOLLOW_UP_FIELDS)).text
         user = request.scope["auth"].user
         errors: dict[str, str] = {}
         parsed = parse_form(values, user.id, errors)
@@ -324,7 +327,7 @@ class FollowUpController(Controller):
 
     @post("/followups/{follow_up_id:int}/edit")
     async def save_edit(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        values = _form_values(await request.form(), self.FIELDS)
+        values = (await read_form(request, FOLLOW_UP_FIELDS)).text
         row = await service.get(scope_of(request), follow_up_id)
         values["customer_id"] = str(row["customer"])
         errors: dict[str, str] = {}
@@ -346,10 +349,10 @@ class FollowUpController(Controller):
 
     @post("/account/reminders")
     async def save_reminders(self, request: Request) -> Response:
-        form = await request.form()
+        form = (await read_form(request, REMINDER_FIELDS)).text
         user = request.scope["auth"].user
-        zone = str(form.get("timezone", ""))
-        await service.set_digest_time(user.id, str(form.get("digest_at", "")))
+        zone = form["timezone"]
+        await service.set_digest_time(user.id, form["digest_at"])
         await set_timezone(user.id, zone if zone in ZONES else None)
         return Redirect("/account?msg=reminders", status_code=303)
 
@@ -370,9 +373,10 @@ class FollowUpController(Controller):
     @post("/today/team/reassign", guards=[role_required("admin", "manager")])
     async def reassign(self, request: Request) -> Response:
         form = await request.form()
+        # A list of ticked rows: one name many times, which the reader (one value a name) leaves.
         ids = [i for i in (parse_id(v) for v in form.getall("follow_up", [])[:500]) if i]
-        to = parse_id(form.get("to"))
-        person = parse_id(form.get("person"))
+        chosen = read(form, REASSIGN_FIELDS).values
+        to, person = chosen["to"], chosen["person"]
         scope = scope_of(request)
         allowed = {p["id"] for p in await owner_choices(scope, request.scope["auth"].user.id)}
         if not ids or to not in allowed:

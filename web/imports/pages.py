@@ -23,6 +23,7 @@ from db.imports import jobs
 from db.imports.mapping import field_choices
 from db.orders.tables import CHANNELS
 from web.core.auth import actor_of, role_required
+from web.core.forms import read_form, texts
 from web.core.i18n import field_errors, translate
 from web.core.i18n import gettext as _
 from db.settings import get_settings
@@ -102,10 +103,11 @@ class ImportPages(Controller):
     @post("/{job_id:int}/mapping")
     async def save_mapping(self, request: Request, job_id: FromPath[int]) -> Response:
         job = await _job(request, job_id)
-        form = await request.form()
         headers = await asyncio.to_thread(jobs.headers_of, job)
-        chosen = {h: str(form.get(f"col{i}", "")) for i, h in enumerate(headers)}
-        channel = str(form.get("channel", ""))
+        # One choice per column of the file, so the fields are known only now.
+        form = (await read_form(request, texts(*(f"col{i}" for i in range(len(headers))), "channel"))).text
+        chosen = {h: form[f"col{i}"] for i, h in enumerate(headers)}
+        channel = form["channel"]
         try:
             await jobs.save_mapping(job, chosen, channel)
         except ValidationFailed as exc:
@@ -152,7 +154,7 @@ class ImportPages(Controller):
 
 
 async def _upload(request: Request) -> Response:
-    form = await request.form()
+    form = await request.form()  # not web/core/forms: it carries the uploaded file
     kind = str(form.get("kind", ""))
     upload = form.get("file")
     errors = {}

@@ -23,6 +23,7 @@ from db.push.subscriptions import (
     save_subscription,
 )
 from web.core.auth import MEMBER_COOKIE, client_ip, member_cookie, member_required, request_cookies
+from web.core.forms import Field, read_form
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
 from web.core.params import json_body
@@ -30,6 +31,12 @@ from web.core.templating import STATIC_DIR, is_fragment_request, render, toast_h
 
 HISTORY_PAGE = 20
 CHANNELS = ("push", "sms", "email")
+MOBILE = Field("mobile", max_length=30)
+VERIFY_FIELDS = (MOBILE, Field("code", max_length=20))
+JOIN_FIELDS = (Field("token", max_length=100), Field("name", max_length=100),
+               *(Field(f"consent_{c}", kind="checkbox") for c in CHANNELS))
+REDEEM_FIELDS = (Field("key", max_length=64),)
+CONSENT_FIELDS = (Field("channel", max_length=20), Field("granted", kind="checkbox"))
 
 
 def _ua(request: Request) -> str:
@@ -86,8 +93,7 @@ async def login_page(request: Request) -> Response:
 @post("/m/login")
 async def send_code(request: Request) -> Response:
     """Send a code (a first one, or again): the same answer for members and others."""
-    form = await request.form()
-    typed = str(form.get("mobile", ""))[:30]
+    typed = (await read_form(request, (MOBILE,))).text["mobile"]
     ip = client_ip(request.scope)
     try:
         sent = await signin.request_code(typed, ip, _sms_text)
@@ -118,12 +124,12 @@ def _masked(typed: str) -> str:
 
 @post("/m/login/verify")
 async def verify(request: Request) -> Response:
-    form = await request.form()
-    typed = str(form.get("mobile", ""))[:30]
+    form = (await read_form(request, VERIFY_FIELDS)).text
+    typed = form["mobile"]
     ip = client_ip(request.scope)
     context = {"step": "code", "mobile": typed, "masked": _masked(typed), "errors": {}}
     try:
-        result = await signin.verify_code(typed, str(form.get("code", ""))[:20], ip)
+        result = await signin.verify_code(typed, form["code"], ip)
     except signin.WrongCode as exc:
         context["errors"] = {"code": _("Wrong code. %(n)d tries left.") % {"n": exc.tries_left}}
         return _page(request, "member_centre/login.html", context)
@@ -149,10 +155,9 @@ async def verify(request: Request) -> Response:
 
 @post("/m/join")
 async def join(request: Request) -> Response:
-    form = await request.form()
-    token = str(form.get("token", ""))[:100]
-    name = str(form.get("name", ""))[:100]
-    consents = {c: form.get(f"consent_{c}") == "1" for c in CHANNELS}
+    form = await read_form(request, JOIN_FIELDS)
+    token, name = form.text["token"], form.text["name"]
+    consents = {c: form.values[f"consent_{c}"] for c in CHANNELS}
     ip = client_ip(request.scope)
     try:
         member_id = await signin.join(token, name, ip, consents={c: v for c, v in consents.items() if v})
@@ -236,8 +241,7 @@ async def reward(request: Request, reward_id: FromPath[int]) -> Response:
 @post("/m/rewards/{reward_id:int}/redeem", guards=[member_required])
 async def redeem(request: Request, reward_id: FromPath[int]) -> Response:
     member = _member(request)
-    form = await request.form()
-    key = str(form.get("key", ""))[:64]
+    key = (await read_form(request, REDEEM_FIELDS)).text["key"]
     error = None
     try:
         result = await ledger.redeem(member.member_id, reward_id, key, f"member:{member.member_no}")
@@ -308,11 +312,11 @@ async def settings_page(request: Request) -> Response:
 @post("/m/settings/consent", guards=[member_required])
 async def set_consent(request: Request) -> Response:
     member = _member(request)
-    form = await request.form()
-    channel = str(form.get("channel", ""))
+    form = await read_form(request, CONSENT_FIELDS)
+    channel = form.text["channel"]
     if channel not in CHANNELS:
         raise ValidationFailed({"channel": "one of push, sms, email"})
-    granted = form.get("granted") == "1"
+    granted = form.values["granted"]
     await membership.set_consent(member.member_id, channel, granted, "member_page",
                                  f"member:{member.member_no}")
     if not is_fragment_request(request):

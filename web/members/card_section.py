@@ -25,10 +25,16 @@ from db.members.tables import CONSENT_CHANNELS
 from web.core.auth import actor_of, scope_of, staff_required
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.core.params import form_values as _form_values
+from web.core.forms import Field, read_form, texts
 from web.core.params import parse_id
 from web.core.templating import is_fragment_request, render, toast_header
 from web.customers import card
+
+# The sheets' forms (the ledger and coupons parse the text themselves).
+JOIN_FIELDS = tuple(Field(f"consent_{ch}", kind="checkbox") for ch in CONSENT_CHANNELS)
+ADJUST_FIELDS = texts("delta", "reason", "key", "direction")
+ISSUE_FIELDS = texts("coupon_type_id")
+USE_FIELDS = texts("order_ref")
 
 
 async def _customer(request: Request, customer_id: int) -> dict:
@@ -96,8 +102,8 @@ class MemberCardController(Controller):
     @post("/member/join")
     async def join(self, request: Request, customer_id: FromPath[int]) -> Response:
         await _customer(request, customer_id)
-        form = await request.form()
-        consents = {ch: form.get(f"consent_{ch}") == "1" for ch in CONSENT_CHANNELS}
+        form = await read_form(request, JOIN_FIELDS)
+        consents = {ch: form.values[f"consent_{ch}"] for ch in CONSENT_CHANNELS}
         member = await membership.join(customer_id, "staff", actor_of(request), consents=consents)
         message = _("Enrolled: member no. %(no)s.") % {"no": member["member_no"]}
         if not is_fragment_request(request):
@@ -116,7 +122,7 @@ class MemberCardController(Controller):
     @post("/points/adjust")
     async def adjust(self, request: Request, customer_id: FromPath[int]) -> Response:
         member = await _member_of(request, customer_id)
-        values = _form_values(await request.form(), ("delta", "reason", "key", "direction"))
+        values = (await read_form(request, ADJUST_FIELDS)).text
         user = request.scope["auth"].user
         delta = parse_delta(values["delta"])
         if delta is not None and values["direction"] == "take":
@@ -184,7 +190,7 @@ class MemberCardController(Controller):
     @post("/coupons/issue")
     async def issue(self, request: Request, customer_id: FromPath[int]) -> Response:
         member = await _member_of(request, customer_id)
-        values = _form_values(await request.form(), ("coupon_type_id",))
+        values = (await read_form(request, ISSUE_FIELDS)).text
         type_id = parse_id(values["coupon_type_id"])
         actives = {t["id"] for t in await catalogue.list_coupon_types(active_only=True)}
         errors: dict[str, str] = {}
@@ -223,7 +229,7 @@ class MemberCardController(Controller):
     @post("/coupons/{coupon_id:int}/use")
     async def use(self, request: Request, customer_id: FromPath[int], coupon_id: FromPath[int]) -> Response:
         member = await _member_of(request, customer_id)
-        values = _form_values(await request.form(), ("order_ref",))
+        values = (await read_form(request, USE_FIELDS)).text
         values["order_ref"] = values["order_ref"].strip()[:64]
         coupon = next((c for c in await coupons.for_member(member["id"], include_used=True, limit=500)
                        if c["id"] == coupon_id), None)

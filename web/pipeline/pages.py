@@ -23,16 +23,19 @@ from db.pipeline import board, opportunities, stages
 from web.core.auth import actor_of, role_required, scope_of, staff_required
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
+from web.core.i18n import ngettext
+from web.core import settings_area
+from web.core.forms import Field, read, read_form, texts
+from web.core.settings_area import N_, Area, Row
 from web.core.params import parse_id
 from db.settings import get_settings
-from web.core.templating import is_fragment_request, render, toast_header
+from web.core.templating import is_fragment_request, render, shop_labels, toast_header
 
 BOARD = "pipeline/board.html"
 FORM = "pipeline/form.html"
 MESSAGES = {
     "created": "Opportunity added.", "saved": "Opportunity saved.", "moved": "Moved.",
     "deleted": "Opportunity deleted.", "conflict": "Someone else moved it meanwhile: here is where it is now.",
-    "stage_added": "Stage added.", "stage_saved": "Stage saved.", "stage_deleted": "Stage deleted.",
 }
 
 
@@ -70,8 +73,9 @@ async def _board_context(request: Request, stage_id: int | None, mine: bool,
                 current["id"] if current else None, mine, **kw)}
 
 
-def _form_values(form) -> dict:
-    return {k: str(form.get(k, ""))[:400] for k in opportunities.FIELDS}
+FIELDS = texts(*opportunities.FIELDS, max_length=400)  # opportunities.create / update parse the text
+MOVE_FIELDS = (Field("view_stage", kind="id"), Field("view_mine", kind="checkbox"), Field("from"),
+               Field("stage_id", kind="id"), Field("seen_stage_id", kind="id"))
 
 
 async def _form_context(request: Request, values: dict, errors: dict, item: dict | None = None,
@@ -123,7 +127,7 @@ class PipelineController(Controller):
     @get("/new")
     async def new_page(self, request: Request, customer_id: FromQuery[str | None] = None,
                        q: FromQuery[str] = "") -> Response:
-        values = {k: str(request.query_params.get(k, ""))[:400] for k in opportunities.FIELDS}
+        values = read(request.query_params, FIELDS).text
         values["customer_id"] = str(parse_id(customer_id) or "")
         values.setdefault("owner_id", "")
         if not values["owner_id"]:
@@ -132,13 +136,12 @@ class PipelineController(Controller):
 
     @post("/")
     async def create(self, request: Request) -> Response:
-        form = await request.form()
-        values = _form_values(form)
+        form = await read_form(request, (*FIELDS, Field("q", max_length=100)))
+        values = {k: form.text[k] for k in opportunities.FIELDS}
         try:
             opportunity_id = await opportunities.create(scope_of(request), values, actor_of(request))
         except ValidationFailed as exc:
-            context = await _form_context(request, values, field_errors(exc.errors),
-                                          q=str(form.get("q", ""))[:100])
+            context = await _form_context(request, values, field_errors(exc.errors), q=form.text["q"])
             return render(request, FORM, context, status=422)
         return Redirect(f"/pipeline/{opportunity_id}?msg=created", status_code=303)
 
@@ -164,7 +167,7 @@ class PipelineController(Controller):
     @post("/{opportunity_id:int}/edit")
     async def edit(self, request: Request, opportunity_id: FromPath[int]) -> Response:
         scope = scope_of(request)
-        values = _form_values(await request.form())
+        values = (await read_form(request, FIELDS)).text
         try:
             await opportunities.update(scope, opportunity_id, values, actor_of(request))
         except ValidationFailed as exc:
@@ -185,13 +188,12 @@ class PipelineController(Controller):
 
     @post("/{opportunity_id:int}/move")
     async def move(self, request: Request, opportunity_id: FromPath[int]) -> Response:
-        form = await request.form()
-        view_stage, view_mine = parse_id(form.get("view_stage")), form.get("view_mine") == "1"
-        on_board = form.get("from") == "board"
+        form = (await read_form(request, MOVE_FIELDS)).values
+        view_stage, view_mine, on_board = form["view_stage"], form["view_mine"], form["from"] == "board"
         msg = "moved"
         try:
-            await opportunities.move(scope_of(request), opportunity_id, parse_id(form.get("stage_id")),
-                                     actor_of(request), seen_stage_id=parse_id(form.get("seen_stage_id")))
+            await opportunities.move(scope_of(request), opportunity_id, form["stage_id"],
+                                     actor_of(request), seen_stage_id=form["seen_stage_id"])
         except Conflict:
             msg = "conflict"
         if not is_fragment_request(request):
@@ -212,50 +214,31 @@ class PipelineController(Controller):
         return Redirect("/pipeline?msg=deleted", status_code=303)
 
 
-class PipelineSettingsController(Controller):
-    path = "/settings/pipeline"
-    guards = [role_required("manager", "admin")]
+# ---------------------------------------------------------------- stage settings (managers)
 
-    async def _page(self, request: Request, errors: dict | None = None, values: dict | None = None,
-                    msg: str | None = None, status: int = 200) -> Response:
-        return render(request, "pipeline/settings.html", {
-            "nav": "more", "stages": await stages.stages_with_counts(), "errors": errors or {},
-            "values": values or {}, "flashes": _flashes(msg)}, status=status)
 
-    async def _run(self, request: Request, key: str, action, msg: str) -> Response:
-        try:
-            await action
-        except ValidationFailed as exc:
-            return await self._page(request, {key: next(iter(field_errors(exc.errors).values()))},
-                                    status=422)
-        return Redirect(f"/settings/pipeline?msg={msg}", status_code=303)
+def _stage_row(s: dict) -> Row:
+    labels = shop_labels()
+    locked = "" if s["deletable"] else (_("Move its opportunities to another stage first") if s["count"]
+                                        else _("The pipeline needs this stage"))
+    return Row(str(labels.stage_name(s["code"], s["name"])),
+               [ngettext("%(num)d opportunity", "%(num)d opportunities", s["count"]) % {"num": s["count"]}],
+               [(labels.pipeline_outcomes[s["outcome"]], labels.pipeline_tones[s["outcome"]])],
+               value=s["name"], placeholder=labels.pipeline_stages.get(s["code"], ""), locked=locked)
 
-    @get("/")
-    async def settings_page(self, request: Request, msg: FromQuery[str | None] = None) -> Response:
-        return await self._page(request, msg=msg)
 
-    @post("/")
-    async def add(self, request: Request) -> Response:
-        name = str((await request.form()).get("name", ""))[:200]
-        try:
-            await stages.add_stage(name, actor_of(request))
-        except ValidationFailed as exc:
-            return await self._page(request, {"new": field_errors(exc.errors)["name"]}, {"new": name}, status=422)
-        return Redirect("/settings/pipeline?msg=stage_added", status_code=303)
+STAGES = Area(
+    prefix="/settings/pipeline", key="stage", title=N_("Pipeline stages"),
+    subtitle=N_("The columns of the pipeline board, in order. Won and lost close an opportunity."),
+    new_title="", save_label="", delete_label="", delete_note="", inline=True, add_title=N_("Add a stage"),
+    fields=(Field("name", N_("Stage name"), max_length=200, placeholder=N_("e.g. Sample sent"),
+                  hint=N_("A new stage is open and goes after the last open stage."), attrs={"maxlength": 40}),),
+    row=_stage_row, list=stages.stages_with_counts, get=stages.get_stage, values=lambda s: {"name": s["name"]},
+    create=lambda v, actor: stages.add_stage(v["name"], actor),
+    update=lambda stage_id, v, actor: stages.rename_stage(stage_id, v["name"], actor),
+    delete=stages.delete_stage, reorder=stages.move_stage,
+    messages={"created": N_("Stage added."), "saved": N_("Stage saved."), "deleted": N_("Stage deleted.")},
+    msg_keys={"created": "stage_added"}, item_title=lambda s: s["name"],
+)
 
-    @post("/{stage_id:int}")
-    async def rename(self, request: Request, stage_id: FromPath[int]) -> Response:
-        name = str((await request.form()).get("name", ""))[:200]
-        return await self._run(request, str(stage_id), stages.rename_stage(stage_id, name, actor_of(request)),
-                               "stage_saved")
-
-    @post("/{stage_id:int}/move")
-    async def reorder(self, request: Request, stage_id: FromPath[int]) -> Response:
-        delta = -1 if (await request.form()).get("direction") == "up" else 1
-        await stages.move_stage(stage_id, delta, actor_of(request))
-        return Redirect("/settings/pipeline", status_code=303)
-
-    @post("/{stage_id:int}/delete")
-    async def delete(self, request: Request, stage_id: FromPath[int]) -> Response:
-        return await self._run(request, str(stage_id), stages.delete_stage(stage_id, actor_of(request)),
-                               "stage_deleted")
+SETTINGS_ROUTERS = [settings_area.router(STAGES, [role_required("manager", "admin")])]

@@ -28,6 +28,7 @@ from web.core.auth import (
     session_cookie,
     staff_required,
 )
+from web.core.forms import Field, read_form
 from web.core.i18n import LANGUAGES, ZONES
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
@@ -47,6 +48,17 @@ MESSAGES = {
 
 # Kept as they are in a `next`: printable ASCII but the backslash (browsers read it as "/").
 _KEEP = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "\\")
+
+
+# The forms' fields. `next` keeps one character more than safe_next allows, so an over-long
+# target still lands on the home page instead of a cut one.
+NEXT = Field("next", max_length=2001)
+LOGIN_FIELDS = (Field("username", max_length=64), Field("password", max_length=256), NEXT)
+CODE_FIELDS = (Field("code", max_length=12), NEXT)
+SETUP_FIELDS = (Field("secret", max_length=64), Field("signature"), Field("code", max_length=12), NEXT)
+PASSWORD_FIELDS = tuple(Field(name, max_length=256)
+                        for name in ("current_password", "new_password", "new_password_again"))
+LANGUAGE_FIELDS = (Field("lang", max_length=20),)
 
 
 def safe_next(target: str | None) -> str:
@@ -90,13 +102,13 @@ async def login_page(request: Request, next: FromQuery[str | None] = None) -> Re
 
 @post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
-    username = str(form.get("username", ""))[:64]
-    next_url = safe_next(form.get("next"))
+    form = (await read_form(request, LOGIN_FIELDS)).text
+    username = form["username"]
+    next_url = safe_next(form["next"])
     ip = client_ip(request.scope)
     context = {"next": next_url, "username": username, "errors": {}}
     try:
-        user = await accounts.authenticate(username, str(form.get("password", ""))[:256], ip)
+        user = await accounts.authenticate(username, form["password"], ip)
     except RateLimited as exc:
         await record("auth.sign_in_blocked", actor=username, ip=ip)
         minutes = max(1, round(exc.retry_after / 60))
@@ -139,11 +151,11 @@ async def two_factor_page(request: Request, next: FromQuery[str | None] = None) 
 @post("/login/2fa")
 async def two_factor(request: Request) -> Response:
     session = _pending_session(request, "verify")
-    form = await request.form()
-    next_url = safe_next(form.get("next"))
+    form = (await read_form(request, CODE_FIELDS)).text
+    next_url = safe_next(form["next"])
     ip = client_ip(request.scope)
     try:
-        await accounts.verify_totp(session.user.id, str(form.get("code", ""))[:12], ip)
+        await accounts.verify_totp(session.user.id, form["code"], ip)
     except (ValidationFailed, RateLimited) as exc:
         await record("auth.sign_in_failed", actor_id=session.user.id,
                      actor=session.user.username, ip=ip, detail={"step": "totp"})
@@ -208,16 +220,16 @@ async def two_factor_setup_page(request: Request, next: FromQuery[str | None] = 
 @post("/account/2fa")
 async def two_factor_setup(request: Request) -> Response:
     session = _any_session(request)
-    form = await request.form()
-    secret = str(form.get("secret", ""))[:64]
-    next_url = safe_next(form.get("next"))
-    if not hmac.compare_digest(str(form.get("signature", "")), _sign_secret(session.user.id, secret)):
+    form = (await read_form(request, SETUP_FIELDS)).text
+    secret = form["secret"]
+    next_url = safe_next(form["next"])
+    if not hmac.compare_digest(form["signature"], _sign_secret(session.user.id, secret)):
         secret = accounts.new_totp_secret()
         errors = {"code": _("The set-up expired. Scan the new code.")}
         return render(request, "staff/two_factor_setup.html",
                       _setup_context(session.user, secret, errors, next_url))
     try:
-        await accounts.enable_totp(session.user.id, secret, str(form.get("code", ""))[:12])
+        await accounts.enable_totp(session.user.id, secret, form["code"])
     except ValidationFailed:
         errors = {"code": _("That code does not match. Try the newest one.")}
         return render(request, "staff/two_factor_setup.html",
@@ -257,14 +269,14 @@ async def password_page(request: Request) -> Response:
 @post("/account/password", guards=[staff_required])
 async def change_password(request: Request) -> Response:
     user = request.scope["auth"].user
-    form = await request.form()
-    new, again = str(form.get("new_password", ""))[:256], str(form.get("new_password_again", ""))[:256]
+    form = (await read_form(request, PASSWORD_FIELDS)).text
+    new, again = form["new_password"], form["new_password_again"]
     errors = {}
     if new != again:
         errors["new_password_again"] = _("The two new passwords differ.")
     else:
         try:
-            await accounts.change_password(user.id, str(form.get("current_password", ""))[:256], new)
+            await accounts.change_password(user.id, form["current_password"], new)
         except ValidationFailed as exc:
             errors = field_errors(exc.errors)
     if errors:
@@ -278,8 +290,7 @@ async def change_password(request: Request) -> Response:
 
 @post("/account/language", guards=[staff_required])
 async def set_language(request: Request) -> Response:
-    form = await request.form()
-    lang = form.get("lang")
+    lang = (await read_form(request, LANGUAGE_FIELDS)).text["lang"]
     value = lang if lang in LANGUAGES else None
     await accounts.set_locale(request.scope["auth"].user.id, value)
     return Redirect("/more?msg=language", status_code=303)
