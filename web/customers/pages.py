@@ -28,6 +28,7 @@ from web.core.params import parse_id
 from web.core.i18n import gettext as _
 from web.core.templating import is_fragment_request, render, toast_header
 from web.customers import card
+from web.customers import rows as rows_view
 
 
 def _flash(key: str | None) -> list[tuple[str, str]]:
@@ -66,6 +67,7 @@ class CustomerController(Controller):
             tags = None if is_fragment_request(request) else await service.all_tags()
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
+            row["html"] = rows_view.row_html(row)
         params = {k: v for k, v in {"q": q, "tag": tag_id, "lifecycle": stage}.items() if v}
         more_url = (f"/customers?{urlencode({**params, 'before': next_cursor})}"
                     if next_cursor else None)
