@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 
+
 from db.engine import reading
 from db.members import catalogue, config, coupons, ledger, membership
 
@@ -29,4 +30,3 @@ async def read(customer_id: int) -> dict:
         "entries": entries, "more_history": more is not None, "coupon_types": types,
         "manager_above": cfg.manager_above, "new_key": secrets.token_urlsafe(16),
     }
-

@@ -130,3 +130,120 @@ def list_row_html(href, title, subtitle="", meta="", avatar=None, badges=()) -> 
         parts.append(f'<span class="row-meta">{escape(meta)}</span>')
     parts.append(f'  <span class="row-chevron">{icon_svg("chevron-right")}</span>\n</a>')
     return Markup("".join(parts))
+
+
+# Form fields (components/field.html): a card draws about 25 of them in its closed sheets, at
+# about 60 µs a macro call (each field is five nested macros). The HTML is what the macros
+# wrote, whitespace included (tests/test_components.py renders both).
+
+def _fid(name, attrs) -> Markup:
+    fid = attrs.get("id")
+    if fid:
+        return escape(fid)
+    name = name if isinstance(name, str) else str(name)
+    return escape("f-" + name.replace("[", "-").replace("]", "").replace(".", "-").replace(" ", "-"))
+
+
+def _extra(attrs) -> str:
+    out = []
+    for k, v in attrs.items():
+        if k in ("id", "class") or v is None or v is False:
+            continue
+        out.append(f" {escape(k)}" if v is True else f' {escape(k)}="{escape(v)}"')
+    return "".join(out)
+
+
+def _described(fid, hint, error) -> str:
+    out = ""
+    if hint or error:
+        ids = (fid + "-error" if error else "") + (" " if hint and error else "") + (fid + "-hint" if hint else "")
+        out = f' aria-describedby="{ids}"'
+    if error:
+        out += ' aria-invalid="true"'
+    return out
+
+
+def _label(fid, label, required) -> str:
+    req = '<span class="field-req" aria-hidden="true">*</span>' if required else ""
+    return f'<label class="field-label" for="{fid}">{escape(label)}{req}</label>'
+
+
+def _after(fid, hint, error) -> str:
+    out = ""
+    if error:
+        out = f'  <p class="field-error" id="{fid}-error">{icon_svg("alert")}<span>{escape(error)}</span></p>'
+    if hint:
+        out += f'  <p class="field-hint" id="{fid}-hint">{escape(hint)}</p>'
+    return out
+
+
+def _cls(attrs) -> str:
+    cls = attrs.get("class")
+    return " " + escape(cls) if cls else ""
+
+
+def field_html(name, label, value="", type="text", error=None, required=False, autocomplete=None,
+               inputmode=None, hint=None, placeholder=None, attrs={}) -> Markup:  # noqa: B006 (read only)
+    """field(name, label, value='', type='text', error=None, required=False, autocomplete=None,
+    inputmode=None, hint=None, placeholder=None, attrs={}): label, input, error, hint."""
+    fid = _fid(name, attrs)
+    parts = [f'<div class="field">\n  {_label(fid, label, required)}\n  <input class="input{_cls(attrs)}" '
+             f'id="{fid}" name="{escape(name)}" type="{escape(type)}"']
+    if value is not None and value != "" and type != "password":
+        parts.append(f' value="{escape(value)}"')
+    if required:
+        parts.append(" required")
+    if autocomplete:
+        parts.append(f' autocomplete="{escape(autocomplete)}"')
+    if inputmode:
+        parts.append(f' inputmode="{escape(inputmode)}"')
+    if placeholder:
+        parts.append(f' placeholder="{escape(placeholder)}"')
+    parts.append(f"{_described(fid, hint, error)}{_extra(attrs)}>{_after(fid, hint, error)}\n</div>")
+    return Markup("".join(parts))
+
+
+def textarea_html(name, label, value="", error=None, rows=3, required=False, hint=None,
+                  placeholder=None, attrs={}) -> Markup:  # noqa: B006 (read only)
+    """textarea(name, label, value='', error=None, rows=3, required=False, hint=None,
+    placeholder=None, attrs={})."""
+    fid = _fid(name, attrs)
+    parts = [f'<div class="field">\n  {_label(fid, label, required)}\n  <textarea class="input{_cls(attrs)}" '
+             f'id="{fid}" name="{escape(name)}" rows="{escape(rows)}"']
+    if required:
+        parts.append(" required")
+    if placeholder:
+        parts.append(f' placeholder="{escape(placeholder)}"')
+    parts.append(f'{_described(fid, hint, error)}{_extra(attrs)}>{"" if value is None else escape(value)}'
+                 f"</textarea>{_after(fid, hint, error)}\n</div>")
+    return Markup("".join(parts))
+
+
+def select_html(name, label, options, value=None, error=None, required=False, hint=None,
+                placeholder=None, attrs={}) -> Markup:  # noqa: B006 (read only)
+    """select(name, label, options, value=None, error=None, required=False, hint=None,
+    placeholder=None, attrs={}): options are (value, label) pairs; the one equal to `value` as a
+    string is selected; `placeholder` adds a first empty option."""
+    fid = _fid(name, attrs)
+    parts = [f'<div class="field">\n  {_label(fid, label, required)}\n  <div class="select-wrap">\n'
+             f'    <select class="input{_cls(attrs)}" id="{fid}" name="{escape(name)}"']
+    if required:
+        parts.append(" required")
+    parts.append(f"{_described(fid, hint, error)}{_extra(attrs)}>")
+    if placeholder:
+        parts.append(f'      <option value="">{escape(placeholder)}</option>')
+    chosen = None if value is None else str(value)
+    for opt_value, opt_label in options:
+        sel = " selected" if chosen is not None and str(opt_value) == chosen else ""
+        parts.append(f'      <option value="{escape(opt_value)}"{sel}>{escape(opt_label)}</option>')
+    parts.append(f'    </select>\n    {icon_svg("chevron-right")}\n  </div>{_after(fid, hint, error)}\n</div>')
+    return Markup("".join(parts))
+
+
+def checkbox_html(name, label, checked=False, value="1", hint=None, error=None, attrs={}) -> Markup:  # noqa: B006
+    """checkbox(name, label, checked=False, value='1', hint=None, error=None, attrs={})."""
+    fid = _fid(name, attrs)
+    return Markup(f'<div class="field">\n  <label class="check" for="{fid}">\n    <input type="checkbox" '
+                  f'id="{fid}" name="{escape(name)}" value="{escape(value)}"{" checked" if checked else ""}'
+                  f"{_described(fid, hint, error)}{_extra(attrs)}>\n    <span>{escape(label)}</span>\n"
+                  f"  </label>{_after(fid, hint, error)}\n</div>")

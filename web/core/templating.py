@@ -24,7 +24,17 @@ from markupsafe import Markup
 
 from db.money import format_fen
 from web.core import i18n
-from web.core.components import avatar_html, badge_html, icon_svg, list_row_html, logo_svg
+from web.core.components import (
+    avatar_html,
+    badge_html,
+    checkbox_html,
+    field_html,
+    icon_svg,
+    list_row_html,
+    logo_svg,
+    select_html,
+    textarea_html,
+)
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
 
@@ -231,7 +241,8 @@ def _environment() -> jinja2.Environment:
     env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
-                       list_row_html=list_row_html)
+                       list_row_html=list_row_html, field_html=field_html, textarea_html=textarea_html,
+                       select_html=select_html, checkbox_html=checkbox_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
                        due_label=due_label, points=points,
                        actor_label=actor_label)
@@ -261,6 +272,31 @@ def shop_labels():
     return shop_module("components/labels.html")
 
 
+def coupon_terms(t: dict) -> Markup:
+    """What a coupon type gives, in the card's issue sheet (the `coupon_terms` filter): "¥10.00 off · min. spend ¥100.00 · valid
+    30 days". The same few types on every member's card, so each (language, zone, terms) is
+    written once per process; the text is what the template wrote (tests/test_coupon_terms.py)."""
+    return _terms(i18n.current_lang(), i18n.current_zone(), t["kind"], t["amount_off_fen"], t["percent_off"],
+                  t["min_spend_fen"], t["valid_days"], t["valid_until"])
+
+
+@lru_cache(maxsize=256)
+def _terms(lang, zone, kind, amount_off_fen, percent_off, min_spend_fen, valid_days, valid_until) -> Markup:
+    def _(text, **values):
+        return Markup(i18n.gettext(text)) % values
+
+    text = _("%(amount)s off", amount=money(amount_off_fen)) if kind == "amount" else _("%(n)s%% off", n=percent_off)
+    if min_spend_fen:
+        text += Markup(" · ") + _("min. spend %(amount)s", amount=money(min_spend_fen))
+    text += Markup("          · ")
+    if valid_days:
+        text += Markup(i18n.ngettext("valid %(num)d day", "valid %(num)d days", valid_days)) % {"num": valid_days}
+    else:
+        text += _("until %(date)s", date=local_date(valid_until))
+    return text
+
+
+env.filters["coupon_terms"] = coupon_terms
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
 

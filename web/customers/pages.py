@@ -29,6 +29,7 @@ from web.core.params import parse_id
 from web.core.i18n import gettext as _
 from web.core.templating import is_fragment_request, render, toast_header
 from web.customers import card
+from web.customers import rows as rows_view
 
 # The forms' fields, read as text: the customer service parses and checks them.
 NEW_FIELDS = texts("name", "mobile", "email", "gender", "birthday", "province", "city")
@@ -73,6 +74,7 @@ class CustomerController(Controller):
             tags = None if is_fragment_request(request) else await service.all_tags()
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
+            row["html"] = rows_view.row_html(row)
         params = {k: v for k, v in {"q": q, "tag": tag_id, "lifecycle": stage}.items() if v}
         more_url = (f"/customers?{urlencode({**params, 'before': next_cursor})}"
                     if next_cursor else None)
