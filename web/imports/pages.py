@@ -41,7 +41,7 @@ async def _job(request: Request, job_id: int) -> dict:
 
 def _field_labels(custom: list[dict]) -> dict[str, str]:
     labels = {
-        "name": _("Name"), "mobile": _("Mobile"), "email": _("E-mail"), "gender": _("Gender"),
+        "name": _("Full name"), "mobile": _("Mobile"), "email": _("E-mail"), "gender": _("Gender"),
         "birthday": _("Birthday"), "province": _("Province"), "city": _("City"),
         "address": _("Address"), "external_id": _("Order number"), "placed_at": _("Order time"),
         "total": _("Amount paid"), "channel": _("Channel"), "status": _("Order status"),
