@@ -16,7 +16,9 @@ from db.customers.tables import Customer
 from db.engine import raw
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
-from db.followups.service import FollowUpInput
+from db.followups import rules as followup_rules
+from db.followups import lists as followup_lists
+from db.followups.rules import FollowUpInput
 from db.followups.tables import FollowUp, FollowUpPlan
 from db.customers.scope import Scope
 from db.staff.tables import StaffUser
@@ -152,7 +154,7 @@ async def test_a_repeating_plan_creates_the_next_one_on_completion(make_user):
     fid = await service.create(Scope.everything(),
                                values(cid, staff, due, due - dt.timedelta(minutes=30), every_days=30), ACTOR)
     next_id = await service.complete(Scope.everything(), fid, ACTOR, "聊得很好")
-    nxt = await service.get(Scope.everything(), next_id)
+    nxt = await followup_lists.get(Scope.everything(), next_id)
     assert nxt["due_at"] == due + dt.timedelta(days=30)
     assert nxt["remind_at"] == nxt["due_at"] - dt.timedelta(minutes=30)
     assert nxt["plan_active"] and nxt["plan_every_days"] == 30 and nxt["source"] == "plan"
@@ -167,7 +169,7 @@ async def test_a_plan_completed_late_plans_the_next_one_in_the_future(make_user)
     cid = await add_customer()
     fid = await service.create(Scope.everything(),
                                values(cid, staff, now() - dt.timedelta(days=40), every_days=7), ACTOR)
-    nxt = await service.get(Scope.everything(), await service.complete(Scope.everything(), fid, ACTOR, "迟了"))
+    nxt = await followup_lists.get(Scope.everything(), await service.complete(Scope.everything(), fid, ACTOR, "迟了"))
     assert now() < nxt["due_at"] <= now() + dt.timedelta(days=7)
 
 
@@ -175,9 +177,9 @@ async def test_due_in_the_past_is_accepted_and_overdue(make_user):
     staff = await make_user("li.lei")
     cid = await add_customer()
     await service.create(Scope.everything(), values(cid, staff, now() - dt.timedelta(hours=3)), ACTOR)
-    lists = await service.today_lists(staff, SHANGHAI)
+    lists = await followup_lists.today_lists(staff, SHANGHAI)
     assert lists["counts"]["overdue"] == 1 and len(lists["groups"]["overdue"]) == 1
-    assert await service.badge_count(staff, SHANGHAI) == 1
+    assert await followup_lists.badge_count(staff, SHANGHAI) == 1
 
 
 async def test_today_groups_by_the_persons_own_day(make_user):
@@ -185,14 +187,14 @@ async def test_today_groups_by_the_persons_own_day(make_user):
     staff = await make_user("li.lei")
     cid = await add_customer()
     la = ZoneInfo("America/Los_Angeles")
-    _, sh_tomorrow = service.day_bounds(SHANGHAI)
-    _, la_tomorrow = service.day_bounds(la)
+    _, sh_tomorrow = followup_lists.day_bounds(SHANGHAI)
+    _, la_tomorrow = followup_lists.day_bounds(la)
     # a time that is before the end of today in one zone and after it in the other
     early, late = sorted([sh_tomorrow, la_tomorrow])
     due = early - dt.timedelta(minutes=1) if early - dt.timedelta(minutes=1) > now() else early + dt.timedelta(minutes=1)
     await service.create(Scope.everything(), values(cid, staff, due), ACTOR)
-    in_sh = (await service.today_lists(staff, SHANGHAI))["counts"]
-    in_la = (await service.today_lists(staff, la))["counts"]
+    in_sh = (await followup_lists.today_lists(staff, SHANGHAI))["counts"]
+    in_la = (await followup_lists.today_lists(staff, la))["counts"]
     assert in_sh["today"] + in_sh["upcoming"] == 1 and in_la["today"] + in_la["upcoming"] == 1
     if due < early:
         assert (in_sh["today"], in_la["today"]) == (1, 1)
@@ -208,7 +210,7 @@ async def test_snooze_moves_the_time_and_rearms_the_reminder(make_user):
     await raw("UPDATE follow_up SET reminder_state = 'sent' WHERE id = {}", fid)
     until = now() + dt.timedelta(hours=3)
     await service.snooze(Scope.everything(), fid, ACTOR, until)
-    row = await service.get(Scope.everything(), fid)
+    row = await followup_lists.get(Scope.everything(), fid)
     assert row["due_at"] == until and row["remind_at"] == until and row["reminder_state"] == "pending"
     with pytest.raises(ValidationFailed):
         await service.snooze(Scope.everything(), fid, ACTOR, now() - dt.timedelta(minutes=1))
@@ -235,12 +237,12 @@ async def test_who_may_see_a_follow_up(make_user):
     cid = await add_customer(owner=owner)
     fid = await service.create(Scope.everything(), values(cid, owner, now()), ACTOR)
     team = (await StaffUser.select(StaffUser.team).where(StaffUser.id == owner).first())["team"]
-    assert (await service.get(Scope.for_staff("staff", owner, team), fid))["id"] == fid
+    assert (await followup_lists.get(Scope.for_staff("staff", owner, team), fid))["id"] == fid
     with pytest.raises(NotFound):
-        await service.get(Scope.for_staff("staff", other, team), fid)
+        await followup_lists.get(Scope.for_staff("staff", other, team), fid)
     # assigned to someone who does not own the customer: they see the follow-up, not the card
     mine = await service.create(Scope.everything(), values(cid, other, now()), ACTOR)
-    row = await service.get(Scope.for_staff("staff", other, team), mine)
+    row = await followup_lists.get(Scope.for_staff("staff", other, team), mine)
     assert row["id"] == mine and not row["can_see_customer"]
 
 
@@ -274,17 +276,17 @@ async def test_complete_from_today_with_htmx_refreshes_the_lists(signed_in_engli
                               headers={"HX-Request": "true"})
     assert empty.status_code == 200 and 'aria-invalid="true"' in empty.text
     assert empty.headers["HX-Retarget"] == "#complete-form"
-    assert (await service.get(Scope.everything(), fid))["status"] == "open"
+    assert (await followup_lists.get(Scope.everything(), fid))["status"] == "open"
 
     done = await client.post(f"/followups/{fid}/complete", headers={"HX-Request": "true"}, data={
         "_csrf_token": client.csrf, "result": "interested", "note": "周五下单", "next_in": "7", "from": "today"})
     assert done.status_code == 200 and 'id="today-lists"' in done.text
     assert "crm:toast" in done.headers["HX-Trigger"]
-    row = await service.get(Scope.everything(), fid)
+    row = await followup_lists.get(Scope.everything(), fid)
     # Stored as the chip's code and the words; shown translated (was: the label in the text).
     assert row["status"] == "done" and (row["outcome_code"], row["outcome"]) == ("interested", "周五下单")
     assert "Interested · 周五下单" in (await client.get(f"/followups/{fid}")).text
-    nxt = await service.get(Scope.everything(), row["next_follow_up"])
+    nxt = await followup_lists.get(Scope.everything(), row["next_follow_up"])
     assert (nxt["due_at"] - row["due_at"]).days in (6, 7) and nxt["status"] == "open"
     assert nxt["title"] == "Interested · 周五下单" and nxt["note"] == "周五下单"
     today = await client.get("/today")
@@ -312,7 +314,7 @@ async def test_snooze_sheet_moves_it_to_tomorrow_morning(signed_in_english):
     response = await client.post(f"/followups/{fid}/snooze", data={"_csrf_token": client.csrf, "until": "tomorrow"},
                                  follow_redirects=False)
     assert response.status_code == 303
-    row = await service.get(Scope.everything(), fid)
+    row = await followup_lists.get(Scope.everything(), fid)
     local = row["due_at"].astimezone(SHANGHAI)
     assert local.date() == dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1) and local.hour == 9
     bad = await client.post(f"/followups/{fid}/snooze", data={"_csrf_token": client.csrf, "until": "forever"})
@@ -379,7 +381,7 @@ async def test_someone_elses_follow_up_is_not_found(signed_in, make_user):
         assert (await client.get(path)).status_code == 404, path
     response = await client.post(f"/followups/{fid}/complete", data={"_csrf_token": client.csrf, "note": "x"})
     assert response.status_code == 404
-    assert (await service.get(Scope.everything(), fid))["status"] == "open"
+    assert (await followup_lists.get(Scope.everything(), fid))["status"] == "open"
 
 
 async def test_team_view_counts_and_reassigns(signed_in_english, make_user):
@@ -392,12 +394,12 @@ async def test_team_view_counts_and_reassigns(signed_in_english, make_user):
     manager = await signed_in_english("wang.jing", role="manager")
     page = await manager.get(f"/today/team?person={staff}")
     assert page.status_code == 200 and "li.lei" in page.text
-    people = {p["username"]: p for p in await service.team_overview(Scope.for_staff("manager", manager.user_id, (await StaffUser.select(StaffUser.team).where(StaffUser.id == staff).first())["team"]), SHANGHAI)}
+    people = {p["username"]: p for p in await followup_lists.team_overview(Scope.for_staff("manager", manager.user_id, (await StaffUser.select(StaffUser.team).where(StaffUser.id == staff).first())["team"]), SHANGHAI)}
     assert (people["li.lei"]["open"], people["li.lei"]["overdue"]) == (2, 1)
     moved = await manager.post("/today/team/reassign", follow_redirects=False, data={
         "_csrf_token": manager.csrf, "follow_up": [str(late)], "to": str(other), "person": str(staff)})
     assert moved.status_code == 303
-    assert (await service.get(Scope.everything(), late))["assignee"] == other
+    assert (await followup_lists.get(Scope.everything(), late))["assignee"] == other
     staff_client = await signed_in_english("zhao.min")
     assert (await staff_client.get("/today/team")).status_code == 403
 
@@ -420,13 +422,13 @@ async def test_the_account_page_sets_the_daily_list_time_and_my_time_zone(signed
 async def test_a_long_group_shows_the_first_ones_and_all_on_request(signed_in_english):
     client = await signed_in_english("li.lei")
     cid = await add_customer()
-    for i in range(service.GROUP_LIMIT + 5):
+    for i in range(followup_lists.GROUP_LIMIT + 5):
         await service.create(Scope.everything(), values(cid, client.user_id, now() - dt.timedelta(hours=i + 1)), ACTOR)
     page = await client.get("/today")
-    assert page.text.count('class="fu-row') == service.GROUP_LIMIT
-    assert f"Show all {service.GROUP_LIMIT + 5}" in page.text
+    assert page.text.count('class="fu-row') == followup_lists.GROUP_LIMIT
+    assert f"Show all {followup_lists.GROUP_LIMIT + 5}" in page.text
     everything = await client.get("/today?show=overdue")
-    assert everything.text.count('class="fu-row') == service.GROUP_LIMIT + 5
+    assert everything.text.count('class="fu-row') == followup_lists.GROUP_LIMIT + 5
 
 
 # ---------------------------------------------------------------- one next-follow-up rule, outcome codes
@@ -458,14 +460,14 @@ async def test_the_web_sheet_keeps_the_time_of_day_and_the_reminder_lead(signed_
     done = await client.post(f"/followups/{fid}/complete", follow_redirects=False, data={
         "_csrf_token": client.csrf, "result": "no_answer", "next_in": "1", "from": "today"})
     assert done.status_code == 303, done.text
-    row = await service.get(Scope.everything(), fid)
+    row = await followup_lists.get(Scope.everything(), fid)
     assert (row["outcome_code"], row["outcome"]) == ("no_answer", "")
-    nxt = await service.get(Scope.everything(), row["next_follow_up"])
+    nxt = await followup_lists.get(Scope.everything(), row["next_follow_up"])
     assert nxt["due_at"].astimezone(SHANGHAI).strftime("%H:%M") == due.astimezone(SHANGHAI).strftime("%H:%M")
     assert nxt["due_at"] - nxt["remind_at"] == dt.timedelta(minutes=10)
     assert nxt["title"] == "No answer" and nxt["kind"] == "call"
     # The API reads the code back translated in the shop's language, beside the code itself.
-    assert service.as_json(row)["outcome"] == "未接通" and service.as_json(row)["outcome_code"] == "no_answer"
+    assert followup_lists.as_json(row)["outcome"] == "未接通" and followup_lists.as_json(row)["outcome_code"] == "no_answer"
 
 
 async def test_a_logged_visit_plans_a_follow_up_titled_by_its_first_words(signed_in_english):
@@ -476,16 +478,16 @@ async def test_a_logged_visit_plans_a_follow_up_titled_by_its_first_words(signed
         "_csrf_token": client.csrf, "kind": "visit", "body": body, "follow_up_in": "1"})
     assert response.status_code == 303, response.text
     row = await FollowUp.select().first()
-    assert row["title"] == service.first_words(body) and row["title"].startswith("到店试用了新面霜")
-    assert len(row["title"]) <= service.TITLE_WORDS + 1 and row["note"] == body
+    assert row["title"] == followup_rules.first_words(body) and row["title"].startswith("到店试用了新面霜")
+    assert len(row["title"]) <= followup_rules.TITLE_WORDS + 1 and row["note"] == body
     today = await client.get("/today")
     assert row["title"] in today.text and f'class="fu-note">{body}<' in today.text
 
 
 def test_first_words_cut_at_a_word():
-    assert service.first_words("Called her back\nsecond line") == "Called her back"
-    cut = service.first_words("word " * 20)
-    assert cut.endswith("…") and len(cut) <= service.TITLE_WORDS + 1 and "wor…" not in cut
+    assert followup_rules.first_words("Called her back\nsecond line") == "Called her back"
+    cut = followup_rules.first_words("word " * 20)
+    assert cut.endswith("…") and len(cut) <= followup_rules.TITLE_WORDS + 1 and "wor…" not in cut
 
 
 async def test_legacy_outcome_labels_become_codes_and_other_text_stays(make_user, signed_in_english):
@@ -505,7 +507,7 @@ async def test_legacy_outcome_labels_become_codes_and_other_text_stays(make_user
     for run in manager.raw:
         await run()
     for text, expected in texts.items():
-        row = await service.get(Scope.everything(), ids[text])
+        row = await followup_lists.get(Scope.everything(), ids[text])
         assert (row["outcome_code"], row["outcome"]) == expected, text
     assert "很满意，要回购" in (await client.get(f"/followups/{ids['很满意，要回购']}")).text
     assert "Interested · 周五下单" in (await client.get(f"/followups/{ids['有意向 · 周五下单']}")).text

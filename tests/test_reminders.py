@@ -16,7 +16,8 @@ from db.customers.profile import parse_customer
 from db.customers.service import upsert_customer
 from db.engine import raw
 from db.followups import reminders, service
-from db.followups.service import FollowUpInput
+from db.followups import lists as followup_lists
+from db.followups.rules import FollowUpInput
 from db.push.sender import send_due
 from db.push.subscriptions import save_subscription
 from tests.push_receiver import PushReceiver
@@ -68,7 +69,7 @@ async def test_a_due_reminder_reaches_every_device_of_the_assignee(make_user, rx
         message = client.decrypt_json(request.body)
         assert message["url"] == f"/followups/{fid}"
         assert "王芳" in message["title"] and "回访：面霜用得怎么样" in message["body"]
-    row = await service.get(Scope.everything(), fid)
+    row = await followup_lists.get(Scope.everything(), fid)
     assert row["reminder_state"] == "sent" and row["reminded_at"] and not row["reminder_late"]
     assert await reminders.queue_due_reminders(compose_reminder) == 0  # never twice
 
@@ -98,7 +99,7 @@ async def test_a_reminder_missed_while_the_server_was_down_goes_out_marked_late(
     await send_due()
     message = phone.decrypt_json(rx.requests_to("/phone")[0].body)
     assert message["title"].startswith(("Late reminder", "迟到的提醒", "补发提醒"))
-    assert (await service.get(Scope.everything(), fid))["reminder_late"]
+    assert (await followup_lists.get(Scope.everything(), fid))["reminder_late"]
 
 
 async def test_a_reminder_set_in_the_past_is_sent_now_and_not_late(make_user, rx):
@@ -107,7 +108,7 @@ async def test_a_reminder_set_in_the_past_is_sent_now_and_not_late(make_user, rx
     cid = await _customer()
     fid = await _follow_up(cid, staff, now() + dt.timedelta(hours=1), now() - dt.timedelta(hours=2))
     assert await reminders.queue_due_reminders(compose_reminder) == 1
-    assert not (await service.get(Scope.everything(), fid))["reminder_late"]
+    assert not (await followup_lists.get(Scope.everything(), fid))["reminder_late"]
 
 
 async def test_completed_or_snoozed_follow_ups_do_not_remind_at_the_old_time(make_user, rx):

@@ -13,7 +13,9 @@ from db.actor import Actor
 from db.customers.scope import Scope
 from db.errors import ValidationFailed
 from db.followups import service
-from db.followups.service import FollowUpInput, NextFollowUp
+from db.followups import rules as followup_rules
+from db.followups import lists as followup_lists
+from db.followups.rules import FollowUpInput, NextFollowUp
 from db.settings import get_settings
 
 STATUSES = ("done", "cancelled")  # what a PATCH's `status` may say
@@ -44,8 +46,8 @@ def values_from_json(data: dict, prefix: str = "") -> tuple[FollowUpInput, dict]
         kind=data.get("kind") if isinstance(data.get("kind"), str) else "",
         title=data.get("title") if isinstance(data.get("title"), str) else "",
         priority=data.get("priority") if isinstance(data.get("priority"), str) else "",
-        due_at=service.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
-        remind_at=service.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
+        due_at=followup_rules.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
+        remind_at=followup_rules.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
         opportunity_id=whole("opportunity_id"),
         every_days=every if isinstance(every, int) and not isinstance(every, bool) else (None if every is None else -1),
     )
@@ -54,13 +56,13 @@ def values_from_json(data: dict, prefix: str = "") -> tuple[FollowUpInput, dict]
 
 def next_from_json(data: dict) -> NextFollowUp:
     """`next_follow_up` of a completion; what it leaves out follows the domain's rule
-    (service.plan_next): the completed one's kind, reminder lead and so on."""
+    (followup_rules.plan_next): the completed one's kind, reminder lead and so on."""
     errors: dict[str, str] = {}
     tz = _shop_zone()
     prefix = "next_follow_up."
     nxt = NextFollowUp(
-        due_at=service.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
-        remind_at=service.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
+        due_at=followup_rules.parse_when(data.get("due_at"), tz, prefix + "due_at", errors),
+        remind_at=followup_rules.parse_when(data.get("remind_at"), tz, prefix + "remind_at", errors),
         title=data.get("title") if isinstance(data.get("title"), str) else "",
         kind=data.get("kind") if isinstance(data.get("kind"), str) else "",
     )
@@ -74,7 +76,7 @@ async def apply_patch(scope: Scope, follow_up_id: int, patch: dict, actor: Actor
     follow-up with `outcome` and perhaps `next_follow_up`, "cancelled" cancels it (Conflict,
     a 409, when it was already done or cancelled); without a status the other fields change
     an open follow-up, merged over what it has. NotFound when the caller may not see it."""
-    row = await service.get(scope, follow_up_id)
+    row = await followup_lists.get(scope, follow_up_id)
     sent = {k: v for k, v in patch.items() if v is not None}
     status = sent.pop("status", None)
     if status is not None and status not in STATUSES:

@@ -14,6 +14,8 @@ from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES, Interac
 from db.engine import writing
 from db.errors import ValidationFailed
 from db.followups import service as followups
+from db.followups import rules as followup_rules
+from db.followups import tables as followup_tables
 
 FOLLOW_UP_CHIPS = (1, 3, 7)  # tomorrow, in 3 days, next week
 FOLLOW_UP_MAX_DAYS = 730
@@ -98,13 +100,13 @@ async def _plan_follow_up(customer_id: int, kind: str, day: dt.date, actor: Acto
     """The follow-up a logged interaction asks for, titled with the log's first words (the
     generic title only if there are none) and carrying the whole log as its note."""
     due = dt.datetime.combine(day, FOLLOW_UP_AT, tzinfo=zone or SHOP_TZ).astimezone(dt.timezone.utc)
-    values = followups.FollowUpInput(
-        customer_id=customer_id, assignee_id=actor.id, kind=kind if kind in followups.KINDS else "call",
-        title=followups.first_words(body) or title, priority="normal", due_at=due, remind_at=due,
+    values = followup_rules.FollowUpInput(
+        customer_id=customer_id, assignee_id=actor.id, kind=kind if kind in followup_tables.KINDS else "call",
+        title=followup_rules.first_words(body) or title, priority="normal", due_at=due, remind_at=due,
         note=body,
     )
     errors: dict[str, str] = {}
-    followups.check(values, errors, at=min(due, now()))
+    followup_rules.check(values, errors, at=min(due, now()))
     if errors:
         raise ValidationFailed({"next_follow_up_on": next(iter(errors.values()))})
     await followups.create(Scope.everything(), values, actor, source="log")

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from db.clock import now
 from db.engine import as_datetime, is_sqlite, raw, writing
-from db.followups.service import day_bounds, ref
+from db.followups.rules import ref
+from db.followups.lists import day_bounds
 from db.jobs import queue
 from db.push import outbox
 

@@ -12,6 +12,8 @@ from db.errors import ValidationFailed
 from db.followups import api as followup_api
 from db.followups import reminders
 from db.followups import service as followups
+from db.followups import rules as followup_rules
+from db.followups import lists as followup_lists
 from web.api.base import ApiController
 from web.core.auth import actor_of, scope_of
 
@@ -55,17 +57,17 @@ class FollowUpsApi(ApiController):
         `remind_at` must not be after `due_at`; a reminder already due is sent at once."""
         values, errors = followup_api.values_from_json(msgspec.to_builtins(data))
         if errors:
-            followups.check(values, errors)
+            followup_rules.check(values, errors)
             raise ValidationFailed(errors)
         follow_up_id = await followups.create(scope_of(request), values, actor_of(request),
                                               source="api", assignee_ref=data.assignee or "")
         reminders.wake()  # a reminder already due goes out now, not at the next poll
-        row = await followups.get(scope_of(request), follow_up_id)
-        return Response(followups.as_json(row), status_code=201)
+        row = await followup_lists.get(scope_of(request), follow_up_id)
+        return Response(followup_lists.as_json(row), status_code=201)
 
     @get("/followups/{follow_up_id:int}", summary="One follow-up")
     async def get_follow_up(self, request: Request, follow_up_id: FromPath[int]) -> dict:
-        return followups.as_json(await followups.get(scope_of(request), follow_up_id))
+        return followup_lists.as_json(await followup_lists.get(scope_of(request), follow_up_id))
 
     @patch("/followups/{follow_up_id:int}", summary="Complete, cancel or change a follow-up")
     async def patch_follow_up(self, request: Request, follow_up_id: FromPath[int],
@@ -78,5 +80,5 @@ class FollowUpsApi(ApiController):
         scope = scope_of(request)
         await followup_api.apply_patch(scope, follow_up_id, msgspec.to_builtins(data), actor_of(request))
         reminders.wake()  # a reminder already due goes out now, not at the next poll
-        return followups.as_json(await followups.get(scope, follow_up_id))
+        return followup_lists.as_json(await followup_lists.get(scope, follow_up_id))
 

@@ -28,7 +28,7 @@ from db.staff import accounts
 from web.core import i18n
 from db.settings import get_settings
 from db.members.signin import load_session as load_member_session
-from db.followups.service import badge_count
+from db.followups.lists import badge_count
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"

@@ -27,7 +27,7 @@ from db.customers.scope import Scope
 from db.engine import reading
 from db.customers.tables import INTERACTION_KINDS, INTERACTION_OUTCOMES
 from db.followups import interactions
-from db.followups import service as followups
+from db.followups import lists as followup_lists
 from db.members import card_section as member_section
 from db.pipeline import board as pipeline_board
 from db.settings import get_settings
@@ -48,7 +48,7 @@ class Section:
 
 SECTIONS = (
     Section("follow_ups", CARD, ("follow_ups",),
-            lambda scope, customer_id: followups.for_customer(customer_id)),
+            lambda scope, customer_id: followup_lists.for_customer(customer_id)),
     Section("pipeline_section", "pipeline/_card_section.html", (),  # customer_page checked it
             lambda scope, customer_id: pipeline_board.card_section(
                 scope, customer_id, customer_checked=True)),

@@ -20,8 +20,10 @@ from db.customers.search import clean_query, search_customers
 from db.customers.service import get_customer
 from db.errors import Conflict, NotFound, ValidationFailed
 from db.followups import service
+from db.followups import rules as followup_rules
+from db.followups import lists as followup_lists
 from db.followups.reminders import wake
-from db.followups.service import FollowUpInput
+from db.followups.rules import FollowUpInput
 from db.followups.tables import KINDS, OUTCOMES, PRIORITIES
 from db.engine import reading
 from db.pipeline import board as pipeline_board
@@ -82,7 +84,7 @@ def parse_form(values: dict, user_id: int, errors: dict) -> FollowUpInput:
     """The new/edit form: a local date and time, a reminder as minutes before, a repeat."""
     tz = current_zone()
     day = values.get("due_chip") or values["due_date"]  # a chip tapped without JavaScript wins
-    due = service.parse_local(day, values["due_time"], tz, "due_at", errors)
+    due = followup_rules.parse_local(day, values["due_time"], tz, "due_at", errors)
     remind = values.get("remind", "")
     remind_at = None
     if remind not in REMIND_OPTIONS:
@@ -108,9 +110,9 @@ def _label_kind(kind: str) -> str:
             "after_sales": _("After-sales check")}[kind]
 
 
-def _next_from(values: dict, errors: dict) -> service.NextFollowUp | None:
+def _next_from(values: dict, errors: dict) -> followup_rules.NextFollowUp | None:
     """The optional next follow-up on the complete sheet: a chip (days) or a date. The rest
-    (time of day, kind, reminder, title) is the domain's rule (service.plan_next)."""
+    (time of day, kind, reminder, title) is the domain's rule (followup_rules.plan_next)."""
     day = None
     if values.get("next_on"):
         try:
@@ -128,7 +130,7 @@ def _next_from(values: dict, errors: dict) -> service.NextFollowUp | None:
         day = _local_now().date() + dt.timedelta(days=int(values["next_in"]))
     if day is None:
         return None
-    return service.NextFollowUp(on=day, zone=current_zone())
+    return followup_rules.NextFollowUp(on=day, zone=current_zone())
 
 
 def _outcome_code(values: dict) -> str:
@@ -138,7 +140,7 @@ def _outcome_code(values: dict) -> str:
 
 async def today_context(request: Request) -> dict:
     user = request.scope["auth"].user
-    lists = await service.today_lists(user.id, current_zone(), request.query_params.get("show"))
+    lists = await followup_lists.today_lists(user.id, current_zone(), request.query_params.get("show"))
     counts = lists["counts"]
     # The push prompt needs no query: it shows itself only where this browser is not yet on.
     return {"nav": "today", **lists, "badge_counts": {"today": counts["overdue"] + counts["today"]},
@@ -160,7 +162,7 @@ class FollowUpController(Controller):
     async def _detail(self, request: Request, follow_up_id: int, *, block: str | None = None,
                       htmx: HtmxHeaderType | None = None, **extra) -> Response:
         async with reading():
-            row = await service.get(scope_of(request), follow_up_id)
+            row = await followup_lists.get(scope_of(request), follow_up_id)
         context = {"nav": "today", "f": row, "next_chips": NEXT_CHIPS, "snooze_options": SNOOZE_OPTIONS,
                    "values": {}, "errors": {}, "htmx": is_fragment_request(request),
                    "origin": _origin(request.query_params.get("from")), **extra}
@@ -205,7 +207,7 @@ class FollowUpController(Controller):
         next_values = _next_from(values, errors)
         try:
             if errors:
-                await service.get(scope, follow_up_id)  # unknown stays 404 before field errors
+                await followup_lists.get(scope, follow_up_id)  # unknown stays 404 before field errors
                 raise ValidationFailed(errors)
             await service.complete(scope, follow_up_id, actor_of(request), values["note"].strip(), next_values,
                                    outcome_code=_outcome_code(values), lang=current_lang())
@@ -277,7 +279,7 @@ class FollowUpController(Controller):
             "opportunities": opportunities, "staff": staff, "matches": matches, "follow_up": follow_up,
             "kinds": KINDS, "priorities": PRIORITIES, "remind_options": REMIND_OPTIONS,
             "plan_choices": [("", _("Does not repeat"))]
-            + [(str(n), _("Every %(n)d days") % {"n": n}) for n in service.PLAN_DAYS],
+            + [(str(n), _("Every %(n)d days") % {"n": n}) for n in followup_rules.PLAN_DAYS],
             "opportunity_choices": [("", _("None"))] + [(str(o["id"]), o["title"]) for o in opportunities],
             "day_chips": [(0, today), (1, today + dt.timedelta(days=1)), (3, today + dt.timedelta(days=3)),
                           (7, today + dt.timedelta(days=7))],
@@ -302,7 +304,7 @@ class FollowUpController(Controller):
         parsed = parse_form(values, user.id, errors)
         try:
             if errors:
-                service.check(parsed, errors)
+                followup_rules.check(parsed, errors)
                 raise ValidationFailed(errors)
             follow_up_id = await service.create(scope_of(request), parsed, actor_of(request))
         except ValidationFailed as exc:
@@ -312,7 +314,7 @@ class FollowUpController(Controller):
 
     @get("/followups/{follow_up_id:int}/edit")
     async def edit(self, request: Request, follow_up_id: FromPath[int]) -> Response:
-        row = await service.get(scope_of(request), follow_up_id)
+        row = await followup_lists.get(scope_of(request), follow_up_id)
         tz = current_zone()
         due = row["due_at"].astimezone(tz)
         lead = ""
@@ -328,14 +330,14 @@ class FollowUpController(Controller):
     @post("/followups/{follow_up_id:int}/edit")
     async def save_edit(self, request: Request, follow_up_id: FromPath[int]) -> Response:
         values = (await read_form(request, FOLLOW_UP_FIELDS)).text
-        row = await service.get(scope_of(request), follow_up_id)
+        row = await followup_lists.get(scope_of(request), follow_up_id)
         values["customer_id"] = str(row["customer"])
         errors: dict[str, str] = {}
         parsed = parse_form(values, request.scope["auth"].user.id, errors)
         parsed.every_days = None
         try:
             if errors:
-                service.check(parsed, errors)
+                followup_rules.check(parsed, errors)
                 raise ValidationFailed(errors)
             await service.update(scope_of(request), follow_up_id, parsed, actor_of(request))
             wake()
@@ -363,9 +365,9 @@ class FollowUpController(Controller):
                    msg: FromQuery[str | None] = None) -> Response:
         scope = scope_of(request)
         async with reading():
-            people = await service.team_overview(scope, current_zone())
+            people = await followup_lists.team_overview(scope, current_zone())
             chosen = next((p for p in people if p["id"] == parse_id(person)), None)
-            items = await service.open_for(scope, chosen["id"]) if chosen else []
+            items = await followup_lists.open_for(scope, chosen["id"]) if chosen else []
         flashes = [("success", _("Reassigned."))] if msg == "reassigned" else []
         return render(request, TEAM, {"nav": "today", "people": people, "chosen": chosen,
                                       "items": items, "flashes": flashes})

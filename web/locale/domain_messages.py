@@ -191,7 +191,7 @@ DOMAIN_MESSAGES = [
     # db/customers/lifecycle.py: parse_thresholds
     N_("a whole number of days from 1 to 3650"),
     N_("new ≤ active < dormant days"),
-    # db/followups/service.py and web/followups/pages.py: follow-ups, their times and sheets
+    # db/followups/ (rules.py, service.py) and web/followups/pages.py: follow-ups, their times and sheets
     N_("one of call, visit, message, after_sales"),
     N_("one of low, normal, high"),
     N_("one of done, cancelled"),
