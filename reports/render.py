@@ -83,6 +83,46 @@ def cell(value: Any, unit: str = "count") -> str:
     return str(value)
 
 
+def css_string(text: str) -> str:
+    """Text as the inside of a CSS string (for our own translated words in @page rules)."""
+    out = []
+    for ch in str(text):
+        if ch in '"\\' or ord(ch) < 32 or ch in "<>":
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def page_counter() -> Markup:
+    """The page footer's CSS `content`: 第 N 页 / 共 M 页 (Page N of M)."""
+    words = gettext("Page %(page)s of %(pages)s")
+    marker_page, marker_pages = "\x00PAGE\x00", "\x00PAGES\x00"
+    words = words.replace("%(pages)s", marker_pages).replace("%(page)s", marker_page)
+    parts = []
+    for piece in words.replace(marker_pages, "\x01pages\x01").replace(marker_page, "\x01page\x01").split("\x01"):
+        if piece in ("page", "pages"):
+            parts.append(f"counter({piece})")
+        elif piece:
+            parts.append(f'"{css_string(piece)}"')
+    return Markup(" ".join(parts))
+
+
+def change(value, previous, unit: str = "count") -> str:
+    """How a figure moved against the previous range: +12.3% (counts and money) or
+    +1.2 pt (rates in permille); "" when there is nothing to compare."""
+    if value is None or previous is None:
+        return ""
+    if unit == "permille":
+        delta = int(value) - int(previous)
+        return f"{'+' if delta >= 0 else '−'}{abs(delta) / 10:.1f} pt"
+    if not previous:
+        return ""
+    delta = (int(value) - int(previous)) * 1000 // int(previous) if value >= previous else \
+        -((int(previous) - int(value)) * 1000 // int(previous))
+    return f"{'+' if delta >= 0 else '−'}{abs(delta) / 10:.1f}%"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([TEMPLATES, ROOT]),
@@ -93,9 +133,9 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
-    env.globals.update(_=_t, gettext=_t)
+    env.globals.update(_=_t, gettext=_t, page_counter=page_counter)
     env.filters.update(t=translate, cell=cell, money=yuan_text, permille=permille_text,
-                       count=count_text)
+                       count=count_text, change=change)
     return env
 
 
