@@ -210,15 +210,18 @@ def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number 
 
 
 def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: str = "",
-          value_header: str = "", unit: str = "count", width: int = 420, height: int = 300,
+          value_header: str = "", unit: str = "count", width: int = 420, height: int = 330,
           empty_text: str = "No data") -> Chart:
     """Shares of a whole (a ring with a legend); the table adds each slice's percentage."""
     fmt = FORMATS[unit]
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     total = sum(v for _, v in slices)
+    columns = 3 if len(slices) > 4 else (2 if len(slices) > 1 else 1)
     chart = _config("donut", width=width, height=height, legend=True, fmt=fmt,
                     empty_text=empty_text, scale=scale, inner_radius=0.55,
-                    legend_columns=2 if len(slices) > 3 else len(slices) or 1)
+                    legend_columns=columns,
+                    # pygal reserves one legend row under the plot: room for the others
+                    margin_bottom=8 + 20 * (-(-len(slices) // columns) - 1))
     empty = total <= 0
     if not empty:
         for name, value in slices:

@@ -78,6 +78,8 @@ def cell(value: Any, unit: str = "count") -> str:
         return permille_text(value)
     if unit == "count":
         return count_text(value)
+    if unit == "label":  # a msgid (a stage, a channel): in the report's language
+        return translate(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)

@@ -27,7 +27,9 @@ def value(v, unit: str):
         return Decimal(int(v)) / 100
     if unit == "permille":
         return Decimal(int(v)) / 1000
-    if unit == "text" or isinstance(v, str):
+    if unit == "label":
+        v = translate(v)
+    if unit in ("text", "label") or isinstance(v, str):
         text = str(v)
         return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
     return v
