@@ -107,11 +107,23 @@ def _style(colors: Sequence[str] = PALETTE):
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
 # pygal writes its config as a <script> even when `js` is empty: the SVG carries no script.
 _SCRIPTS = re.compile(r"<script\b.*?</script>", re.S)
+# Style attributes are inline style too (the CSP refuses them): presentation attributes instead.
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+
+
+def _presentation(match: re.Match) -> str:
+    out = []
+    for decl in match.group(1).split(";"):
+        name, _, value = decl.partition(":")
+        name, value = name.strip(), value.strip()
+        if re.fullmatch(r"[a-z-]+", name) and value and '"' not in value:
+            out.append(f' {name}="{value}"')
+    return "".join(out)
 
 
 def _render(chart, caption: str) -> str:
     svg = chart.render(is_unicode=True)
-    svg = _SCRIPTS.sub("", _COMMENTS.sub("", svg))
+    svg = _STYLE_ATTR.sub(_presentation, _SCRIPTS.sub("", _COMMENTS.sub("", svg)))
     # The accessible name: role="img" + aria-label, and a <title> first (pygal writes none
     # when the chart has no title of its own; ours are in the page's heading).
     label = escape(caption)
