@@ -186,7 +186,10 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     chart = _config(kind, width=width, height=height, legend=len(series) > 1, fmt=fmt,
                     empty_text=empty_text, scale=scale,
-                    x_label_rotation=0 if horizontal or len(labels) <= 8 else 30)
+                    x_label_rotation=0 if horizontal or len(labels) <= 8 or len(labels) > 16 else 30,
+                    # a month of days: every few days labelled, flat (the table has them all)
+                    show_minor_x_labels=horizontal or len(labels) <= 16,
+                    x_labels_major_every=None if horizontal or len(labels) <= 16 else -(-len(labels) // 8))
     chart.x_labels = [str(x) for x in labels]
     empty = _is_empty(series)
     if not empty:

@@ -4,6 +4,7 @@ new against returning buyers."""
 from __future__ import annotations
 
 from db.figures import structure
+from db.figures.breakdowns import lifecycle_counts
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
 from reports import charts as ch
@@ -39,14 +40,8 @@ def _total(rows: list[dict], label_key: str, label: str) -> dict:
             "sales_fen": sum(r["sales_fen"] for r in rows)}
 
 
-async def lifecycle(filt: ReportFilter) -> dict[str, int]:
-    from db.figures.structure import lifecycle_counts
-
-    return await lifecycle_counts(filt)
-
-
 async def data(period: Period, filt: ReportFilter) -> dict:
-    stages = await lifecycle(filt)
+    stages = {r["key"]: r["count"] for r in await lifecycle_counts(filt)}
     grid = await structure.rfm_grid(filt)
     chans = await structure.channels(period, filt)
     provs = await structure.provinces(period, filt)

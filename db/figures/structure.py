@@ -9,14 +9,16 @@ channel asked for.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from db.engine import raw
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
-from db.figures.report_sql import bounds, customer_where, order_where
+from db.figures.report_sql import bounds, customer_where, month, month_labels, order_where
 
 MAX_CITIES = 1000
+DAILY_UP_TO = 62  # days: a longer range's sales are shown per month
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,24 @@ async def new_and_returning(period: Period, filt: ReportFilter) -> dict[str, Spe
     return {k: found.get(k, Spend(0, 0, 0)) for k in ("new", "returning")}
 
 
-async def lifecycle_counts(filt: ReportFilter) -> dict[str, int]:
-    """Customers in scope per lifecycle stage (interim: db/figures/breakdowns.py's
-    lifecycle_counts replaces it once the dashboard's figures are merged)."""
+
+async def sales_over_time(period: Period, filt: ReportFilter) -> list[dict]:
+    """Paid orders and sales per shop-local day (ranges of up to 62 days) or month, every
+    day or month of the range listed: {"label", "orders", "sales_fen"}."""
+    daily = period.days <= DAILY_UP_TO
+    start, end = bounds(period)
     cw, cargs = customer_where(filt)
-    extra, eargs = ("AND c.first_channel = {}", [filt.channel]) if filt.channel else ("", [])
-    rows = await raw(f"SELECT c.lifecycle_stage AS s, COUNT(*) AS n FROM customer c WHERE {cw} {extra} "
-                     "GROUP BY c.lifecycle_stage", *cargs, *eargs)
-    return {r["s"]: int(r["n"]) for r in rows}
+    ow, oargs = order_where(filt)
+    key = month("o.placed_at", period, day=daily)
+    rows = await raw(
+        f"SELECT {key} AS k, COUNT(*) AS orders, CAST(COALESCE(SUM(o.total_fen), 0) AS BIGINT) AS s "
+        'FROM "order" o JOIN customer c ON c.id = o.customer '
+        f"WHERE {ow} AND o.placed_at >= {{}} AND o.placed_at < {{}} AND {cw} GROUP BY 1",
+        *oargs, start, end, *cargs)
+    found = {r["k"]: r for r in rows}
+    if daily:
+        labels = [(period.start + dt.timedelta(days=i)).isoformat() for i in range(period.days)]
+    else:
+        labels = month_labels(period)
+    return [{"label": k, "orders": int(found[k]["orders"]) if k in found else 0,
+             "sales_fen": int(found[k]["s"]) if k in found else 0} for k in labels]
