@@ -18,8 +18,7 @@ KEYS = ("sales_fen", "orders", "average_order_fen", "active_customers", "new_cus
 
 async def data(period: Period, filt: ReportFilter) -> dict:
     figures = await key_figures(period, filt)
-    series = await structure.sales_over_time(period, filt)
-    chans = await structure.channels(period, filt)
+    series, chans = await structure.sales_over_time(period, filt)
     stages = await lifecycle_counts(filt)
     for row in chans:
         row["label"] = CHANNEL_LABELS.get(row["channel"], row["channel"])
@@ -32,7 +31,7 @@ async def data(period: Period, filt: ReportFilter) -> dict:
                 column("label", N_("Day") if daily else N_("Month"), "text"),
                 column("orders", N_("Orders")), column("sales_fen", N_("Sales"), "fen")], series),
             "channels": table(N_("Channels"), [
-                column("label", N_("Channel"), "label"), column("customers", N_("Buyers")),
+                column("label", N_("Channel"), "label"),
                 column("orders", N_("Orders")), column("sales_fen", N_("Sales"), "fen")], chans),
             "lifecycle": table(N_("Lifecycle"), [
                 column("label", N_("Stage"), "label"), column("count", N_("Customers"))],

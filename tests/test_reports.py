@@ -181,9 +181,13 @@ async def test_structure_matches_a_direct_computation():
         assert split["returning"].customers == len(buyers - new)
         assert split["new"].sales_fen + split["returning"].sales_fen == sum(o["total_fen"] for o in inside)
         assert split["new"].sales_fen == sum(o["total_fen"] for o in inside if o["customer"] in new)
-        series = await structure.sales_over_time(period, filt)
+        series, by_channel = await structure.sales_over_time(period, filt)
         assert [r["label"] for r in series] == month_labels(period)  # 180 days: per month
         assert sum(r["sales_fen"] for r in series) == sum(o["total_fen"] for o in inside)
+        for r in series:
+            assert r["orders"] == sum(1 for o in inside if _month(o["placed_at"]) == r["label"])
+        assert {r["channel"]: (r["orders"], r["sales_fen"]) for r in by_channel} == \
+            {k: (v[1], v[2]) for k, v in chans.items()}
 
 
 async def test_rfm_grid_counts_current_scores():
