@@ -45,8 +45,7 @@ async def data(period: Period, filt: ReportFilter) -> dict:
             figure("cohorts", N_("Cohorts (months)"), len(cohorts)),
             figure("month1", N_("Bought again the month after"), curve[0]["share"], "permille",
                    definition=DEFINITIONS[1][1]),
-            figure("month3", N_("Bought again 3 months after"), curve[2]["share"], "permille",
-                   definition=DEFINITIONS[1][1]),
+            figure("month3", N_("Bought again 3 months after"), curve[2]["share"], "permille"),
         ],
         "tables": {
             "cohorts": table(N_("Cohorts: share that bought again"),

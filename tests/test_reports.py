@@ -424,3 +424,41 @@ def test_cli_writes_pdf_and_xlsx_and_refuses_bad_input(tmp_path):
     ]:
         result = run(*args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+
+async def test_the_shop_profile_names_every_report_and_its_logo_is_a_data_uri(monkeypatch):
+    import sys
+    import types
+
+    from reports import shop as shop_module
+
+    class Profile:
+        name = "  <b>王记</b>旗舰店 "
+        logo = b"\x89PNG..."  # the bytes; the report takes the data: URI
+        logo_data_uri = "data:image/png;base64,iVBORw0KGgo="
+
+    async def shop_profile():
+        return Profile()
+
+    fake = types.ModuleType("db.customers.shop_profile")
+    fake.shop_profile = shop_profile
+    monkeypatch.setitem(sys.modules, "db.customers.shop_profile", fake)
+    got = await shop_module.shop()
+    assert got == Shop("<b>王记</b>旗舰店", "data:image/png;base64,iVBORw0KGgo=")
+    Profile.logo_data_uri = "javascript:alert(1)"
+    assert (await shop_module.shop()).logo is None
+    monkeypatch.setitem(sys.modules, "db.customers.shop_profile", None)  # not there yet
+    assert await shop_module.shop() == Shop("Shop CRM")
+
+
+async def test_likely_slow_by_customers_cities_and_years(monkeypatch):
+    from reports import build as build_module
+
+    await shop_fixture()
+    everyone, month = make_filter(Scope.everything()), _period(30)
+    assert not any([await likely_slow(name, month, everyone) for name in REPORTS])
+    monkeypatch.setattr(build_module, "SLOW_CITIES", 3)  # the fixture has 6 (province, city) pairs
+    assert await likely_slow("customers", month, everyone) is True
+    monkeypatch.setattr(build_module, "SLOW_CUSTOMERS", 5)  # 7 customers
+    assert await likely_slow("summary", month, everyone) is True
+    assert await likely_slow("summary", month, make_filter(Scope.everything(), None, await ensure_team("华东门店组"))) is False
