@@ -57,7 +57,8 @@ class Chart:
     svg: str  # the SVG (no script, no XML declaration); its <style> gets a nonce in markup()
     headers: tuple[str, ...]  # the accessible table: the label column, then one per series
     rows: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
-    empty: bool = False  # no data: the SVG says so, the table has no rows
+    empty: bool = False  # no data: the page shows empty_text instead of the SVG; no table rows
+    empty_text: str = ""
 
     def markup(self, nonce: str = "") -> Markup:
         """The SVG for a page: with the CSP nonce on its <style> (the app's CSP allows no
@@ -197,7 +198,7 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
             chart.add(name, [v / scale for v in values])
     headers, rows = _table(labels, series, label_header, fmt)
     return Chart(kind, caption, _render(chart, caption), headers, rows if not empty else (),
-                 empty)
+                 empty, empty_text)
 
 
 def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number | None]], *,
@@ -221,7 +222,7 @@ def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number 
     headers, rows = _table(labels, {k: [v or 0 for v in vs] for k, vs in series.items()},
                            label_header, fmt)
     return Chart("line", caption, _render(chart, caption), headers, rows if not empty else (),
-                 empty)
+                 empty, empty_text)
 
 
 def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: str = "",
@@ -245,4 +246,4 @@ def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: s
     rows = tuple((str(name), fmt(value), f"{value * 100 / total:.1f}%" if total else "—")
                  for name, value in slices)
     return Chart("donut", caption, _render(chart, caption),
-                 (label_header, value_header, "%"), rows if not empty else (), empty)
+                 (label_header, value_header, "%"), rows if not empty else (), empty, empty_text)

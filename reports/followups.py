@@ -43,7 +43,7 @@ async def data(period: Period, filt: ReportFilter) -> dict:
         ],
         "tables": {
             "people": table(N_("Per person"), [
-                column("name", N_("Person"), "text"), column("due", N_("Due")),
+                column("name", N_("Person"), "text"), column("due", N_("Due in the range")),
                 column("done_on_time", N_("On time")), column("done_late", N_("Late")),
                 column("overdue", N_("Overdue")), column("on_time_rate", N_("On-time rate"), "permille"),
                 column("interactions", N_("Interactions")), column("won_count", N_("Won")),
