@@ -35,6 +35,10 @@ def rand_time(rng: random.Random, start=START, days=125) -> dt.datetime:
 
 @pytest.fixture
 async def shop(make_user):
+    return await build_shop(make_user)
+
+
+async def build_shop(make_user) -> dict:
     """Two teams, a manager and two staff in team A, one staff in team B; 60 customers with
     orders (paid, refunded), members with points entries, follow-ups, interactions and deals."""
     rng = random.Random(13)

@@ -77,6 +77,7 @@ class Figure:
     previous: int | None  # the same figure for the period before; None: nothing to compare
     unit: str  # "count" | "fen" | "permille" | "points"
     base: int | None = None  # what a rate or an average is taken of; 0: no data for it
+    part: int | None = None  # a rate's numerator (of `base`): what its drill-down lists
 
     @property
     def no_data(self) -> bool:
@@ -126,18 +127,18 @@ async def key_figures(period: Period, filt: ReportFilter) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
 
     def put(key: str, value: int, previous: int | None, base: int | None = None,
-            previous_base: int | None = None) -> None:
+            previous_base: int | None = None, part: int | None = None) -> None:
         if previous_base == 0:
             previous = None
-        out[key] = Figure(key, value, previous, UNIT_OF.get(key, "count"), base)
+        out[key] = Figure(key, value, previous, UNIT_OF.get(key, "count"), base, part)
 
     put("new_customers", *new)
     put("active_customers", cur_orders["active"], prev_orders["active"])
     put("repurchase_rate", sql.permille(cur_orders["repeat"], cur_orders["active"]),
         sql.permille(prev_orders["repeat"], prev_orders["active"]),
-        cur_orders["active"], prev_orders["active"])
+        cur_orders["active"], prev_orders["active"], cur_orders["repeat"])
     put("churn_rate", sql.permille(cur_churn[1], cur_churn[0]),
-        sql.permille(prev_churn[1], prev_churn[0]), cur_churn[0], prev_churn[0])
+        sql.permille(prev_churn[1], prev_churn[0]), cur_churn[0], prev_churn[0], cur_churn[1])
     put("orders", cur_orders["orders"], prev_orders["orders"])
     put("sales_fen", cur_orders["sales"], prev_orders["sales"])
     put("average_order_fen", sql.ratio(cur_orders["sales"], cur_orders["orders"]),
