@@ -179,18 +179,23 @@ def _is_empty(series: dict[str, Sequence[Number]]) -> bool:
 def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]], *,
         label_header: str = "", unit: str = "count", horizontal: bool = False,
         stacked: bool = False, width: int = 640, height: int = 300,
-        empty_text: str = "No data") -> Chart:
+        empty_text: str = "No data", timeline: bool = False) -> Chart:
     """Bars per label, one colour per series (several series side by side, or `stacked`);
-    `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille."""
+    `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille.
+    `timeline`: the labels are days or months, and when more than fit flat only every n-th
+    is written (categories are always all written)."""
     fmt = FORMATS[unit]
     kind = ("hstacked" if stacked else "hbar") if horizontal else ("stacked" if stacked else "bar")
+    fit = max(4, width // 75) if timeline else len(labels)
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     chart = _config(kind, width=width, height=height, legend=len(series) > 1, fmt=fmt,
                     empty_text=empty_text, scale=scale,
-                    x_label_rotation=0 if horizontal or len(labels) <= 8 or len(labels) > 16 else 30,
-                    # a month of days: every few days labelled, flat (the table has them all)
-                    show_minor_x_labels=horizontal or len(labels) <= 16,
-                    x_labels_major_every=None if horizontal or len(labels) <= 16 else -(-len(labels) // 8))
+                    x_label_rotation=0 if timeline or horizontal or len(labels) <= 8 else 30,
+                    # more labels than fit flat (about one per 75 px): every n-th labelled
+                    # (the table under the chart has them all)
+                    show_minor_x_labels=horizontal or len(labels) <= fit,
+                    x_labels_major_every=None if horizontal or len(labels) <= fit
+                    else -(-len(labels) // fit))
     chart.x_labels = [str(x) for x in labels]
     empty = _is_empty(series)
     if not empty:

@@ -71,5 +71,5 @@ def charts(d: dict) -> dict:
                           empty_text=empty, height=260),
         "forecast": ch.bar(gettext("Points expiring per month"), [r["month"] for r in t["forecast"]["rows"]],
                            {gettext("Points"): [r["points"] for r in t["forecast"]["rows"]]},
-                           label_header=gettext("Month"), empty_text=empty, width=420, height=260),
+                           label_header=gettext("Month"), empty_text=empty, width=420, height=260, timeline=True),
     }

@@ -84,5 +84,5 @@ def charts(d: dict) -> dict:
         "sizes": ch.bar(gettext("New buyers per month"), [r["month"] for r in cohorts],
                         {gettext("Customers"): [r["size"] for r in cohorts]},
                         label_header=gettext("First order month"), empty_text=empty,
-                        width=640, height=250),
+                        width=640, height=250, timeline=True),
     }

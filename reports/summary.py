@@ -52,7 +52,7 @@ def charts(d: dict) -> dict:
         "sales": ch.bar(gettext(t["sales"]["title"]), [r["label"][5:] if len(r["label"]) > 7 else r["label"] for r in sales],
                         {gettext("Sales"): [r["sales_fen"] for r in sales]}, unit="money",
                         label_header=gettext("Day") if len(sales[0]["label"]) > 7 else gettext("Month"),
-                        empty_text=empty, width=760, height=230) if sales else None,
+                        empty_text=empty, width=760, height=230, timeline=True) if sales else None,
         "channels": ch.bar(gettext("Sales by channel"), [gettext(r["label"]) for r in t["channels"]["rows"]],
                            {gettext("Sales"): [r["sales_fen"] for r in t["channels"]["rows"]]},
                            unit="money", label_header=gettext("Channel"), empty_text=empty,
