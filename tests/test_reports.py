@@ -462,3 +462,21 @@ async def test_likely_slow_by_customers_cities_and_years(monkeypatch):
     monkeypatch.setattr(build_module, "SLOW_CUSTOMERS", 5)  # 7 customers
     assert await likely_slow("summary", month, everyone) is True
     assert await likely_slow("summary", month, make_filter(Scope.everything(), None, await ensure_team("华东门店组"))) is False
+
+
+async def test_a_long_table_repeats_its_header_on_every_page_and_never_splits_a_row(monkeypatch):
+    await shop_fixture()
+
+    async def many_cities(period, filt, limit=structure.MAX_CITIES):
+        return [{"province": "浙江省", "city": f"城{i:03d}", "customers": i, "orders": i,
+                 "sales_fen": i * 100} for i in range(1, 181)]
+
+    monkeypatch.setattr(structure, "cities", many_cities)
+    built = await build("customers", _period(180), make_filter(Scope.everything()), "pdf")
+    pages = [re.sub(r"\s+", "", t) for t in _pages_text(built.content)]
+    with_cities = [i for i, t in enumerate(pages) if "城001" in t or re.search(r"城\d{3}", t)]
+    assert len(with_cities) >= 3
+    for i in with_cities:
+        assert "省份城市购买客户订单销售" in pages[i], i  # the header row, again
+    seen = [int(n) for t in pages for n in re.findall(r"城(\d{3})", t)]
+    assert seen == list(range(1, 181))  # every row once, in order: none split across pages
