@@ -51,7 +51,7 @@ KEY_LABELS = {
     "repurchase_rate": N_("Repurchase rate"),
     "churn_rate": N_("Churn rate"),
     "orders": N_("Paid orders"),
-    "sales_fen": N_("Sales"),
+    "sales_fen": N_("Sales amount"),
     "average_order_fen": N_("Average order"),
     "points_issued": N_("Points issued"),
     "points_redeemed": N_("Points redeemed"),

@@ -50,8 +50,8 @@ async def data(period: Period, filt: ReportFilter) -> dict:
                 [{"label": t["label"], "count": t["count"], "share": permille(t["count"], members)}
                  for t in tiers]),
             "moves": table(N_("Tier moves in the range"), [
-                column("label", N_("Kind of move"), "label"), column("from_tier", N_("From"), "text"),
-                column("to_tier", N_("To"), "text"), column("count", N_("Members"))], moves),
+                column("label", N_("Kind of move"), "label"), column("from_tier", N_("From tier"), "text"),
+                column("to_tier", N_("To tier"), "text"), column("count", N_("Members"))], moves),
             "forecast": table(N_("Points expiring in the next 12 months"), [
                 column("month", N_("Month"), "text"), column("points", N_("Points")),
                 column("members", N_("Members")), column("value_fen", N_("Points value"), "fen")],

@@ -29,10 +29,10 @@ async def data(period: Period, filt: ReportFilter) -> dict:
         "tables": {
             "sales": table(N_("Sales per day") if daily else N_("Sales per month"), [
                 column("label", N_("Day") if daily else N_("Month"), "text"),
-                column("orders", N_("Orders")), column("sales_fen", N_("Sales"), "fen")], series),
+                column("orders", N_("Orders")), column("sales_fen", N_("Sales amount"), "fen")], series),
             "channels": table(N_("Channels"), [
                 column("label", N_("Channel"), "label"),
-                column("orders", N_("Orders")), column("sales_fen", N_("Sales"), "fen")], chans),
+                column("orders", N_("Orders")), column("sales_fen", N_("Sales amount"), "fen")], chans),
             "lifecycle": table(N_("Lifecycle"), [
                 column("label", N_("Stage"), "label"), column("count", N_("Customers"))],
                 [{"label": STAGE_LABELS[r["key"]], "count": r["count"]} for r in stages]),
@@ -50,11 +50,11 @@ def charts(d: dict) -> dict:
     sales = t["sales"]["rows"]
     return {
         "sales": ch.bar(gettext(t["sales"]["title"]), [r["label"][5:] if len(r["label"]) > 7 else r["label"] for r in sales],
-                        {gettext("Sales"): [r["sales_fen"] for r in sales]}, unit="money",
+                        {gettext("Sales amount"): [r["sales_fen"] for r in sales]}, unit="money",
                         label_header=gettext("Day") if len(sales[0]["label"]) > 7 else gettext("Month"),
                         empty_text=empty, width=760, height=230, timeline=True) if sales else None,
         "channels": ch.bar(gettext("Sales by channel"), [gettext(r["label"]) for r in t["channels"]["rows"]],
-                           {gettext("Sales"): [r["sales_fen"] for r in t["channels"]["rows"]]},
+                           {gettext("Sales amount"): [r["sales_fen"] for r in t["channels"]["rows"]]},
                            unit="money", label_header=gettext("Channel"), empty_text=empty,
                            width=420, height=260),
         "lifecycle": ch.donut(gettext("Customers by lifecycle stage"),

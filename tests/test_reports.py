@@ -371,9 +371,9 @@ async def test_xlsx_numbers_equal_the_pdf_data():
             by_label.setdefault(row[0], row)
     assert by_label["购买客户"][1] == next(f["value"] for f in data["figures"] if f["key"] == "buyers")
     sales = next(f["value"] for f in data["figures"] if f["key"] == "sales_fen")
-    assert _fen(by_label["销售"][1]) == sales
+    assert _fen(by_label["销售额"][1]) == sales
     channels = sheets["渠道"]
-    header = channels.index(("渠道", "购买客户", "订单", "销售"))
+    header = channels.index(("渠道", "购买客户", "订单", "销售额"))
     body = channels[header + 1: header + 1 + len(data["tables"]["channels"]["rows"])]
     for row, want in zip(body, data["tables"]["channels"]["rows"]):
         assert row[1:3] == (want["customers"], want["orders"]) and _fen(row[3]) == want["sales_fen"]
@@ -477,6 +477,6 @@ async def test_a_long_table_repeats_its_header_on_every_page_and_never_splits_a_
     with_cities = [i for i, t in enumerate(pages) if "城001" in t or re.search(r"城\d{3}", t)]
     assert len(with_cities) >= 3
     for i in with_cities:
-        assert "省份城市购买客户订单销售" in pages[i], i  # the header row, again
+        assert "省份城市购买客户订单销售额" in pages[i], i  # the header row, again
     seen = [int(n) for t in pages for n in re.findall(r"城(\d{3})", t)]
     assert seen == list(range(1, 181))  # every row once, in order: none split across pages

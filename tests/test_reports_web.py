@@ -92,7 +92,7 @@ async def test_downloads_have_a_chinese_filename_and_the_same_numbers(signed_in)
     xlsx = await admin.get(f"/reports/summary.xlsx?{_range(180)}")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     rows = list(load_workbook(io.BytesIO(xlsx.content), read_only=True).worksheets[0].iter_rows(values_only=True))
-    sales = next(r for r in rows if r and r[0] == "销售")[1]
+    sales = next(r for r in rows if r and r[0] == "销售额")[1]
     assert f"¥{sales:,.2f}" in text.replace(" ", "")
     entries = await AuditEntry.select().where(AuditEntry.action == "report.generated").output(load_json=True)
     assert {e["detail"]["format"] for e in entries} == {"pdf", "xlsx"}
