@@ -29,6 +29,7 @@ from web.core.params import CrmRequest, ids_in_range
 from web.core.security import SecurityMiddleware
 from web.core.templating import STATIC_DIR
 from web.customers.duplicates import DuplicatesController
+from web.dashboard import pages as dashboard
 from web.customers.export import ExportController
 from web.customers.pages import CustomerController
 from web.customers.settings import ROUTERS as FIELD_SETTINGS, SettingsController
@@ -42,6 +43,7 @@ from web.members.scan import MemberScanController
 from web.members.settings import ROUTERS as MEMBER_SETTINGS, MemberSettingsController
 from web.pipeline.pages import SETTINGS_ROUTERS as STAGE_SETTINGS, PipelineController
 from web.push import pages as push
+from web.reports.pages import ReportController
 from web.staff import account, menu
 from db.jobs import kinds, queue
 from web.followups.reminders import compose_digest, compose_reminder
@@ -121,12 +123,13 @@ def create_app() -> Litestar:
             Router(path="/", include_in_schema=False, route_handlers=[
                 # /members, /campaigns, /more, /admin/audit: in the order they had before
                 *system.ROUTES, *account.ROUTES, members_home.members, *menu.ROUTES, audit.audit_log,
-                *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES,
+                *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES, *dashboard.ROUTES,
                 CustomerController, FollowUpController,
                 TagController, SettingsController, *FIELD_SETTINGS,
                 DuplicatesController, ExportController, import_controller(),
                 PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
+                ReportController,
             ]),
             *API_CONTROLLERS,
             create_static_files_router(

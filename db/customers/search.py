@@ -28,21 +28,9 @@ def normalise_query(q: str) -> str:
     return q.lower()
 
 
-async def search_customers(
-    scope: Scope,
-    q: str = "",
-    tag_id: int | None = None,
-    before_id: int | None = None,
-    limit: int = PAGE_SIZE,
-    lifecycle: str | None = None,
-) -> tuple[list[dict], int | None]:
-    """A page of customers, newest first, and the cursor for the next page (or None).
-
-    Text of three or more characters is matched anywhere in the name, the mobile's digits or
-    the e-mail through the substring index; shorter text matches the start of the name.
-    `lifecycle` (one of LIFECYCLE_STAGES; anything else is ignored) keeps one stage, off the
-    (lifecycle_stage, id) index when it is the only filter.
-    """
+def _filters(scope: Scope, q: str, tag_id: int | None, lifecycle: str | None,
+             extra: tuple[str, list] | None) -> tuple[str, list[str], list, str]:
+    """FROM, the conditions, their arguments and the id column to order by."""
     q = normalise_query(q)
     scope_sql, args = scope.clause("c")
     where = [scope_sql]
@@ -71,6 +59,41 @@ async def search_customers(
     if lifecycle in LIFECYCLE_STAGES:
         where.append("c.lifecycle_stage = {}")
         args.append(lifecycle)
+    if extra is not None:
+        where.append(f"({extra[0]})")
+        args.extend(extra[1])
+    return source, where, args, order
+
+
+async def count_customers(scope: Scope, q: str = "", tag_id: int | None = None,
+                          lifecycle: str | None = None,
+                          extra: tuple[str, list] | None = None) -> int:
+    """How many customers search_customers would list in all (its pages together)."""
+    source, where, args, _ = _filters(scope, q, tag_id, lifecycle, extra)
+    rows = await raw(f"SELECT COUNT(*) AS n FROM {source} WHERE {' AND '.join(where)}", *args)
+    return int(rows[0]["n"] or 0)
+
+
+async def search_customers(
+    scope: Scope,
+    q: str = "",
+    tag_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+    lifecycle: str | None = None,
+    extra: tuple[str, list] | None = None,
+) -> tuple[list[dict], int | None]:
+    """A page of customers, newest first, and the cursor for the next page (or None).
+
+    Text of three or more characters is matched anywhere in the name, the mobile's digits or
+    the e-mail through the substring index; shorter text matches the start of the name.
+    `lifecycle` (one of LIFECYCLE_STAGES; anything else is ignored) keeps one stage, off the
+    (lifecycle_stage, id) index when it is the only filter. `extra` is a further condition on
+    customer `c` with `{}` placeholders and its arguments (the dashboard's figures give one:
+    db/figures/drill.py).
+    """
+    source, where, args, order = _filters(scope, q, tag_id, lifecycle, extra)
+    q = normalise_query(q)
     if before_id:
         where.append(f"{order} < {{}}")
         args.append(before_id)

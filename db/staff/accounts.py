@@ -74,6 +74,11 @@ def _principal(row: dict, prefix: str = "") -> Principal:
 # ---------------------------------------------------------------- users and teams
 
 
+async def list_teams() -> list[dict]:
+    """Every team (id, name), by name: for the filters that narrow figures to one team."""
+    return await Team.select(Team.id, Team.name).order_by(Team.name)
+
+
 async def ensure_team(name: str) -> int:
     async with writing():
         row = await Team.select(Team.id).where(Team.name == name).first()

@@ -10,18 +10,24 @@ reload.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from db.customers import card as card_reads
 from db.customers import profile, search, service, tags, timeline
 from db.followups import interactions
+from db.members import membership
 from db.customers.tables import LIFECYCLE_STAGES
 from db.engine import reading
 from db.errors import ValidationFailed
+from db.figures import drill as drill_reads
+from db.figures.filters import make_filter
+from db.figures.period import Period
 from web.core.auth import actor_of, scope_of, staff_required
 from web.core.forms import read, read_form, texts
 from web.core.i18n import current_zone, field_errors
@@ -36,6 +42,30 @@ NEW_FIELDS = texts("name", "mobile", "email", "gender", "birthday", "province", 
 INTERACTION_FIELDS = texts("kind", "body", "outcome", "next_follow_up_on", "follow_up_in", max_length=4000)
 TAG_FIELDS = texts("name", max_length=200)
 PROFILE_FIELDS = texts(*service.PROFILE_FIELDS, max_length=400)
+
+
+async def _drill(scope, figure, start, end, channel, team, tier) -> dict | None:
+    """The figure filter of a dashboard link, or None when the URL names none: the filter,
+    the SQL condition, the URL parameters that keep it, and a message if the URL is wrong."""
+    tier_id = parse_id(tier)
+    if not (figure or start or end or channel or team or tier):
+        return None
+    figure = figure if figure in drill_reads.CUSTOMER_FIGURES else None
+    out = {"figure": figure, "tier": tier_id, "error": "", "count": None, "extra": None}
+    try:
+        filt = make_filter(scope, channel, team)
+        period = Period.parse(start, end) if figure else None
+    except ValidationFailed as exc:
+        out["error"] = "; ".join(_(m) for m in exc.errors.values())
+        return out
+    out["filter"], out["period"] = filt, period
+    out["extra"] = drill_reads.customer_condition(filt, figure=figure, period=period, tier=tier_id)
+    out["params"] = {**filt.query(), **(period.query() if period else {}),
+                     **({"figure": figure} if figure else {}),
+                     **({"tier": tier_id} if tier_id else {})}
+    out["tier_name"] = next((t["name"] for t in await membership.tiers() if t["id"] == tier_id),
+                            "") if tier_id else ""
+    return out
 
 
 def _flash(key: str | None) -> list[tuple[str, str]]:
@@ -64,23 +94,41 @@ class CustomerController(Controller):
         tag: FromQuery[str | None] = None,
         lifecycle: FromQuery[str | None] = None,
         before: FromQuery[str | None] = None,
+        figure: FromQuery[str | None] = None,
+        from_: Annotated[str | None, QueryParameter(name="from")] = None,
+        to: FromQuery[str | None] = None,
+        channel: FromQuery[str | None] = None,
+        team: FromQuery[str | None] = None,
+        tier: FromQuery[str | None] = None,
     ) -> Response:
         q = search.clean_query(q)
         tag_id, before_id = parse_id(tag), parse_id(before)
         stage = lifecycle if lifecycle in LIFECYCLE_STAGES else None
+        scope = scope_of(request)
+        # The dashboard's drill-down: the customers a figure counts (db/figures/drill.py), in
+        # the figure's scope (a manager asking for another team gets the 403 page).
+        drill = await _drill(scope, figure, from_, to, channel, team, tier)
         async with reading():  # the rows and the filter's tags on one connection
+            if drill and not drill["error"]:
+                scope = drill["filter"].customer_scope
+                if not before_id:
+                    drill["count"] = await search.count_customers(
+                        scope, q, tag_id, stage, drill["extra"])
             rows, next_cursor = await search.search_customers(
-                scope_of(request), q, tag_id, before_id, lifecycle=stage)
+                scope, q, tag_id, before_id, lifecycle=stage,
+                extra=drill["extra"] if drill and not drill["error"] else None)
             tags = None if is_fragment_request(request) else await service.all_tags()
         for row in rows:
             row["badges"] = [(t["name"], t["color"]) for t in row["tags"][:2]]
             row["html"] = rows_view.row_html(row)
         params = {k: v for k, v in {"q": q, "tag": tag_id, "lifecycle": stage}.items() if v}
+        if drill and not drill["error"]:
+            params.update(drill["params"])
         more_url = (f"/customers?{urlencode({**params, 'before': next_cursor})}"
                     if next_cursor else None)
         context = {
             "nav": "customers", "q": q, "tag_id": tag_id, "lifecycle": stage, "stages": LIFECYCLE_STAGES,
-            "rows": rows, "more_url": more_url,
+            "rows": rows, "more_url": more_url, "drill": drill,
             "short_digits": q.strip().isdigit() and len(q.strip()) < 4,
         }
         if tags is not None:  # the filters are outside the HTMX blocks

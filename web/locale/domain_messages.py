@@ -335,4 +335,11 @@ WEB_FLASH_MESSAGES = [
     N_("Coupon type saved."),
     N_("Coupon type deleted."),
     N_("Points rules saved."),
+    # db/figures/period.py and filters.py: the range and filters of the dashboard and reports
+    N_("the end of the range is before its start"),
+    N_("a range of at most %(years)s years"),
+    N_("a date as YYYY-MM-DD"),
+    N_("one of %(channels)s"),
+    N_("a team's number"),
+    N_("that team's figures are not yours to see"),
 ]
