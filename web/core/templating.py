@@ -229,6 +229,7 @@ class ShopTemplate(jinja2.Template):
 
 _MACRO = jinja2.runtime.Macro
 _FUNCTION = type(lambda: None)
+_BUILTIN = type(len)  # C functions and methods (dict.get, str.format): no attributes of their own
 _EVAL_CONTEXT = _template_gettext.jinja_pass_arg  # what @pass_eval_context marks
 
 
@@ -237,14 +238,14 @@ class ShopContext(jinja2.runtime.Context):
 
     Every call in a template goes through Context.call, which asks each callable (with
     `hasattr`, twice) whether it wants the context, the eval context or the environment: about
-    330 calls on a card, 2 µs each. A macro never does, and a plain function says so in its
-    own `jinja_pass_arg` attribute (what @pass_context and friends set), so for those the
-    answer is read directly; anything else (classes, lru_cache wrappers, context functions)
+    330 calls on a card, 2 µs each. A macro or a C function (dict.get) never does, and a plain
+    function says so in its own `jinja_pass_arg` attribute (what @pass_context and friends
+    set), so for those the answer is read directly; anything else (classes, lru_cache wrappers, context functions)
     takes Jinja's own path. Same arguments, same results."""
 
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
         kind = type(__obj)
-        if kind is _MACRO:
+        if kind is _MACRO or kind is _BUILTIN:
             pass_arg = None
         elif kind is _FUNCTION:
             pass_arg = __obj.__dict__.get("jinja_pass_arg")
