@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from web.core.i18n import gettext
+
 # 24px stroke icons drawn for this app: their names and the uses are in components/icons.html.
 PATHS = {
     "home": '<path d="M3.5 10.5 12 3.5l8.5 7"/><path d="M5.5 9v10.5a1 1 0 0 0 1 1H10v-6h4v6h3.5a1 1 0 0 0 1-1V9"/>',
@@ -247,3 +249,22 @@ def checkbox_html(name, label, checked=False, value="1", hint=None, error=None, 
                   f'id="{fid}" name="{escape(name)}" value="{escape(value)}"{" checked" if checked else ""}'
                   f"{_described(fid, hint, error)}{_extra(attrs)}>\n    <span>{escape(label)}</span>\n"
                   f"  </label>{_after(fid, hint, error)}\n</div>")
+
+
+# The bottom sheet (components/bottom_sheet.html): six on a card, each a macro wrapping its
+# `{% call %}` body. `{% call bottom_sheet(…) %}` hands the body over as `caller`, to a Python
+# function as to a macro; the HTML is what the macro wrote (tests/test_components_sheet.py).
+
+def bottom_sheet_html(id, title, open=False, caller=None) -> Markup:  # noqa: A002 (the macro's names)
+    """bottom_sheet(id, title, open=False): a <dialog class="sheet"> around the call's body."""
+    sid = escape(id)
+    body = caller() if caller is not None else ""
+    return Markup(f'<dialog class="sheet" id="{sid}" aria-labelledby="{sid}-title"{" open" if open else ""}>\n'
+                  '  <div class="sheet-handle" aria-hidden="true"></div>\n'
+                  '  <div class="sheet-header">\n'
+                  f'    <h2 class="sheet-title" id="{sid}-title">{escape(title)}</h2>\n'
+                  '    <button type="button" class="btn btn-ghost btn-icon" data-close-sheet '
+                  f'aria-label="{Markup(gettext("Close")) % {}}">{icon_svg("close")}</button>\n'
+                  '  </div>\n'
+                  f'  <div class="sheet-body">{escape(body)}</div>\n'
+                  '</dialog>')

@@ -27,6 +27,7 @@ from web.core import i18n
 from web.core.components import (
     avatar_html,
     badge_html,
+    bottom_sheet_html,
     checkbox_html,
     field_html,
     icon_svg,
@@ -301,7 +302,8 @@ def _environment() -> jinja2.Environment:
     env.globals.update(static=static_url, push_public_key=push_public_key, icon_svg=icon_svg,
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
                        list_row_html=list_row_html, field_html=field_html, textarea_html=textarea_html,
-                       select_html=select_html, checkbox_html=checkbox_html)
+                       select_html=select_html, checkbox_html=checkbox_html,
+                       bottom_sheet_html=bottom_sheet_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
                        due_label=due_label, points=points,
                        actor_label=actor_label)
