@@ -259,12 +259,13 @@ def bottom_sheet_html(id, title, open=False, caller=None) -> Markup:  # noqa: A0
     """bottom_sheet(id, title, open=False): a <dialog class="sheet"> around the call's body."""
     sid = escape(id)
     body = caller() if caller is not None else ""
+    close = Markup(gettext("Close")) % {}  # not inside the f-string: pybabel would not see it
     return Markup(f'<dialog class="sheet" id="{sid}" aria-labelledby="{sid}-title"{" open" if open else ""}>\n'
                   '  <div class="sheet-handle" aria-hidden="true"></div>\n'
                   '  <div class="sheet-header">\n'
                   f'    <h2 class="sheet-title" id="{sid}-title">{escape(title)}</h2>\n'
                   '    <button type="button" class="btn btn-ghost btn-icon" data-close-sheet '
-                  f'aria-label="{Markup(gettext("Close")) % {}}">{icon_svg("close")}</button>\n'
+                  f'aria-label="{close}">{icon_svg("close")}</button>\n'
                   '  </div>\n'
                   f'  <div class="sheet-body">{escape(body)}</div>\n'
                   '</dialog>')
