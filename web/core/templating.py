@@ -12,18 +12,16 @@ import hashlib
 import json
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_date, format_datetime, get_day_names
-from babel.numbers import format_decimal
+from babel.dates import get_day_names
 from jinja2_fragments import render_block
 from litestar import MediaType, Request, Response
 from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType
 from markupsafe import Markup
 
-from db.money import format_fen
 from web.core import i18n
+from web.core.formats import _tz, local_date, local_datetime, money
 from web.core.components import (
     avatar_html,
     badge_html,
@@ -36,6 +34,7 @@ from web.core.components import (
     select_html,
     textarea_html,
 )
+from web.core.timeline_entries import timeline_entry_html
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
 
@@ -47,62 +46,6 @@ def static_url(path: str) -> str:
     """A URL with a content hash, so static files can be cached for a year."""
     digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
     return f"/static/{path}?v={digest}"
-
-
-@lru_cache(maxsize=8)
-def _digit_group(lang: str) -> str | None:
-    """The thousands separator when the language groups by threes with an ASCII minus (both
-    of ours), else None: then babel formats every amount."""
-    locale = i18n.locale_for(lang)
-    symbols = locale.number_symbols.get("latn", {})
-    if locale.decimal_formats[None].grouping == (3, 3) and symbols.get("minusSign") == "-":
-        return symbols.get("group")
-    return None
-
-
-def money(fen: int | None, currency: str = "CNY") -> str:
-    if fen is None:
-        return "—"
-    text = format_fen(fen)
-    whole, cents = text.split(".")
-    lang = i18n.current_lang()
-    group = _digit_group(lang)
-    if group is None:
-        whole = format_decimal(int(whole), locale=i18n.locale_for(lang))
-    else:  # what babel writes, 40 times faster (a card shows a dozen amounts)
-        whole = f"{int(whole):,}".replace(",", group)
-    symbol = "¥" if currency == "CNY" else currency + " "
-    return f"{symbol}{whole}.{cents}"
-
-
-def _tz() -> ZoneInfo:
-    return i18n.current_zone()  # the viewer's zone, else the shop's (set per request)
-
-
-# Babel takes 30-50 µs a date; a page shows a dozen and the same ones again on the next view
-# of the card, so each (value, format, zone, language) is formatted once per process.
-@lru_cache(maxsize=8192)
-def _date_text(value: dt.date, fmt: str, lang: str) -> str:
-    return format_date(value, format=fmt, locale=i18n.locale_for(lang))
-
-
-@lru_cache(maxsize=8192)
-def _datetime_text(value: dt.datetime, fmt: str, zone: ZoneInfo, lang: str) -> str:
-    return format_datetime(value, format=fmt, tzinfo=zone, locale=i18n.locale_for(lang))
-
-
-def local_date(value: dt.datetime | dt.date | None, fmt: str = "medium") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(_tz()).date()
-    return _date_text(value, fmt, i18n.current_lang())
-
-
-def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
-    if value is None:
-        return "—"
-    return _datetime_text(value, fmt, _tz(), i18n.current_lang())
 
 
 @lru_cache(maxsize=8)
@@ -358,6 +301,15 @@ def _terms(lang, zone, kind, amount_off_fen, percent_off, min_spend_fen, valid_d
 
 
 env.filters["coupon_terms"] = coupon_terms
+
+
+def _timeline_entry(e):
+    """components/timeline.html's timeline_entry(e): web/core/timeline_entries.py, in the words
+    of the request's language."""
+    return timeline_entry_html(e, shop_labels())
+
+
+env.globals["timeline_entry_html"] = _timeline_entry
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
 

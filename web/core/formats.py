@@ -1,0 +1,71 @@
+"""How the pages write amounts, dates and times: the templates' money, local_date and
+local_datetime filters (web/core/templating.py registers them), for Python that draws HTML
+too (web/core/timeline_entries.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+from db.money import format_fen
+from web.core import i18n
+
+
+@lru_cache(maxsize=8)
+def _digit_group(lang: str) -> str | None:
+    """The thousands separator when the language groups by threes with an ASCII minus (both
+    of ours), else None: then babel formats every amount."""
+    locale = i18n.locale_for(lang)
+    symbols = locale.number_symbols.get("latn", {})
+    if locale.decimal_formats[None].grouping == (3, 3) and symbols.get("minusSign") == "-":
+        return symbols.get("group")
+    return None
+
+
+def money(fen: int | None, currency: str = "CNY") -> str:
+    if fen is None:
+        return "—"
+    text = format_fen(fen)
+    whole, cents = text.split(".")
+    lang = i18n.current_lang()
+    group = _digit_group(lang)
+    if group is None:
+        whole = format_decimal(int(whole), locale=i18n.locale_for(lang))
+    else:  # what babel writes, 40 times faster (a card shows a dozen amounts)
+        whole = f"{int(whole):,}".replace(",", group)
+    symbol = "¥" if currency == "CNY" else currency + " "
+    return f"{symbol}{whole}.{cents}"
+
+
+def _tz() -> ZoneInfo:
+    return i18n.current_zone()  # the viewer's zone, else the shop's (set per request)
+
+
+# Babel takes 30-50 µs a date; a page shows a dozen and the same ones again on the next view
+# of the card, so each (value, format, zone, language) is formatted once per process.
+@lru_cache(maxsize=8192)
+def _date_text(value: dt.date, fmt: str, lang: str) -> str:
+    return format_date(value, format=fmt, locale=i18n.locale_for(lang))
+
+
+@lru_cache(maxsize=8192)
+def _datetime_text(value: dt.datetime, fmt: str, zone: ZoneInfo, lang: str) -> str:
+    return format_datetime(value, format=fmt, tzinfo=zone, locale=i18n.locale_for(lang))
+
+
+def local_date(value: dt.datetime | dt.date | None, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_tz()).date()
+    return _date_text(value, fmt, i18n.current_lang())
+
+
+def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
+    if value is None:
+        return "—"
+    return _datetime_text(value, fmt, _tz(), i18n.current_lang())
