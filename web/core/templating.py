@@ -32,6 +32,7 @@ from web.core.components import (
     list_row_html,
     logo_svg,
     select_html,
+    tabbar_html,
     textarea_html,
 )
 from web.core.timeline_entries import timeline_entry_html
@@ -246,7 +247,7 @@ def _environment() -> jinja2.Environment:
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
                        list_row_html=list_row_html, field_html=field_html, textarea_html=textarea_html,
                        select_html=select_html, checkbox_html=checkbox_html,
-                       bottom_sheet_html=bottom_sheet_html)
+                       bottom_sheet_html=bottom_sheet_html, tabbar_html=tabbar_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
                        due_label=due_label, points=points,
                        actor_label=actor_label)
