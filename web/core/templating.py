@@ -14,14 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from babel.dates import get_day_names
 from jinja2_fragments import render_block
 from litestar import MediaType, Request, Response
 from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType
 from markupsafe import Markup
 
 from web.core import i18n
-from web.core.formats import _tz, local_date, local_datetime, money
+from web.core.formats import due_label, local_date, local_datetime, money
 from web.core.components import (
     avatar_html,
     badge_html,
@@ -35,6 +34,7 @@ from web.core.components import (
     tabbar_html,
     textarea_html,
 )
+from web.core.follow_up_rows import follow_up_row_html
 from web.core.timeline_entries import timeline_entry_html
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
@@ -47,27 +47,6 @@ def static_url(path: str) -> str:
     """A URL with a content hash, so static files can be cached for a year."""
     digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
     return f"/static/{path}?v={digest}"
-
-
-@lru_cache(maxsize=8)
-def _weekdays(lang: str) -> tuple[str, ...]:
-    names = get_day_names("abbreviated", locale=i18n.locale_for(lang))
-    return tuple(names[i] for i in range(7))
-
-
-def due_label(value: dt.datetime | None, style: str = "date") -> str:
-    """A due time in a list, short and fast (Today draws hundreds): 'time' 15:30, 'overdue'
-    11/30 15:30, else with the weekday: 周三 12/2 15:30 / Wed 12/2 15:30."""
-    if value is None:
-        return "—"
-    local = value.astimezone(_tz())
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    if style == "time":
-        return clock
-    day = f"{local.month}/{local.day}"
-    if style == "overdue":
-        return f"{day} {clock}"
-    return f"{_weekdays(i18n.current_lang())[local.weekday()]} {day} {clock}"
 
 
 def ago(value: dt.datetime | None, max_days: int = 31) -> str:
@@ -311,6 +290,15 @@ def _timeline_entry(e):
 
 
 env.globals["timeline_entry_html"] = _timeline_entry
+
+
+def _follow_up_row(f, when="date", show_customer=True, select=False, origin="today"):
+    """components/follow_up_row.html's follow_up_row: web/core/follow_up_rows.py, in the words
+    of the request's language."""
+    return follow_up_row_html(f, shop_labels(), when, show_customer, select, origin)
+
+
+env.globals["follow_up_row_html"] = _follow_up_row
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
 
