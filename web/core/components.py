@@ -313,3 +313,54 @@ def tabbar_html(user, nav=None, badge_counts=None, csrf_token="") -> Markup:
                  f'      <button type="submit" class="btn btn-ghost btn-icon" aria-label="{sign_out}" '
                  f'title="{sign_out}">{icon_svg("logout")}</button>\n    </form>\n  </div>\n</nav>')
     return Markup("".join(parts))
+
+
+# Small macros every page calls a few times: a key-figure tile (six on a card), a tag badge (the
+# card's header, the list's filters) and the flash messages (once on every page). The HTML is
+# what the macros wrote (tests/test_components_small.py).
+
+def stat_html(label, value, hint=None, href=None, tone=None) -> Markup:
+    """stat(label, value, hint=None, href=None, tone=None): a key-figure tile."""
+    tag = "a" if href else "div"
+    link = f' href="{escape(href)}"' if href else ""
+    out = (f'<{tag} class="stat"{link}>\n  <span class="stat-label">{escape(label)}</span>\n'
+           f'  <span class="stat-value">{escape(value)}</span>')
+    if hint:
+        shade = f" text-{tone}" if tone in ("green", "red", "amber") else ""
+        out += f'<span class="stat-hint{shade}">{escape(hint)}</span>'
+    return Markup(f"{out}</{tag}>")
+
+
+def _field(obj, name):
+    """`obj.name` as a template reads it: a dict's key, else the attribute (None if neither)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def tag_badge_html(tag) -> Markup:
+    """tag_badge(tag): a customer's tag ({name, color, rule}) as a badge; a rule tag says so."""
+    color = _field(tag, "color")
+    tone = color if color in TONES else "neutral"
+    name = escape(_field(tag, "name"))
+    if _field(tag, "rule"):
+        title, words = _("Rule tag: kept up to date by its rule"), _("rule tag")
+        return Markup(f'<span class="badge badge-{tone} badge-rule" title="{title}">{icon_svg("sparkle")}'
+                      f'{name}<span class="sr-only"> ({words})</span></span>')
+    return Markup(f'<span class="badge badge-{tone}">{name}</span>')
+
+
+_FLASH_ICONS = {"success": "check", "error": "alert", "info": "info"}
+
+
+def flash_messages_html(items, oob=False) -> Markup:
+    """flash_messages(items, oob=False): the (level, message) pairs in #flashes."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    out = [f'<div id="flashes" class="flashes" role="status"{swap}>']
+    if items:
+        dismiss = _("Dismiss")
+        for level, message in items:
+            lv = level if level in _FLASH_ICONS else "info"
+            out.append(f'  <div class="flash flash-{lv}">{icon_svg(_FLASH_ICONS[lv])}<div class="flash-text">'
+                       f'{escape(message)}</div><button type="button" class="flash-close" data-dismiss '
+                       f'aria-label="{dismiss}">{icon_svg("close")}</button></div>')
+    out.append("</div>")
+    return Markup("".join(out))

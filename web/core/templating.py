@@ -27,11 +27,14 @@ from web.core.components import (
     bottom_sheet_html,
     checkbox_html,
     field_html,
+    flash_messages_html,
     icon_svg,
     list_row_html,
     logo_svg,
     select_html,
+    stat_html,
     tabbar_html,
+    tag_badge_html,
     textarea_html,
 )
 from web.core.follow_up_rows import follow_up_row_html
@@ -226,7 +229,9 @@ def _environment() -> jinja2.Environment:
                        logo_svg=logo_svg, avatar_html=avatar_html, badge_html=badge_html,
                        list_row_html=list_row_html, field_html=field_html, textarea_html=textarea_html,
                        select_html=select_html, checkbox_html=checkbox_html,
-                       bottom_sheet_html=bottom_sheet_html, tabbar_html=tabbar_html)
+                       bottom_sheet_html=bottom_sheet_html, tabbar_html=tabbar_html,
+                       stat_html=stat_html, tag_badge_html=tag_badge_html,
+                       flash_messages_html=flash_messages_html)
     env.filters.update(device_name=device_name, money=money, local_date=local_date, local_datetime=local_datetime, ago=ago,
                        due_label=due_label, points=points,
                        actor_label=actor_label)
