@@ -1,6 +1,6 @@
 """How the pages write amounts, dates and times: the templates' money, local_date,
-local_datetime and due_label filters (web/core/templating.py registers them), for Python that
-draws HTML too (web/core/timeline_entries.py, follow_up_rows.py)."""
+local_datetime, due_label and actor_label filters (web/core/templating.py registers them), for Python that
+draws HTML too (web/core/timeline_entries.py, follow_up_rows.py, points_entries.py)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,16 @@ def due_label(value: dt.datetime | None, style: str = "date") -> str:
     if style == "overdue":
         return f"{day} {clock}"
     return f"{_weekdays(i18n.current_lang())[local.weekday()]} {day} {clock}"
+
+
+def actor_label(actor: str | None) -> str:
+    """Who made a points entry, in words: the member themself, the nightly rules, an API key
+    or a staff member (stored as `member:NO`, `nightly`/`expiry`, `api:NAME`, a username)."""
+    actor = actor or ""
+    if actor.startswith("member:") or actor == "member_page":
+        return i18n.gettext("The member")
+    if actor in ("nightly", "expiry", "system", "cli"):
+        return i18n.gettext("Automatically")
+    if actor.startswith("api:"):
+        return i18n.gettext("API · %(name)s") % {"name": actor[4:]}
+    return actor

@@ -20,7 +20,7 @@ from litestar.plugins.htmx import HTMXDetails, HTMXHeaders, HtmxHeaderType
 from markupsafe import Markup
 
 from web.core import i18n
-from web.core.formats import due_label, local_date, local_datetime, money
+from web.core.formats import actor_label, due_label, local_date, local_datetime, money
 from web.core.components import (
     avatar_html,
     badge_html,
@@ -38,6 +38,7 @@ from web.core.components import (
     textarea_html,
 )
 from web.core.follow_up_rows import follow_up_row_html
+from web.core.points_entries import points_entry_html
 from web.core.timeline_entries import timeline_entry_html
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
@@ -95,19 +96,6 @@ def points(n) -> str:
     """A count of points, written one way everywhere (as the member page does): "15,100 积分"."""
     n = int(n or 0)
     return i18n.ngettext("%(num)s point", "%(num)s points", n) % {"num": f"{n:,}"}
-
-
-def actor_label(actor: str | None) -> str:
-    """Who made a points entry, in words: the member themself, the nightly rules, an API key
-    or a staff member (stored as `member:NO`, `nightly`/`expiry`, `api:NAME`, a username)."""
-    actor = actor or ""
-    if actor.startswith("member:") or actor == "member_page":
-        return i18n.gettext("The member")
-    if actor in ("nightly", "expiry", "system", "cli"):
-        return i18n.gettext("Automatically")
-    if actor.startswith("api:"):
-        return i18n.gettext("API · %(name)s") % {"name": actor[4:]}
-    return actor
 
 
 _WORDS: dict[tuple[object, str], Markup] = {}
@@ -304,6 +292,15 @@ def _follow_up_row(f, when="date", show_customer=True, select=False, origin="tod
 
 
 env.globals["follow_up_row_html"] = _follow_up_row
+
+
+def _points_entry(e):
+    """One of the card's latest points entries (web/core/points_entries.py), in the words of
+    the request's language."""
+    return points_entry_html(e, shop_labels())
+
+
+env.globals["points_entry_html"] = _points_entry
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
 
