@@ -59,6 +59,16 @@ class Counter:
             return await run_querystring(self, querystring, *args, **kwargs)
 
         cls.run_querystring = counted
+        if hasattr(cls, "run_select"):  # raw()'s SQLite reads outside a transaction go here
+            run_select = cls.run_select
+
+            def counted_select(self, query, args):
+                counter.queries += 1
+                if counter.log is not None:
+                    counter.log.append(query[:160])
+                return run_select(self, query, args)
+
+            cls.run_select = counted_select
         if engine.engine_type == "sqlite":
             import aiosqlite
 

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from web.core.i18n import gettext
+
 # 24px stroke icons drawn for this app: their names and the uses are in components/icons.html.
 PATHS = {
     "home": '<path d="M3.5 10.5 12 3.5l8.5 7"/><path d="M5.5 9v10.5a1 1 0 0 0 1 1H10v-6h4v6h3.5a1 1 0 0 0 1-1V9"/>',
@@ -247,3 +249,124 @@ def checkbox_html(name, label, checked=False, value="1", hint=None, error=None, 
                   f'id="{fid}" name="{escape(name)}" value="{escape(value)}"{" checked" if checked else ""}'
                   f"{_described(fid, hint, error)}{_extra(attrs)}>\n    <span>{escape(label)}</span>\n"
                   f"  </label>{_after(fid, hint, error)}\n</div>")
+
+
+# The bottom sheet (components/bottom_sheet.html): six on a card, each a macro wrapping its
+# `{% call %}` body. `{% call bottom_sheet(…) %}` hands the body over as `caller`, to a Python
+# function as to a macro; the HTML is what the macro wrote (tests/test_components_sheet.py).
+
+def bottom_sheet_html(id, title, open=False, caller=None) -> Markup:  # noqa: A002 (the macro's names)
+    """bottom_sheet(id, title, open=False): a <dialog class="sheet"> around the call's body."""
+    sid = escape(id)
+    body = caller() if caller is not None else ""
+    close = Markup(gettext("Close")) % {}  # not inside the f-string: pybabel would not see it
+    return Markup(f'<dialog class="sheet" id="{sid}" aria-labelledby="{sid}-title"{" open" if open else ""}>\n'
+                  '  <div class="sheet-handle" aria-hidden="true"></div>\n'
+                  '  <div class="sheet-header">\n'
+                  f'    <h2 class="sheet-title" id="{sid}-title">{escape(title)}</h2>\n'
+                  '    <button type="button" class="btn btn-ghost btn-icon" data-close-sheet '
+                  f'aria-label="{close}">{icon_svg("close")}</button>\n'
+                  '  </div>\n'
+                  f'  <div class="sheet-body">{escape(body)}</div>\n'
+                  '</dialog>')
+
+
+# The tab bar (base.html's tabbar block): on every staff page, five tabs in a loop of a dozen
+# template calls each. The HTML is what the block wrote (tests/test_components_tabbar.py).
+_TABS = (("today", "/today", "today"), ("customers", "/customers", "customers"),
+         ("members", "/members", "members"), ("campaigns", "/campaigns", "campaigns"),
+         ("dashboard", "/dashboard", "chart"), ("more", "/more", "more"))
+MANAGERS_TABS = {"dashboard"}  # tabs only managers and admins get (staff open theirs from More)
+
+
+def _(text: str) -> Markup:
+    """`{{ _("…") }}` as a template says it (and named so, for pybabel)."""
+    return Markup(gettext(text)) % {}
+
+
+def tabbar_html(user, nav=None, badge_counts=None, csrf_token="") -> Markup:
+    """base.html's navigation for a signed-in `user`: brand, the tabs (five, and the dashboard
+    for managers and admins; `nav` the current one, `badge_counts` {tab: count} their badges),
+    who is signed in and the sign-out button."""
+    labels = {"today": _("Today"), "customers": _("Customers"), "members": _("Members"),
+              "campaigns": _("Campaigns"), "dashboard": _("Dashboard"), "more": _("More")}
+    manager = user.role in ("manager", "admin")
+    main = _("Main")
+    parts = [f'<nav class="appnav" aria-label="{main}">\n'
+             f'  <a class="appnav-brand" href="/today">{logo_svg(32)}<span>Shop CRM</span></a>\n'
+             '  <ul class="tabs-nav">']
+    counts = badge_counts or {}
+    for key, href, ico in _TABS:
+        if key in MANAGERS_TABS and not manager:
+            continue
+        count = counts.get(key)
+        current = ' aria-current="page"' if nav == key else ""
+        parts.append(f'    <li><a class="tab" href="{href}"{current}>\n'
+                     f'      <span class="tab-icon">{icon_svg(ico)}</span><span class="tab-label">{labels[key]}</span>')
+        if count:
+            shown = escape(count if count < 100 else "99+")
+            parts.append(f'<span class="tab-count"><span class="sr-only"> (</span>{shown}'
+                         '<span class="sr-only">)</span></span>')
+        parts.append("</a></li>")
+    name = user.display_name or user.username
+    roles = {"admin": _("Admin"), "manager": _("Manager"), "staff": _("Staff")}
+    sign_out = _("Sign out")
+    parts.append(f'  </ul>\n  <div class="appnav-user">\n    {avatar_html(name, "sm")}\n'
+                 f'    <div class="appnav-user-text">\n      <div class="appnav-user-name">{escape(name)}</div>\n'
+                 f'      <div class="appnav-user-role">{escape(roles.get(user.role, user.role))}</div>\n    </div>\n'
+                 '    <form method="post" action="/logout">\n'
+                 f'      <input type="hidden" name="_csrf_token" value="{escape(csrf_token or "")}">\n'
+                 f'      <button type="submit" class="btn btn-ghost btn-icon" aria-label="{sign_out}" '
+                 f'title="{sign_out}">{icon_svg("logout")}</button>\n    </form>\n  </div>\n</nav>')
+    return Markup("".join(parts))
+
+
+# Small macros every page calls a few times: a key-figure tile (six on a card), a tag badge (the
+# card's header, the list's filters) and the flash messages (once on every page). The HTML is
+# what the macros wrote (tests/test_components_small.py).
+
+def stat_html(label, value, hint=None, href=None, tone=None) -> Markup:
+    """stat(label, value, hint=None, href=None, tone=None): a key-figure tile."""
+    tag = "a" if href else "div"
+    link = f' href="{escape(href)}"' if href else ""
+    out = (f'<{tag} class="stat"{link}>\n  <span class="stat-label">{escape(label)}</span>\n'
+           f'  <span class="stat-value">{escape(value)}</span>')
+    if hint:
+        shade = f" text-{tone}" if tone in ("green", "red", "amber") else ""
+        out += f'<span class="stat-hint{shade}">{escape(hint)}</span>'
+    return Markup(f"{out}</{tag}>")
+
+
+def _field(obj, name):
+    """`obj.name` as a template reads it: a dict's key, else the attribute (None if neither)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def tag_badge_html(tag) -> Markup:
+    """tag_badge(tag): a customer's tag ({name, color, rule}) as a badge; a rule tag says so."""
+    color = _field(tag, "color")
+    tone = color if color in TONES else "neutral"
+    name = escape(_field(tag, "name"))
+    if _field(tag, "rule"):
+        title, words = _("Rule tag: kept up to date by its rule"), _("rule tag")
+        return Markup(f'<span class="badge badge-{tone} badge-rule" title="{title}">{icon_svg("sparkle")}'
+                      f'{name}<span class="sr-only"> ({words})</span></span>')
+    return Markup(f'<span class="badge badge-{tone}">{name}</span>')
+
+
+_FLASH_ICONS = {"success": "check", "error": "alert", "info": "info"}
+
+
+def flash_messages_html(items, oob=False) -> Markup:
+    """flash_messages(items, oob=False): the (level, message) pairs in #flashes."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    out = [f'<div id="flashes" class="flashes" role="status"{swap}>']
+    if items:
+        dismiss = _("Dismiss")
+        for level, message in items:
+            lv = level if level in _FLASH_ICONS else "info"
+            out.append(f'  <div class="flash flash-{lv}">{icon_svg(_FLASH_ICONS[lv])}<div class="flash-text">'
+                       f'{escape(message)}</div><button type="button" class="flash-close" data-dismiss '
+                       f'aria-label="{dismiss}">{icon_svg("close")}</button></div>')
+    out.append("</div>")
+    return Markup("".join(out))
