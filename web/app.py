@@ -32,6 +32,7 @@ from web.customers.duplicates import DuplicatesController
 from web.customers.export import ExportController
 from web.customers.pages import CustomerController
 from web.customers.settings import ROUTERS as FIELD_SETTINGS, SettingsController
+from web.customers.shop_profile import ShopProfileController
 from web.customers.tags import TagController
 from web.followups.pages import FollowUpController
 from web.imports.pages import import_controller
@@ -123,7 +124,7 @@ def create_app() -> Litestar:
                 *system.ROUTES, *account.ROUTES, members_home.members, *menu.ROUTES, audit.audit_log,
                 *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES,
                 CustomerController, FollowUpController,
-                TagController, SettingsController, *FIELD_SETTINGS,
+                TagController, SettingsController, *FIELD_SETTINGS, ShopProfileController,
                 DuplicatesController, ExportController, import_controller(),
                 PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,

@@ -37,6 +37,7 @@ from web.core.components import (
 )
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
+from db.customers.shop_profile import cached_name as shop_name
 
 STATIC_DIR = ROOT / "static"
 
@@ -299,6 +300,7 @@ def _terms(lang, zone, kind, amount_off_fen, percent_off, min_spend_fen, valid_d
 env.filters["coupon_terms"] = coupon_terms
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
+env.globals["shop_name"] = shop_name  # the brand (web/core/auth.py keeps it fresh)
 
 
 # Routes that answer a page or a fragment by HX-Request must say so to caches. litestar-htmx

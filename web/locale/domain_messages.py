@@ -335,4 +335,9 @@ WEB_FLASH_MESSAGES = [
     N_("Coupon type saved."),
     N_("Coupon type deleted."),
     N_("Points rules saved."),
+    # db/customers/shop_profile.py: the shop's name and logo
+    N_("choose a PNG, JPEG or WebP picture"),
+    N_("the picture may be at most 512 KB"),
+    N_("this picture cannot be read: save it again as PNG or JPEG"),
+    N_("the picture may be at most 4096 × 4096 pixels"),
 ]
