@@ -241,6 +241,14 @@ class Settings:
         "CRM_BASE_URL", "", _base_url,
         doc="how people reach this server (https://crm.example.com), for links it prints or "
             "sends; unset: http://127.0.0.1:8000")
+    smtp_url: str = setting(
+        "CRM_SMTP_URL", "", _stripped, secret=True,
+        doc="the SMTP server scheduled reports are e-mailed through: "
+            "smtp://user:pass@host:587?starttls=1 (or smtps://… for TLS from the start); unset: "
+            "no e-mail is sent")
+    mail_from: str = setting(
+        "CRM_MAIL_FROM", "", _stripped,
+        doc="the From address of those e-mails, e.g. `CRM <crm@shop.example>`")
     extra: dict = field(default_factory=dict)
     # CRM_TRUSTED_PROXIES parsed once, for web/auth.py's check of each request's peer.
     trusted_networks: tuple = field(init=False, repr=False, compare=False)
