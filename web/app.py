@@ -46,6 +46,7 @@ from web.push import pages as push
 from web.staff import account, menu
 from db.jobs import kinds, queue
 from web.followups.reminders import compose_digest, compose_reminder
+from reports import jobs as report_jobs
 
 
 def _configure_logging(level: str) -> None:
@@ -75,10 +76,12 @@ async def _database(app: Litestar):
 @asynccontextmanager
 async def _background(app: Litestar):
     """The one background loop of this process: the job worker (db/jobs) for the kinds this
-    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
-    runs = kinds.install(compose_reminder, compose_digest)
+    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off), the
+    report kinds (reports/jobs.py) among them."""
+    runs = kinds.install(compose_reminder, compose_digest) + report_jobs.install()
     try:
         await kinds.schedule(runs)
+        await report_jobs.start(runs)
     except Exception:  # the database may be starting: the worker still runs what is queued
         logging.getLogger("crm.jobs").exception("scheduling the recurring jobs failed")
     task = asyncio.create_task(queue.run_worker(runs), name="job-worker")

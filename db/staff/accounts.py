@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+from email_validator import EmailNotValidError, validate_email
 
 from db import limits
 from db.clock import now
@@ -162,6 +163,26 @@ async def set_locale(user_id: int, locale: str | None) -> None:
 async def set_timezone(user_id: int, zone: str | None) -> None:
     async with writing():
         await StaffUser.update({StaffUser.timezone: zone}).where(StaffUser.id == user_id)
+
+
+def clean_email(address: str | None) -> str | None:
+    """A staff member's e-mail address checked (None when blank), or ValidationFailed."""
+    text = (address or "").strip()
+    if not text:
+        return None
+    if len(text) > 254:
+        raise ValidationFailed({"email": "at most 254 characters"})
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValidationFailed({"email": "not a valid e-mail address"}) from None
+
+
+async def set_email(user_id: int, address: str | None) -> None:
+    """Where scheduled reports reach this person (blank: none)."""
+    email = clean_email(address)
+    async with writing():
+        await StaffUser.update({StaffUser.email: email}).where(StaffUser.id == user_id)
 
 
 async def deactivate_by_username(username: str) -> None:
