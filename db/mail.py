@@ -132,3 +132,23 @@ async def send(msg: EmailMessage, config: SmtpConfig | None = None) -> None:
         raise MailError(f"cannot reach the mail server {config.host}:{config.port} ({exc})") from None
     except aiosmtplib.SMTPException as exc:
         raise MailError(f"sending failed ({exc})") from None
+
+
+async def check(config: SmtpConfig, timeout: float = 10.0) -> None:
+    """Connect, say hello, start TLS and sign in as a send would, then quit: MailError says
+    what failed (for `crm doctor`; nothing is sent)."""
+    client = aiosmtplib.SMTP(hostname=config.host, port=config.port, use_tls=config.use_tls,
+                             start_tls=config.start_tls, timeout=timeout)
+    try:
+        await client.connect()
+        if config.username:
+            await client.login(config.username, config.password or "")
+        await client.quit()
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        raise MailError(f"the mail server refused the user name or password ({exc.code} {exc.message})") from None
+    except aiosmtplib.SMTPResponseException as exc:
+        raise MailError(f"the mail server said {exc.code} {exc.message}") from None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise MailError(f"cannot reach the mail server {config.host}:{config.port} ({exc})") from None
+    finally:
+        client.close()

@@ -307,3 +307,93 @@ def test_smtp_urls_are_read_with_clear_errors():
     ]:
         with pytest.raises(ValueError, match=message):
             mail.parse_smtp(url, sender)
+
+
+# ---------------------------------------------------------------- the schedule page and crm doctor
+
+
+async def test_the_page_says_delivery_is_off_without_smtp(signed_in_english, settings_env):
+    settings_env(CRM_SMTP_URL="")
+    zhao = await signed_in_english("zhao.manager", "manager")
+    page = await zhao.get("/reports/schedules")
+    assert page.status_code == 200
+    assert "Delivery is off" in page.text and "CRM_SMTP_URL" in page.text
+
+
+async def test_subscribe_on_the_page_with_errors_next_to_the_fields(smtp, signed_in_english, make_user):
+    zhao = await signed_in_english("zhao.manager", "manager")
+    await set_email(zhao.user_id, "zhao@shop.example")
+    staff = await make_user("li.staff", "staff")
+    page = await zhao.get("/reports/schedules")
+    assert "Delivery is off" not in page.text and f'value="{zhao.user_id}"' in page.text
+    assert f'value="{staff}"' not in page.text  # staff are not offered
+    bad = await zhao.post("/reports/schedules", data={
+        "report": REPORT, "cadence": "weekly", "recipients": [str(staff)], "_csrf_token": zhao.csrf})
+    assert bad.status_code == 422 and 'id="f-recipients-error"' in bad.text
+    assert "only managers and admins receive reports" in bad.text
+    ok = await zhao.post("/reports/schedules", data={
+        "report": REPORT, "cadence": "weekly", "recipients": [str(zhao.user_id)], "_csrf_token": zhao.csrf},
+        follow_redirects=False)
+    assert ok.status_code == 303
+    again = await zhao.post("/reports/schedules", data={
+        "report": REPORT, "cadence": "weekly", "recipients": [str(zhao.user_id)], "_csrf_token": zhao.csrf})
+    assert again.status_code == 422 and "already subscribed to this report" in again.text
+    listed = await zhao.get("/reports/schedules?msg=added")
+    assert "Subscribed." in listed.text and "Repurchase and churn" in listed.text and "Next:" in listed.text
+    [sub] = await raw("SELECT id FROM report_subscription")
+    # another manager (not its maker nor its recipient) may not remove it
+    other = await signed_in_english("sun.manager", "manager")
+    assert (await other.post(f"/reports/schedules/{sub['id']}/delete",
+                             data={"_csrf_token": other.csrf})).status_code == 404
+    gone = await zhao.post(f"/reports/schedules/{sub['id']}/delete", data={"_csrf_token": zhao.csrf},
+                           follow_redirects=False)
+    assert gone.status_code == 303 and await raw("SELECT id FROM report_subscription") == []
+
+
+async def test_a_failed_delivery_is_shown_with_its_error_and_can_be_sent_again(smtp, report_kinds,
+                                                                             signed_in_english):
+    zhao = await signed_in_english("zhao.manager", "manager")
+    await set_email(zhao.user_id, "zhao@shop.example")
+    await subs.create(REPORT, REPORTS, "weekly", [zhao.user_id], None, None, ACTOR)
+    await backdate_subscriptions()
+    await subs.queue_due(ZONE, at=MONDAY_9)  # (the app's own worker may have queued it first: one row)
+    [row] = await deliveries()
+    delivery_id = row["id"]
+    await raw("UPDATE report_delivery SET status = 'failed', attempts = 8, last_error = {}",
+              "the mail server said 554 5.7.1 rejected")
+    await raw("UPDATE job SET status = 'failed'")
+    page = await zhao.get("/reports/schedules")
+    assert "554 5.7.1 rejected" in page.text and "Send again" in page.text
+    assert "1 delivery failed" in page.text
+    sent = await zhao.post(f"/reports/schedules/deliveries/{delivery_id}/retry", data={"_csrf_token": zhao.csrf},
+                           follow_redirects=False)
+    assert sent.status_code == 303
+    await run_jobs()
+    assert len(smtp.messages) == 1
+
+
+async def test_staff_may_not_open_the_schedule_page(signed_in):
+    li = await signed_in("li.staff", "staff")
+    assert (await li.get("/reports/schedules")).status_code == 403
+
+
+async def test_doctor_says_whether_smtp_is_configured(smtp, settings_env):
+    from web.doctor import _check_mail
+
+    said: list[str] = []
+    bad: list[str] = []
+    ok = lambda name, detail: said.append(f"ok {name}: {detail}")  # noqa: E731
+    fail = lambda name, detail, fix: bad.append(f"{name}: {detail}")  # noqa: E731
+    await _check_mail(ok, fail, said.append)
+    assert said == [f"ok e-mail: SMTP configured: 127.0.0.1:{smtp.port} (no encryption), from Shop CRM <crm@shop.example>"]
+    settings_env(CRM_SMTP_URL="")
+    said.clear()
+    await _check_mail(ok, fail, said.append)
+    assert "e-mail is off: CRM_SMTP_URL is not set" in said[0] and not bad
+    settings_env(CRM_SMTP_URL=f"smtp://127.0.0.1:{free_port()}?starttls=0")
+    await _check_mail(ok, fail, said.append)
+    assert bad and "cannot reach the mail server" in bad[0]
+    settings_env(CRM_SMTP_URL="smtp://mail.example", CRM_MAIL_FROM="")
+    bad.clear()
+    await _check_mail(ok, fail, said.append)
+    assert bad == ["e-mail: CRM_MAIL_FROM is not set (the From address, e.g. crm@shop.example)"]

@@ -33,6 +33,8 @@ from web.customers.export import ExportController
 from web.customers.pages import CustomerController
 from web.customers.settings import ROUTERS as FIELD_SETTINGS, SettingsController
 from web.customers.shop_profile import ShopProfileController
+from web.reports.files import FilesController
+from web.reports.schedules import SchedulesController
 from web.customers.tags import TagController
 from web.followups.pages import FollowUpController
 from web.imports.pages import import_controller
@@ -131,6 +133,7 @@ def create_app() -> Litestar:
                 DuplicatesController, ExportController, import_controller(),
                 PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
+                FilesController, SchedulesController,
             ]),
             *API_CONTROLLERS,
             create_static_files_router(

@@ -165,6 +165,11 @@ async def set_timezone(user_id: int, zone: str | None) -> None:
         await StaffUser.update({StaffUser.timezone: zone}).where(StaffUser.id == user_id)
 
 
+async def list_teams() -> list[dict]:
+    """Every team: [{id, name}] by name (a shop has a handful)."""
+    return await Team.select(Team.id, Team.name).order_by(Team.name).limit(500)
+
+
 def clean_email(address: str | None) -> str | None:
     """A staff member's e-mail address checked (None when blank), or ValidationFailed."""
     text = (address or "").strip()
@@ -176,6 +181,11 @@ def clean_email(address: str | None) -> str | None:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         raise ValidationFailed({"email": "not a valid e-mail address"}) from None
+
+
+async def email_of(user_id: int) -> str | None:
+    row = await StaffUser.select(StaffUser.email).where(StaffUser.id == user_id).first()
+    return row["email"] if row else None
 
 
 async def set_email(user_id: int, address: str | None) -> None:
