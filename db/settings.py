@@ -78,6 +78,13 @@ def _at_least_one(raw: str, env: str) -> int:
     return max(1, int(raw.strip()))
 
 
+def _not_negative(raw: str, env: str) -> int:
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError(f"{env} must be 0 or more")
+    return value
+
+
 def _float(raw: str, env: str) -> float:
     return float(raw.strip())
 
@@ -249,6 +256,10 @@ class Settings:
     mail_from: str = setting(
         "CRM_MAIL_FROM", "", _stripped,
         doc="the From address of those e-mails, e.g. `CRM <crm@shop.example>`")
+    point_value_fen: int = setting(
+        "CRM_POINT_VALUE_FEN", "1", _not_negative,
+        doc="what one point is worth to the shop, in fen (1: ¥0.01), for the points liability "
+            "on the dashboard and in reports")
     extra: dict = field(default_factory=dict)
     # CRM_TRUSTED_PROXIES parsed once, for web/auth.py's check of each request's peer.
     trusted_networks: tuple = field(init=False, repr=False, compare=False)

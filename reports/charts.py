@@ -107,11 +107,23 @@ def _style(colors: Sequence[str] = PALETTE):
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
 # pygal writes its config as a <script> even when `js` is empty: the SVG carries no script.
 _SCRIPTS = re.compile(r"<script\b.*?</script>", re.S)
+# Style attributes are inline style too (the CSP refuses them): presentation attributes instead.
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+
+
+def _presentation(match: re.Match) -> str:
+    out = []
+    for decl in match.group(1).split(";"):
+        name, _, value = decl.partition(":")
+        name, value = name.strip(), value.strip()
+        if re.fullmatch(r"[a-z-]+", name) and value and '"' not in value:
+            out.append(f' {name}="{value}"')
+    return "".join(out)
 
 
 def _render(chart, caption: str) -> str:
     svg = chart.render(is_unicode=True)
-    svg = _SCRIPTS.sub("", _COMMENTS.sub("", svg))
+    svg = _STYLE_ATTR.sub(_presentation, _SCRIPTS.sub("", _COMMENTS.sub("", svg)))
     # The accessible name: role="img" + aria-label, and a <title> first (pygal writes none
     # when the chart has no title of its own; ours are in the page's heading).
     label = escape(caption)
@@ -174,7 +186,10 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     chart = _config(kind, width=width, height=height, legend=len(series) > 1, fmt=fmt,
                     empty_text=empty_text, scale=scale,
-                    x_label_rotation=0 if horizontal or len(labels) <= 8 else 30)
+                    x_label_rotation=0 if horizontal or len(labels) <= 8 or len(labels) > 16 else 30,
+                    # a month of days: every few days labelled, flat (the table has them all)
+                    show_minor_x_labels=horizontal or len(labels) <= 16,
+                    x_labels_major_every=None if horizontal or len(labels) <= 16 else -(-len(labels) // 8))
     chart.x_labels = [str(x) for x in labels]
     empty = _is_empty(series)
     if not empty:
@@ -210,15 +225,18 @@ def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number 
 
 
 def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: str = "",
-          value_header: str = "", unit: str = "count", width: int = 420, height: int = 300,
+          value_header: str = "", unit: str = "count", width: int = 420, height: int = 330,
           empty_text: str = "No data") -> Chart:
     """Shares of a whole (a ring with a legend); the table adds each slice's percentage."""
     fmt = FORMATS[unit]
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     total = sum(v for _, v in slices)
+    columns = 3 if len(slices) > 4 else (2 if len(slices) > 1 else 1)
     chart = _config("donut", width=width, height=height, legend=True, fmt=fmt,
                     empty_text=empty_text, scale=scale, inner_radius=0.55,
-                    legend_columns=2 if len(slices) > 3 else len(slices) or 1)
+                    legend_columns=columns,
+                    # pygal reserves one legend row under the plot: room for the others
+                    margin_bottom=8 + 20 * (-(-len(slices) // columns) - 1))
     empty = total <= 0
     if not empty:
         for name, value in slices:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2_fragments import render_block
 from markupsafe import Markup
 
 from db.i18n import LANGUAGES, translations
@@ -78,6 +77,8 @@ def cell(value: Any, unit: str = "count") -> str:
         return permille_text(value)
     if unit == "count":
         return count_text(value)
+    if unit == "label":  # a msgid (a stage, a channel): in the report's language
+        return translate(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
@@ -142,11 +143,9 @@ def _environment() -> jinja2.Environment:
 env = _environment()
 
 
-def _render(template: str, context: dict, lang: str, block: str | None) -> str:
+def _render(template: str, context: dict, lang: str) -> str:
     token = _lang.set(lang_code(lang))
     try:
-        if block:
-            return render_block(env, template, block, context)
         return env.get_template(template).render(context)
     finally:
         _lang.reset(token)
@@ -154,12 +153,16 @@ def _render(template: str, context: dict, lang: str, block: str | None) -> str:
 
 def document(template: str, context: dict, lang: str = "zh-CN") -> str:
     """The whole standalone HTML document (what the PDF is made from)."""
-    return _render(template, {**context, "print": True}, lang, None)
+    return _render(template, {**context, "print": True}, lang)
 
 
 def preview(template: str, context: dict, lang: str = "zh-CN") -> Markup:
-    """The report's body (its `document` block) for a page of the app."""
-    return Markup(_render(template, {**context, "print": False}, lang, "document"))
+    """The report's body (what base.html's <body> holds: its `document` block) for a page of
+    the app. (jinja2-fragments renders only a template's own blocks, and `document` is the
+    base's.)"""
+    html = _render(template, {**context, "print": False}, lang)
+    start = html.index("<body>") + len("<body>")
+    return Markup(html[start:html.rindex("</body>")])
 
 
 class FetchRefused(ValueError):

@@ -27,7 +27,9 @@ def value(v, unit: str):
         return Decimal(int(v)) / 100
     if unit == "permille":
         return Decimal(int(v)) / 1000
-    if unit == "text" or isinstance(v, str):
+    if unit == "label":
+        v = translate(v)
+    if unit in ("text", "label") or isinstance(v, str):
         text = str(v)
         return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
     return v
@@ -96,8 +98,8 @@ def workbook(ctx: dict) -> bytes:
         for row in t["rows"]:
             ws.append([_cell(ws, row.get(col["key"]), col["unit"]) for col in t["columns"]])
         if t.get("total"):
-            ws.append([_cell(ws, t["total"].get(col["key"]), col["unit"], bold=True)
-                       for col in t["columns"]])
+            ws.append([_cell(ws, t["total"].get(col["key"]), "label" if i == 0 else col["unit"],
+                             bold=True) for i, col in enumerate(t["columns"])])
         if t.get("note"):
             ws.append([])
             ws.append([value(translate(t["note"]), "text")])

@@ -77,3 +77,9 @@ def test_renders_in_weasyprint():
     pdf = weasyprint.HTML(string=f"<html><body>{body}</body></html>").write_pdf()
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert re.search(r"1\s*月", text)  # the axis labels are real text in the CJK font
+
+
+@pytest.mark.parametrize("chart", _all(), ids=lambda c: c.kind)
+def test_svg_has_no_style_attributes(chart):
+    # the app's CSP (style-src with a nonce) refuses style="…" attributes
+    assert not re.search(r'\sstyle="', chart.svg)

@@ -45,6 +45,7 @@ from web.members.scan import MemberScanController
 from web.members.settings import ROUTERS as MEMBER_SETTINGS, MemberSettingsController
 from web.pipeline.pages import SETTINGS_ROUTERS as STAGE_SETTINGS, PipelineController
 from web.push import pages as push
+from web.reports.pages import ReportController
 from web.staff import account, menu
 from db.jobs import kinds, queue
 from web.followups.reminders import compose_digest, compose_reminder
@@ -134,6 +135,7 @@ def create_app() -> Litestar:
                 PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
                 FilesController, SchedulesController,
+                ReportController,
             ]),
             *API_CONTROLLERS,
             create_static_files_router(

@@ -329,3 +329,42 @@ def samples(folder: Path) -> None:
 
     for path in _run(write_samples(folder)):
         click.echo(str(path))
+
+
+@main.command("report")
+@click.argument("name")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="first day of the range")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="last day of the range")
+@click.option("--channel", default=None, help="only orders of this channel (tmall, jd, …)")
+@click.option("--team", default=None, help="only this team's customers (a team's number)")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the file to write: .pdf or .xlsx")
+@click.option("--lang", default="zh-CN", type=click.Choice(["zh-CN", "en"]), help="the report's language")
+def report(name: str, start: str, end: str, channel: str | None, team: str | None, out: Path,
+           lang: str) -> None:
+    """Write report NAME (summary, customers, retention, loyalty, followups) for a range of
+    days as a PDF or an XLSX (by the extension of --out); prints the path and the page count.
+    Covers the whole shop (or --team); recorded in the audit log."""
+    from db.customers.scope import Scope
+    from db.figures.filters import make_filter
+    from db.figures.period import Period
+    from reports.build import UnknownReport, build, report_named
+
+    try:
+        report_named(name)
+    except UnknownReport as exc:
+        raise click.ClickException(str(exc))
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "xlsx"):
+        raise click.ClickException(f"--out must end in .pdf or .xlsx, not {out.name!r}")
+    try:
+        period = Period.parse(start, end)
+        filt = make_filter(Scope.everything(), channel, team)
+    except ValidationFailed as exc:
+        raise click.ClickException("; ".join(f"--{k}: {v}" for k, v in exc.errors.items()))
+    built = _run(build(name, period, filt, fmt, lang=lang, actor="cli"))
+    try:
+        out.write_bytes(built.content)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"{out.resolve()} ({built.pages} pages)" if built.pages is not None else str(out.resolve()))

@@ -1,0 +1,115 @@
+"""Reports: the list (/reports), one report's form and HTML preview (/reports/{name}), and its
+downloads as PDF and XLSX (/reports/{name}.pdf and .xlsx, same query).
+
+Managers and admins open every report (managers for their team; a manager asking for another
+team is refused with 403); staff open the follow-up report of their own figures. The preview
+is the report's own print template (reports/render.py), inside the app shell; a change in
+the form reloads just the preview (HTMX) and the address follows.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
+
+from db.customers.scope import Scope
+from db.engine import reading
+from db.errors import NotFound, ValidationFailed
+from db.figures.filters import make_filter
+from db.figures.period import Period
+from db.orders.tables import CHANNELS
+from reports import render as report_render
+from reports.build import UnknownReport, build, context, report_named, team_choices
+from reports.registry import REPORTS, Report
+from web.core.auth import NotAllowed, actor_of, scope_of, staff_required
+from web.core.i18n import current_lang, field_errors
+from web.core.templating import render
+
+LIST = "reports/list.html"
+PAGE = "reports/report.html"
+MANAGERS = ("manager", "admin")
+
+
+def visible(report: Report, role: str) -> bool:
+    return role in MANAGERS or report.for_staff
+
+
+def _report_for(request: Request, name: str) -> Report:
+    try:
+        report = report_named(name)
+    except UnknownReport:
+        raise NotFound() from None
+    if not visible(report, request.scope["user"].role):
+        raise NotAllowed()
+    return report
+
+
+def _split(file: str) -> tuple[str, str | None]:
+    for fmt in ("pdf", "xlsx"):
+        if file.endswith("." + fmt):
+            return file[: -len(fmt) - 1], fmt
+    return file, None
+
+
+def content_disposition(filename: str) -> str:
+    """attachment with an ASCII fallback and the real (Chinese) name per RFC 5987/6266."""
+    ascii_name = "".join(ch if ch.isascii() and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class ReportController(Controller):
+    path = "/reports"
+    guards = [staff_required]
+
+    @get("/")
+    async def list_reports(self, request: Request) -> Response:
+        role = request.scope["user"].role
+        reports = [r for r in REPORTS.values() if visible(r, role)]
+        return render(request, LIST, {"nav": "more", "reports": reports})
+
+    @get("/{file:str}")
+    async def report(self, request: Request, file: FromPath[str]) -> Response:
+        name, fmt = _split(file)
+        report = _report_for(request, name)
+        query = request.query_params
+        start, end = query.get("from"), query.get("to")
+        channel, team = query.get("channel"), query.get("team")
+        scope: Scope = scope_of(request)
+        errors: dict[str, str] = {}
+        period = filt = None
+        try:
+            period = Period.parse(start, end)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        try:
+            filt = make_filter(scope, channel, team)  # Forbidden: another team's figures (403)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        if fmt is not None:
+            if errors:
+                raise ValidationFailed(errors)
+            built = await build(name, period, filt, fmt, lang=current_lang(),
+                                actor=actor_of(request).label)
+            return Response(built.content, media_type=built.media_type, headers={
+                "Content-Disposition": content_disposition(built.filename),
+                "Cache-Control": "private, no-store"})
+        form = {"from": start or (period.start.isoformat() if period else ""),
+                "to": end or (period.end.isoformat() if period else ""),
+                "channel": channel or "", "team": team or ""}
+        preview = None
+        if not errors:
+            form.update(period.query())
+            async with reading():
+                data = await report.data(period, filt)
+                ctx = await context(report, period, filt, data, current_lang())
+            ctx["nonce"] = request.scope.get("state", {}).get("csp_nonce", "")
+            preview = report_render.preview(report.template, ctx, current_lang())
+        query_string = urlencode({k: v for k, v in form.items() if v})
+        return render(request, PAGE, {
+            "nav": "more", "report": report, "form": form, "errors": field_errors(errors),
+            "preview": preview, "query": query_string,
+            "channels": CHANNELS, "teams": await team_choices() if scope.kind == "all" else [],
+            "show_team": scope.kind == "all",
+        }, block="preview")
