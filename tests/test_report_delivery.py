@@ -37,7 +37,8 @@ class Inbox:
 
     def __init__(self):
         self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-        self.refuse: str | None = None
+        self.refuse: str | None = None  # at RCPT TO
+        self.refuse_data: str | None = None  # after the message was sent
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse:
@@ -46,6 +47,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:
+            return self.refuse_data
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                               email.message_from_bytes(envelope.original_content, policy=policy.default)))
         return "250 Message accepted"
@@ -196,13 +199,20 @@ async def test_a_refusing_server_is_retried_with_back_off_and_shown(smtp, report
     assert job["status"] == "queued"  # waits for its back-off
     [listed] = await subs.listing(Scope.everything())
     assert listed["last_status"] == "queued" and "550" in listed["last_error"]
+    # then it takes the recipient but refuses the message itself
+    smtp.refuse, smtp.refuse_data = None, "554 5.6.0 message content rejected"
+    await raw("UPDATE job SET run_after = {}", dt.datetime.now(dt.timezone.utc))
+    await run_jobs()
+    [row] = await deliveries()
+    assert row["status"] == "queued" and row["attempts"] == 2
+    assert row["last_error"] == "the mail server said 554 5.6.0 message content rejected"
     # the server takes mail again: the retry sends it, once
-    smtp.refuse = None
+    smtp.refuse_data = None
     await raw("UPDATE job SET run_after = {}", dt.datetime.now(dt.timezone.utc))
     await run_jobs()
     assert len(smtp.messages) == 1
     [row] = await deliveries()
-    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, "")
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 3, "")
 
 
 async def test_a_server_that_is_down_fails_after_the_last_attempt_and_can_be_sent_again(
