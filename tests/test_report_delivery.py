@@ -407,3 +407,19 @@ async def test_doctor_says_whether_smtp_is_configured(smtp, settings_env):
     bad.clear()
     await _check_mail(ok, fail, said.append)
     assert bad == ["e-mail: CRM_MAIL_FROM is not set (the From address, e.g. crm@shop.example)"]
+
+
+def test_crm_user_create_takes_an_email_address():
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    ok = CliRunner().invoke(main, ["user", "create", "zhou.min", "--password", "a-long-passphrase", "--role",
+                                   "manager", "--email", "Zhou@Shop.Example"])
+    assert ok.exit_code == 0, ok.output
+    rows = asyncio.run(raw("SELECT email FROM staff_user WHERE username = 'zhou.min'"))
+    assert rows == [{"email": "Zhou@shop.example"}]
+    bad = CliRunner().invoke(main, ["user", "create", "qian.li", "--password", "a-long-passphrase", "--role",
+                                    "manager", "--email", "not-an-address"])
+    assert bad.exit_code != 0 and "email: not a valid e-mail address" in bad.output
+    assert asyncio.run(raw("SELECT id FROM staff_user WHERE username = 'qian.li'")) == []
