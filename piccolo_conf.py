@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         "db.push.piccolo_app",
         "db.jobs.piccolo_app",
         "db.limits.piccolo_app",
+        "db.reports.piccolo_app",
     ]
 )

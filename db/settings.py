@@ -248,6 +248,14 @@ class Settings:
         "CRM_BASE_URL", "", _base_url,
         doc="how people reach this server (https://crm.example.com), for links it prints or "
             "sends; unset: http://127.0.0.1:8000")
+    smtp_url: str = setting(
+        "CRM_SMTP_URL", "", _stripped, secret=True,
+        doc="the SMTP server scheduled reports are e-mailed through: "
+            "smtp://user:pass@host:587?starttls=1 (or smtps://… for TLS from the start); unset: "
+            "no e-mail is sent")
+    mail_from: str = setting(
+        "CRM_MAIL_FROM", "", _stripped,
+        doc="the From address of those e-mails, e.g. `CRM <crm@shop.example>`")
     point_value_fen: int = setting(
         "CRM_POINT_VALUE_FEN", "1", _not_negative,
         doc="what one point is worth to the shop, in fen (1: ¥0.01), for the points liability "

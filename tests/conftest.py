@@ -154,9 +154,11 @@ async def clean_database(_database_schema):
         names = ", ".join(f'"{t}"' for t in _database_schema)
         await engine().run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
         await _reseed()
+    from db.customers import shop_profile
     from db.members import config
 
     config.forget()  # the points rules are cached per process for a few seconds
+    shop_profile.forget()  # and the brand's shop name
     yield
 
 

@@ -15,10 +15,10 @@ from web.core.templating import env
 # base.html's block as it was, as a macro.
 OLD = """{%- from "components/icons.html" import icon, logo -%}
 {%- from "components/avatar.html" import avatar -%}
-{%- macro tabbar(user, nav, badge_counts, csrf_token) -%}
+{%- macro tabbar(user, nav, badge_counts, csrf_token, brand) -%}
 {%- if user %}
 <nav class="appnav" aria-label="{{ _('Main') }}">
-  <a class="appnav-brand" href="/today">{{ logo(32) }}<span>Shop CRM</span></a>
+  <a class="appnav-brand" href="/today">{{ logo(32) }}<span>{{ brand }}</span></a>
   <ul class="tabs-nav">
     {%- for key, href, label, ico in [
       ('today', '/today', _('Today'), 'today'),
@@ -63,11 +63,13 @@ def test_tabbar_writes_what_the_block_wrote(lang):
     try:
         old = env.from_string(OLD).module
         for user in USERS:
-            for nav in (None, "today", "customers", "members", "campaigns", "more", "other"):
+            for nav in (None, "today", "customers", "members", "campaigns", "dashboard", "more", "other"):
                 for counts in (None, {}, {"today": 0}, {"today": 3}, {"today": 99, "customers": 100},
                                {"members": 1234, "more": 1}):
-                    for csrf in ("", None, "abc-123", '"<x>'):
-                        assert tabbar_html(user, nav, counts, csrf) == old.tabbar(user, nav, counts, csrf)
+                    for csrf, brand in (("", "Shop CRM"), (None, "小王的店"), ("abc-123", "<script>x</script>"),
+                                        ('"<x>', "Shop CRM")):
+                        assert (tabbar_html(user, nav, counts, csrf, brand)
+                                == old.tabbar(user, nav, counts, csrf, brand))
     finally:
         i18n.activate(i18n.DEFAULT)
 

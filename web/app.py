@@ -33,6 +33,9 @@ from web.dashboard import pages as dashboard
 from web.customers.export import ExportController
 from web.customers.pages import CustomerController
 from web.customers.settings import ROUTERS as FIELD_SETTINGS, SettingsController
+from web.customers.shop_profile import ShopProfileController
+from web.reports.files import FilesController
+from web.reports.schedules import SchedulesController
 from web.customers.tags import TagController
 from web.followups.pages import FollowUpController
 from web.imports.pages import import_controller
@@ -47,6 +50,7 @@ from web.reports.pages import ReportController
 from web.staff import account, menu
 from db.jobs import kinds, queue
 from web.followups.reminders import compose_digest, compose_reminder
+from reports import jobs as report_jobs
 
 
 async def every_route(connection, handler) -> None:
@@ -84,10 +88,12 @@ async def _database(app: Litestar):
 @asynccontextmanager
 async def _background(app: Litestar):
     """The one background loop of this process: the job worker (db/jobs) for the kinds this
-    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off)."""
-    runs = kinds.install(compose_reminder, compose_digest)
+    process runs (CRM_NIGHTLY_AT, CRM_REMINDERS and CRM_PUSH_SENDER may turn some off), the
+    report kinds (reports/jobs.py) among them."""
+    runs = kinds.install(compose_reminder, compose_digest) + report_jobs.install()
     try:
         await kinds.schedule(runs)
+        await report_jobs.start(runs)
     except Exception:  # the database may be starting: the worker still runs what is queued
         logging.getLogger("crm.jobs").exception("scheduling the recurring jobs failed")
     task = asyncio.create_task(queue.run_worker(runs), name="job-worker")
@@ -133,10 +139,11 @@ def create_app() -> Litestar:
                 *system.ROUTES, *account.ROUTES, members_home.members, *menu.ROUTES, audit.audit_log,
                 *jobs.ROUTES, *push.ROUTES, *member_centre.ROUTES, *dashboard.ROUTES,
                 CustomerController, FollowUpController,
-                TagController, SettingsController, *FIELD_SETTINGS,
+                TagController, SettingsController, *FIELD_SETTINGS, ShopProfileController,
                 DuplicatesController, ExportController, import_controller(),
                 PipelineController, *STAGE_SETTINGS,
                 MemberSettingsController, *MEMBER_SETTINGS, MemberCardController, MemberScanController,
+                FilesController, SchedulesController,
                 ReportController,
             ]),
             *API_CONTROLLERS,

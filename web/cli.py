@@ -182,13 +182,21 @@ def user() -> None:
 @click.option("--password", required=True)
 @click.option("--role", required=True, type=click.Choice(["admin", "manager", "staff"]))
 @click.option("--team", default=None)
-def user_create(username: str, password: str, role: str, team: str | None) -> None:
+@click.option("--email", default=None, help="where scheduled reports reach a manager or admin")
+def user_create(username: str, password: str, role: str, team: str | None, email: str | None) -> None:
     """Create a staff account."""
     # lazy: loads Piccolo and the tables (see the module doc)
-    from db.staff.accounts import create_user
+    from db.staff.accounts import clean_email, create_user, set_email
+
+    async def create() -> int:
+        address = clean_email(email)  # checked before the account is made
+        user_id = await create_user(username, password, role, team)
+        if address:
+            await set_email(user_id, address)
+        return user_id
 
     try:
-        user_id = _run(create_user(username, password, role, team))
+        user_id = _run(create())
     except ValidationFailed as exc:
         raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
     click.echo(f"Created {role} {username.lower()} (id {user_id}).")

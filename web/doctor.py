@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 
+from db import mail
 from db.settings import get_settings
 from db.push.vapid import key_path, load
 from db.engine import raw
@@ -71,6 +72,8 @@ async def run_checks(say) -> list[str]:
     if settings.push_allow_http:
         say("  warn  CRM_PUSH_ALLOW_HTTP=1 accepts http:// push endpoints (local tests only)")
 
+    await _check_mail(ok, bad, say)
+
     say("All good." if not problems else f"{len(problems)} problem(s) found.")
     return problems
 
@@ -100,3 +103,23 @@ def _check_fonts(ok, bad) -> list[str]:
         return ["PDF fonts"]
     ok("PDF fonts", f"a test PDF embedded {', '.join(chinese)} for Chinese text")
     return []
+
+
+async def _check_mail(ok, bad, say) -> None:
+    """Scheduled reports go by e-mail: off without CRM_SMTP_URL (a warning), a problem when
+    it is set but wrong or the server does not take our sign-in."""
+    try:
+        config = mail.smtp_config()
+    except ValueError as exc:
+        bad("e-mail", str(exc), "fix CRM_SMTP_URL / CRM_MAIL_FROM (see the README's settings)")
+        return
+    if config is None:
+        say("  warn  e-mail is off: CRM_SMTP_URL is not set, so scheduled reports are not sent "
+            "(set CRM_SMTP_URL=smtp://user:pass@host:587?starttls=1 and CRM_MAIL_FROM)")
+        return
+    try:
+        await mail.check(config)
+    except mail.MailError as exc:
+        bad("e-mail", str(exc), "check CRM_SMTP_URL's host, port, user and password")
+        return
+    ok("e-mail", f"SMTP configured: {config.describe()}")

@@ -7,9 +7,15 @@
 | `push.send`     | deliver the push outbox                      | recurring, CRM_PUSH_POLL_SECONDS (woken by enqueue) |
 | `import.run`    | run or continue one import                   | `import:ID`, queued when it starts |
 | `import.recover`| imports whose process stopped (the CLI's)    | recurring, every minute            |
+| `report.generate` | one report file in the background          | `report:FILE`, queued when asked for |
+| `report.schedule` | queue the due weekly / monthly deliveries  | recurring, every minute (only with CRM_SMTP_URL) |
+| `report.deliver`  | e-mail one delivery's PDF (retried)        | `deliver:DELIVERY`                 |
+| `report.purge`    | delete report files past their 7 days      | recurring, hourly                  |
 
 CRM_NIGHTLY_AT=off, CRM_REMINDERS=off and CRM_PUSH_SENDER=off leave that kind to other
-processes. The words of reminders come from the web layer, which passes them in.
+processes. The words of reminders come from the web layer, which passes them in. The
+report kinds call reports/ (which db must not import): reports/jobs.py registers them, and
+the app's start-up (web/app.py) installs them beside these.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+from email_validator import EmailNotValidError, validate_email
 
 from db import limits
 from db.clock import now
@@ -75,8 +76,9 @@ def _principal(row: dict, prefix: str = "") -> Principal:
 
 
 async def list_teams() -> list[dict]:
-    """Every team (id, name), by name: for the filters that narrow figures to one team."""
-    return await Team.select(Team.id, Team.name).order_by(Team.name)
+    """Every team (id, name), by name: the filters that narrow figures or a scheduled report
+    to one team (a shop has a handful)."""
+    return await Team.select(Team.id, Team.name).order_by(Team.name).limit(500)
 
 
 async def ensure_team(name: str) -> int:
@@ -167,6 +169,31 @@ async def set_locale(user_id: int, locale: str | None) -> None:
 async def set_timezone(user_id: int, zone: str | None) -> None:
     async with writing():
         await StaffUser.update({StaffUser.timezone: zone}).where(StaffUser.id == user_id)
+
+
+def clean_email(address: str | None) -> str | None:
+    """A staff member's e-mail address checked (None when blank), or ValidationFailed."""
+    text = (address or "").strip()
+    if not text:
+        return None
+    if len(text) > 254:
+        raise ValidationFailed({"email": "at most 254 characters"})
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValidationFailed({"email": "not a valid e-mail address"}) from None
+
+
+async def email_of(user_id: int) -> str | None:
+    row = await StaffUser.select(StaffUser.email).where(StaffUser.id == user_id).first()
+    return row["email"] if row else None
+
+
+async def set_email(user_id: int, address: str | None) -> None:
+    """Where scheduled reports reach this person (blank: none)."""
+    email = clean_email(address)
+    async with writing():
+        await StaffUser.update({StaffUser.email: email}).where(StaffUser.id == user_id)
 
 
 async def deactivate_by_username(username: str) -> None:

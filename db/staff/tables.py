@@ -32,6 +32,8 @@ class StaffUser(Table):
     totp_last_step = BigInt(null=True, default=None)
     locale = Varchar(length=8, null=True, default=None)
     timezone = Varchar(length=40, null=True, default=None)
+    # Where scheduled reports are e-mailed (db/reports/subscriptions.py); set on /account.
+    email = Varchar(length=254, null=True, default=None)
     password_changed_at = Timestamptz()
     created_at = Timestamptz()
 

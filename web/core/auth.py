@@ -29,6 +29,7 @@ from web.core import i18n
 from db.settings import get_settings
 from db.members.signin import load_session as load_member_session
 from db.followups.lists import badge_count
+from db.customers.shop_profile import refresh_name as refresh_shop_name
 
 SESSION_COOKIE = "crm_session"
 ANON_COOKIE = "crm_anon"
@@ -151,6 +152,12 @@ def _anon_csrf(anon: str) -> str:
     return hmac.new(key, b"csrf:" + anon.encode(), hashlib.sha256).hexdigest()
 
 
+def _is_page(scope) -> bool:
+    """Not an HTMX fragment (a boosted request wants the whole page)."""
+    htmx = HTMXDetails(Request(scope))
+    return not htmx or bool(htmx.boosted)
+
+
 def _wants_page(scope) -> bool:
     """A full page (not an HTMX fragment, not an asset): the one place the tab bar is drawn.
     Today counts its own badge from the lists it reads anyway."""
@@ -218,6 +225,9 @@ class AuthMiddleware:
                     scope["user"] = session.user
                     state["csrf_token"] = session.csrf_token
                     await self._badge(scope, state, session, settings)
+                if scope["method"] == "GET" and _is_page(scope):
+                    # The brand's shop name: one small row, at most every 5 s per process.
+                    await refresh_shop_name()
         if cookies is not None and "csrf_token" not in state:
             anon = cookies.get(ANON_COOKIE, "")
             if (len(anon) < 20 or len(anon) > 64) and scope["path"] not in NO_COOKIE_PATHS:

@@ -284,16 +284,16 @@ def _(text: str) -> Markup:
     return Markup(gettext(text)) % {}
 
 
-def tabbar_html(user, nav=None, badge_counts=None, csrf_token="") -> Markup:
+def tabbar_html(user, nav=None, badge_counts=None, csrf_token="", brand="Shop CRM") -> Markup:
     """base.html's navigation for a signed-in `user`: brand, the tabs (five, and the dashboard
     for managers and admins; `nav` the current one, `badge_counts` {tab: count} their badges),
-    who is signed in and the sign-out button."""
+    who is signed in and the sign-out button; `brand` the shop's name)."""
     labels = {"today": _("Today"), "customers": _("Customers"), "members": _("Members"),
               "campaigns": _("Campaigns"), "dashboard": _("Dashboard"), "more": _("More")}
     manager = user.role in ("manager", "admin")
     main = _("Main")
     parts = [f'<nav class="appnav" aria-label="{main}">\n'
-             f'  <a class="appnav-brand" href="/today">{logo_svg(32)}<span>Shop CRM</span></a>\n'
+             f'  <a class="appnav-brand" href="/today">{logo_svg(32)}<span>{escape(brand)}</span></a>\n'
              '  <ul class="tabs-nav">']
     counts = badge_counts or {}
     for key, href, ico in _TABS:

@@ -42,6 +42,7 @@ from web.core.points_entries import points_entry_html
 from web.core.timeline_entries import timeline_entry_html
 from db.settings import ROOT, get_settings
 from db.push.vapid import public_key_b64
+from db.customers.shop_profile import cached_name as shop_name
 
 STATIC_DIR = ROOT / "static"
 
@@ -303,6 +304,7 @@ def _points_entry(e):
 env.globals["points_entry_html"] = _points_entry
 env.globals["shop_module"] = shop_module
 env.globals["shop_labels"] = shop_labels
+env.globals["shop_name"] = shop_name  # the brand (web/core/auth.py keeps it fresh)
 
 
 # Routes that answer a page or a fragment by HX-Request must say so to caches. litestar-htmx

@@ -342,4 +342,19 @@ WEB_FLASH_MESSAGES = [
     N_("one of %(channels)s"),
     N_("a team's number"),
     N_("that team's figures are not yours to see"),
+    # db/customers/shop_profile.py: the shop's name and logo
+    N_("choose a PNG, JPEG or WebP picture"),
+    N_("the picture may be at most 512 KB"),
+    N_("this picture cannot be read: save it again as PNG or JPEG"),
+    N_("the picture may be at most 4096 × 4096 pixels"),
+    # db/reports/subscriptions.py: scheduled reports
+    N_("choose a report"),
+    N_("choose weekly or monthly"),
+    N_("choose at least one manager"),
+    N_("only managers and admins receive reports: %(names)s"),
+    N_("no e-mail address yet (each sets it under More → Reminders and time zone): %(names)s"),
+    N_("that team is outside what these people may see: %(names)s"),
+    N_("already subscribed to this report: %(names)s"),
+    # web/staff/account.py
+    N_("E-mail address saved."),
 ]

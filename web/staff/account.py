@@ -43,6 +43,7 @@ MESSAGES = {
     "push_test": "A test notification is on its way to your devices.",
     "push_none": "No device gets reminders yet. Turn them on on this phone first.",
     "reminders": "Saved. The daily list and every time now follow this setting.",
+    "email_saved": "E-mail address saved.",
 }
 
 
@@ -296,19 +297,39 @@ async def set_language(request: Request) -> Response:
     return Redirect("/more?msg=language", status_code=303)
 
 
-@get("/account", guards=[staff_required])
-async def account_page(request: Request) -> Response:
+async def _account(request: Request, email: str | None = None, email_error: str | None = None,
+                   status: int = 200) -> Response:
     user = request.scope["auth"].user
     return render(request, "staff/account.html", {
         "nav": "more", "devices": await devices(user.id), "flashes": flash_from_query(request),
         "digest_at": await digest_time(user.id), "digest_choices": [(t, t) for t in DIGEST_TIMES],
         "zone_choices": [(z, z) for z in ZONES], "zone": user.timezone or "",
         "shop_zone": get_settings().timezone,
-    })
+        "email": await accounts.email_of(user.id) if email is None else email, "email_error": email_error,
+    }, status=status)
+
+
+@get("/account", guards=[staff_required])
+async def account_page(request: Request) -> Response:
+    return await _account(request)
+
+
+EMAIL_FIELDS = (Field("email", max_length=300),)
+
+
+@post("/account/email", guards=[staff_required])
+async def set_email(request: Request) -> Response:
+    """Where scheduled reports are e-mailed (managers and admins receive them)."""
+    text = (await read_form(request, EMAIL_FIELDS)).text["email"]
+    try:
+        await accounts.set_email(request.scope["auth"].user.id, text)
+    except ValidationFailed as exc:
+        return await _account(request, text, field_errors(exc.errors)["email"], status=422)
+    return Redirect("/account?msg=email_saved", status_code=303)
 
 
 ROUTES = [
     login_page, login, two_factor_page, two_factor, logout, two_factor_setup_page,
     two_factor_setup, two_factor_disable, password_page, change_password, set_language,
-    account_page,
+    account_page, set_email,
 ]
