@@ -26,10 +26,13 @@ from reports.shop import shop
 
 FORMATS = {"pdf": "application/pdf",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-# Above this many customers in scope (or a range of more than two years for the cohorts) a
-# report takes more than a couple of seconds: tests/bench/bench_reports.py measured about
-# 0.5 s of data gathering per 100,000 customers on SQLite, plus WeasyPrint's 0.25 s a page.
-SLOW_CUSTOMERS = 200_000
+# When a report takes more than a couple of seconds (tests/bench/bench_reports.py, 2 cores,
+# December 2026): the summary's data took 0.44 s (SQLite) to 0.70 s (PostgreSQL) at 20,000
+# customers and grows with them, so past 100,000 customers in scope any report is slow;
+# WeasyPrint takes about 0.3 s a page, and the customers report's cities table runs about 32
+# rows a page, so past 150 cities it is slow; and years of monthly cohorts are a long table.
+SLOW_CUSTOMERS = 100_000
+SLOW_CITIES = 150
 SLOW_DAYS = 731
 
 CHANNEL_LABELS = {"tmall": N_("Tmall"), "jd": N_("JD"), "douyin": N_("Douyin"),
@@ -155,11 +158,16 @@ async def build(name: str, period: Period, filt: ReportFilter, fmt: str, *,
 
 async def likely_slow(name: str, period: Period, filt: ReportFilter) -> bool:
     """True when making the report would take more than a couple of seconds (many customers
-    in scope, or years of monthly cohorts): run it in the background with progress."""
+    in scope, a long cities table, or years of monthly cohorts): run it in the background
+    with progress. Two cheap counts on the customers in scope."""
     report_named(name)
     clause, args = filt.customer_scope.clause("c")
     rows = await raw(f"SELECT COUNT(*) AS n FROM customer c WHERE {clause}", *args)
     customers = int(rows[0]["n"] or 0)
     if customers > SLOW_CUSTOMERS:
         return True
+    if name == "customers":
+        rows = await raw("SELECT COUNT(*) AS n FROM (SELECT DISTINCT c.province, c.city "
+                         f"FROM customer c WHERE c.orders_count > 0 AND {clause}) x", *args)
+        return int(rows[0]["n"] or 0) > SLOW_CITIES
     return name == "retention" and period.days > SLOW_DAYS and customers > SLOW_CUSTOMERS // 10

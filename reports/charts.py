@@ -57,7 +57,8 @@ class Chart:
     svg: str  # the SVG (no script, no XML declaration); its <style> gets a nonce in markup()
     headers: tuple[str, ...]  # the accessible table: the label column, then one per series
     rows: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
-    empty: bool = False  # no data: the SVG says so, the table has no rows
+    empty: bool = False  # no data: the page shows empty_text instead of the SVG; no table rows
+    empty_text: str = ""
 
     def markup(self, nonce: str = "") -> Markup:
         """The SVG for a page: with the CSP nonce on its <style> (the app's CSP allows no
@@ -178,15 +179,23 @@ def _is_empty(series: dict[str, Sequence[Number]]) -> bool:
 def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]], *,
         label_header: str = "", unit: str = "count", horizontal: bool = False,
         stacked: bool = False, width: int = 640, height: int = 300,
-        empty_text: str = "No data") -> Chart:
+        empty_text: str = "No data", timeline: bool = False) -> Chart:
     """Bars per label, one colour per series (several series side by side, or `stacked`);
-    `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille."""
+    `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille.
+    `timeline`: the labels are days or months, and when more than fit flat only every n-th
+    is written (categories are always all written)."""
     fmt = FORMATS[unit]
     kind = ("hstacked" if stacked else "hbar") if horizontal else ("stacked" if stacked else "bar")
+    fit = max(4, width // 75) if timeline else len(labels)
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     chart = _config(kind, width=width, height=height, legend=len(series) > 1, fmt=fmt,
                     empty_text=empty_text, scale=scale,
-                    x_label_rotation=0 if horizontal or len(labels) <= 8 else 30)
+                    x_label_rotation=0 if timeline or horizontal or len(labels) <= 8 else 30,
+                    # more labels than fit flat (about one per 75 px): every n-th labelled
+                    # (the table under the chart has them all)
+                    show_minor_x_labels=horizontal or len(labels) <= fit,
+                    x_labels_major_every=None if horizontal or len(labels) <= fit
+                    else -(-len(labels) // fit))
     chart.x_labels = [str(x) for x in labels]
     empty = _is_empty(series)
     if not empty:
@@ -194,7 +203,7 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
             chart.add(name, [v / scale for v in values])
     headers, rows = _table(labels, series, label_header, fmt)
     return Chart(kind, caption, _render(chart, caption), headers, rows if not empty else (),
-                 empty)
+                 empty, empty_text)
 
 
 def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number | None]], *,
@@ -218,7 +227,7 @@ def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number 
     headers, rows = _table(labels, {k: [v or 0 for v in vs] for k, vs in series.items()},
                            label_header, fmt)
     return Chart("line", caption, _render(chart, caption), headers, rows if not empty else (),
-                 empty)
+                 empty, empty_text)
 
 
 def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: str = "",
@@ -242,4 +251,4 @@ def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: s
     rows = tuple((str(name), fmt(value), f"{value * 100 / total:.1f}%" if total else "—")
                  for name, value in slices)
     return Chart("donut", caption, _render(chart, caption),
-                 (label_header, value_header, "%"), rows if not empty else (), empty)
+                 (label_header, value_header, "%"), rows if not empty else (), empty, empty_text)

@@ -4,6 +4,7 @@ new against returning buyers."""
 from __future__ import annotations
 
 from db.figures import structure
+from db.figures.breakdowns import lifecycle_counts
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
 from reports import charts as ch
@@ -31,7 +32,7 @@ DEFINITIONS = [
 
 def _spend_columns(first: list[dict]) -> list[dict]:
     return [*first, column("customers", N_("Buyers")), column("orders", N_("Orders")),
-            column("sales_fen", N_("Sales"), "fen")]
+            column("sales_fen", N_("Sales amount"), "fen")]
 
 
 def _total(rows: list[dict], label_key: str, label: str) -> dict:
@@ -39,14 +40,8 @@ def _total(rows: list[dict], label_key: str, label: str) -> dict:
             "sales_fen": sum(r["sales_fen"] for r in rows)}
 
 
-async def lifecycle(filt: ReportFilter) -> dict[str, int]:
-    from db.figures.structure import lifecycle_counts
-
-    return await lifecycle_counts(filt)
-
-
 async def data(period: Period, filt: ReportFilter) -> dict:
-    stages = await lifecycle(filt)
+    stages = {r["key"]: r["count"] for r in await lifecycle_counts(filt)}
     grid = await structure.rfm_grid(filt)
     chans = await structure.channels(period, filt)
     provs = await structure.provinces(period, filt)
@@ -75,7 +70,7 @@ async def data(period: Period, filt: ReportFilter) -> dict:
             figure("returning_buyers", N_("Returning buyers"), back.customers),
             figure("returning_share", N_("Returning buyers' share of sales"),
                    permille(back.sales_fen, sales), "permille", definition=DEFINITIONS[2][1]),
-            figure("sales_fen", N_("Sales"), sales, "fen"),
+            figure("sales_fen", N_("Sales amount"), sales, "fen"),
             figure("per_buyer_fen", N_("Sales per buyer"), sales // buyers if buyers else None, "fen"),
             figure("customers", N_("Customers in scope"), everyone),
             figure("active", N_("Active customers"), stages.get("active", 0)),
@@ -117,15 +112,15 @@ def charts(d: dict) -> dict:
                               label_header=gettext("Stage"), value_header=gettext("Customers"),
                               empty_text=empty),
         "channels": ch.bar(gettext("Sales by channel"), [gettext(r["label"]) for r in t["channels"]["rows"]],
-                           {gettext("Sales"): [r["sales_fen"] for r in t["channels"]["rows"]]},
+                           {gettext("Sales amount"): [r["sales_fen"] for r in t["channels"]["rows"]]},
                            unit="money", label_header=gettext("Channel"), empty_text=empty,
                            width=420, height=300),
         "new_returning": ch.donut(gettext("Sales of new and returning buyers"),
                                   [(gettext(r["label"]), r["sales_fen"]) for r in t["new_returning"]["rows"]],
                                   unit="money", label_header=gettext("Buyers"),
-                                  value_header=gettext("Sales"), empty_text=empty),
+                                  value_header=gettext("Sales amount"), empty_text=empty),
         "provinces": ch.bar(gettext("Top provinces by sales"), [r["province"] for r in provs],
-                            {gettext("Sales"): [r["sales_fen"] for r in provs]}, unit="money",
+                            {gettext("Sales amount"): [r["sales_fen"] for r in provs]}, unit="money",
                             horizontal=True, label_header=gettext("Province"), empty_text=empty,
                             width=420, height=300),
     }

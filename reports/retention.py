@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from db.figures.cohorts import MAX_LATER, monthly_cohorts
 from db.figures.filters import ReportFilter
+from db.figures.key import key_figures
 from db.figures.period import Period
 from reports import charts as ch
-from reports.base import N_, column, figure, permille, table
+from reports.base import N_, column, figure, key_definitions, key_figure, permille, table
 from reports.render import gettext
 
 LATER = range(1, MAX_LATER + 1)
@@ -24,6 +25,7 @@ DEFINITIONS = [
 
 async def data(period: Period, filt: ReportFilter) -> dict:
     cohorts = await monthly_cohorts(period, filt)
+    keys = await key_figures(period, filt)
     total = sum(c.size for c in cohorts)
     share_rows, count_rows = [], []
     for c in cohorts:
@@ -39,14 +41,16 @@ async def data(period: Period, filt: ReportFilter) -> dict:
         curve.append({"k": k, "share": permille(back, size), "cohort_customers": size, "returned": back})
     month_cols = [column(f"m{k}", f"M{k}", "permille") for k in LATER]
     return {
-        "has_data": total > 0,
+        "has_data": total > 0 or keys["active_customers"].value > 0,
         "figures": [
+            key_figure(keys, "repurchase_rate"),
+            key_figure(keys, "churn_rate"),
+            key_figure(keys, "active_customers"),
             figure("cohort_customers", N_("New buyers (cohort customers)"), total),
-            figure("cohorts", N_("Cohorts (months)"), len(cohorts)),
             figure("month1", N_("Bought again the month after"), curve[0]["share"], "permille",
                    definition=DEFINITIONS[1][1]),
-            figure("month3", N_("Bought again 3 months after"), curve[2]["share"], "permille",
-                   definition=DEFINITIONS[1][1]),
+            figure("month3", N_("Bought again 3 months after"), curve[2]["share"], "permille"),
+            figure("month6", N_("Bought again 6 months after"), curve[5]["share"], "permille"),
         ],
         "tables": {
             "cohorts": table(N_("Cohorts: share that bought again"),
@@ -62,7 +66,7 @@ async def data(period: Period, filt: ReportFilter) -> dict:
                             column("returned", N_("Bought in that month")),
                             column("share", N_("Share"), "permille")], curve),
         },
-        "definitions": DEFINITIONS,
+        "definitions": [*key_definitions(("repurchase_rate", "churn_rate")), *DEFINITIONS],
         "later": list(LATER),
     }
 
@@ -80,5 +84,5 @@ def charts(d: dict) -> dict:
         "sizes": ch.bar(gettext("New buyers per month"), [r["month"] for r in cohorts],
                         {gettext("Customers"): [r["size"] for r in cohorts]},
                         label_header=gettext("First order month"), empty_text=empty,
-                        width=640, height=250),
+                        width=640, height=250, timeline=True),
     }

@@ -23,7 +23,8 @@ async def shop() -> Shop:
     except ImportError:
         return Shop(FALLBACK)
     profile = await module.shop_profile()
-    logo = getattr(profile, "logo", None) or getattr(profile, "logo_data_uri", None)
+    # ShopProfile.logo is the image's bytes; logo_data_uri the checked data: URI for <img src>
+    logo = getattr(profile, "logo_data_uri", None)
     if not (isinstance(logo, str) and logo.startswith("data:image/")):
         logo = None
     return Shop((getattr(profile, "name", "") or "").strip() or FALLBACK, logo)

@@ -98,8 +98,8 @@ def workbook(ctx: dict) -> bytes:
         for row in t["rows"]:
             ws.append([_cell(ws, row.get(col["key"]), col["unit"]) for col in t["columns"]])
         if t.get("total"):
-            ws.append([_cell(ws, t["total"].get(col["key"]), col["unit"], bold=True)
-                       for col in t["columns"]])
+            ws.append([_cell(ws, t["total"].get(col["key"]), "label" if i == 0 else col["unit"],
+                             bold=True) for i, col in enumerate(t["columns"])])
         if t.get("note"):
             ws.append([])
             ws.append([value(translate(t["note"]), "text")])

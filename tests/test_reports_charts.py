@@ -43,8 +43,10 @@ def test_table_holds_the_numbers_formatted():
 
 def test_empty_chart_says_so_and_has_no_rows():
     chart = charts.bar("空", ["a"], {"x": [0]}, empty_text="暂无数据")
-    assert chart.empty and chart.rows == ()
-    assert "暂无数据" in chart.svg
+    assert chart.empty and chart.rows == () and chart.empty_text == "暂无数据"
+    env = Environment(loader=FileSystemLoader(str(ROOT)), autoescape=select_autoescape(default=True))
+    html = str(env.get_template("components/chart.html").module.chart(chart))
+    assert '<p class="chart-empty">暂无数据</p>' in html and "<svg" not in html
 
 
 def test_hostile_labels_are_escaped():

@@ -166,7 +166,7 @@ async def _new_customers(period: Period, prev: Period, filt: ReportFilter) -> tu
 async def _orders(period: Period, filt: ReportFilter) -> dict[str, dict[str, int]]:
     """Per period ("cur", "prev"): buyers, repeat buyers, paid orders, their total, and the
     churn pair (buyers of the period before, how many of them bought nothing in it), in one
-    pass over the paid orders of three periods (the order_paid_placed index), per customer.
+    pass over the paid orders of three periods (the order_placed_figures index), per customer.
 
     A buyer had an earlier paid order when their first paid order (customer.first_order_at,
     kept current by every ingest) is before the period; with a channel, when they had one in

@@ -1,5 +1,6 @@
-"""SQL pieces the report figures share (cohorts, structure, loyalty): times as the store
-compares them, a shop-local month, and the scope and channel conditions."""
+"""SQL pieces the report-only figures share (cohorts, structure, loyalty), beside the
+dashboard's db/figures/sql.py (whose `at` they use): a shop-local month, the scope and
+channel conditions of order figures, and month arithmetic."""
 
 from __future__ import annotations
 
@@ -8,29 +9,25 @@ import datetime as dt
 from db.engine import is_sqlite
 from db.figures.filters import ReportFilter
 from db.figures.period import Period, shop_zone
-
-
-def db_time(value: dt.datetime):
-    """A cut-off compared with stored times: SQLite compares Piccolo's text form."""
-    value = value.astimezone(dt.timezone.utc).replace(microsecond=0)
-    return str(value) if is_sqlite() else value
+from db.figures.sql import at
 
 
 def bounds(period: Period) -> tuple:
+    """The period's [start, end) as the store compares times."""
     start, end = period.bounds()
-    return db_time(start), db_time(end)
+    return at(start), at(end)
 
 
-def month(column: str, period: Period) -> str:
-    """`column` (a stored UTC time) as the shop-local month 'YYYY-MM'. PostgreSQL converts
-    by the zone's rules; SQLite by the zone's offset at the period's end (exact for the
-    zones without summer time, China's included)."""
+def month(column: str, period: Period, day: bool = False) -> str:
+    """`column` (a stored UTC time) as the shop-local month 'YYYY-MM' (or day 'YYYY-MM-DD').
+    PostgreSQL converts by the zone's rules; SQLite by the zone's offset at the period's end
+    (exact for the zones without summer time, China's included)."""
     zone = shop_zone()
     if not is_sqlite():
-        return f"to_char({column} AT TIME ZONE '{zone.key}', 'YYYY-MM')"
-    at = dt.datetime.combine(period.end, dt.time(12), zone)
-    minutes = int(at.utcoffset().total_seconds() // 60)
-    return f"strftime('%Y-%m', {column}, '{minutes:+d} minutes')"
+        return f"to_char({column} AT TIME ZONE '{zone.key}', '{'YYYY-MM-DD' if day else 'YYYY-MM'}')"
+    noon = dt.datetime.combine(period.end, dt.time(12), zone)
+    minutes = int(noon.utcoffset().total_seconds() // 60)
+    return f"strftime('{'%Y-%m-%d' if day else '%Y-%m'}', {column}, '{minutes:+d} minutes')"
 
 
 def customer_where(filt: ReportFilter, alias: str = "c") -> tuple[str, list]:

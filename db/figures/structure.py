@@ -9,14 +9,16 @@ channel asked for.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from db.engine import raw
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
-from db.figures.report_sql import bounds, customer_where, order_where
+from db.figures.report_sql import bounds, customer_where, month, month_labels, order_where
 
 MAX_CITIES = 1000
+DAILY_UP_TO = 62  # days: a longer range's sales are shown per month
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,35 @@ async def new_and_returning(period: Period, filt: ReportFilter) -> dict[str, Spe
     return {k: found.get(k, Spend(0, 0, 0)) for k in ("new", "returning")}
 
 
-async def lifecycle_counts(filt: ReportFilter) -> dict[str, int]:
-    """Customers in scope per lifecycle stage (interim: db/figures/breakdowns.py's
-    lifecycle_counts replaces it once the dashboard's figures are merged)."""
+
+async def sales_over_time(period: Period, filt: ReportFilter) -> tuple[list[dict], list[dict]]:
+    """Paid orders and sales per shop-local day (ranges of up to 62 days) or month, every
+    day or month of the range listed: [{"label", "orders", "sales_fen"}], and the same per
+    order channel by sales: [{"channel", "orders", "sales_fen"}]; one pass over the orders."""
+    daily = period.days <= DAILY_UP_TO
+    start, end = bounds(period)
     cw, cargs = customer_where(filt)
-    extra, eargs = ("AND c.first_channel = {}", [filt.channel]) if filt.channel else ("", [])
-    rows = await raw(f"SELECT c.lifecycle_stage AS s, COUNT(*) AS n FROM customer c WHERE {cw} {extra} "
-                     "GROUP BY c.lifecycle_stage", *cargs, *eargs)
-    return {r["s"]: int(r["n"]) for r in rows}
+    ow, oargs = order_where(filt)
+    key = month("o.placed_at", period, day=daily)
+    rows = await raw(
+        f"SELECT {key} AS k, o.channel AS ch, COUNT(*) AS orders, "
+        "CAST(COALESCE(SUM(o.total_fen), 0) AS BIGINT) AS s "
+        'FROM "order" o JOIN customer c ON c.id = o.customer '
+        f"WHERE {ow} AND o.placed_at >= {{}} AND o.placed_at < {{}} AND {cw} GROUP BY 1, 2",
+        *oargs, start, end, *cargs)
+    times: dict[str, list[int]] = {}
+    chans: dict[str, list[int]] = {}
+    for r in rows:
+        for acc, k in ((times, r["k"]), (chans, r["ch"])):
+            slot = acc.setdefault(k, [0, 0])
+            slot[0] += int(r["orders"])
+            slot[1] += int(r["s"])
+    if daily:
+        labels = [(period.start + dt.timedelta(days=i)).isoformat() for i in range(period.days)]
+    else:
+        labels = month_labels(period)
+    series = [{"label": k, "orders": times.get(k, [0, 0])[0], "sales_fen": times.get(k, [0, 0])[1]}
+              for k in labels]
+    by_channel = sorted(({"channel": k, "orders": v[0], "sales_fen": v[1]} for k, v in chans.items()),
+                        key=lambda r: (-r["sales_fen"], r["channel"]))
+    return series, by_channel

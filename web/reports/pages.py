@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
 
 from db.customers.scope import Scope
 from db.engine import reading
@@ -69,7 +70,7 @@ class ReportController(Controller):
         return render(request, LIST, {"nav": "more", "reports": reports})
 
     @get("/{file:str}")
-    async def report(self, request: Request, file: str) -> Response:
+    async def report(self, request: Request, file: FromPath[str]) -> Response:
         name, fmt = _split(file)
         report = _report_for(request, name)
         query = request.query_params
