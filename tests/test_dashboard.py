@@ -245,3 +245,16 @@ async def test_an_admin_narrowed_to_a_team_sees_the_manager_s_numbers(shop, as_u
     a = tiles((await boss.get(f"/dashboard?{NOV_QUERY}&team={team}")).text)
     m = tiles((await manager.get(f"/dashboard?{NOV_QUERY}")).text)
     assert a == m and len(a) == 13
+
+
+async def test_a_fragment_s_chart_styles_carry_the_nonce_of_the_page_they_join(shop, as_user):
+    """The page's CSP is the one the browser applies to a swapped fragment: its charts' <style>
+    take the nonce static/js/app.js sends (X-Page-Nonce), and only a nonce-shaped one."""
+    boss = await as_user("boss")
+    page = await boss.get(f"/dashboard?{NOV_QUERY}", headers={"X-Page-Nonce": "A" * 22})
+    own = re.search(r"style-src 'self' 'nonce-([^']+)'", page.headers["content-security-policy"]).group(1)
+    assert set(re.findall(r'<style nonce="([^"]+)"', page.text)) == {own}
+    fragment = await boss.get(f"/dashboard?{NOV_QUERY}", headers={**HX, "X-Page-Nonce": "A" * 22})
+    assert set(re.findall(r'<style nonce="([^"]+)"', fragment.text)) == {"A" * 22}
+    odd = await boss.get(f"/dashboard?{NOV_QUERY}", headers={**HX, "X-Page-Nonce": "a' onload='x"})
+    assert "onload" not in odd.text

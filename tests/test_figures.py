@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from db.customers.scope import Scope
+from db.engine import raw
 from db.customers.tables import LIFECYCLE_STAGES, Customer, Interaction
 from db.figures.breakdowns import (followups_by_person, lifecycle_counts, members_by_tier,
                                    pipeline_by_stage)
@@ -111,6 +112,9 @@ async def build_shop(make_user) -> dict:
                      closed_at=rand_time(rng) if status != "open" else None)
             await Opportunity.insert(Opportunity(**d))
             deals.append(d)
+    # What every ingest keeps current (db/customers/lifecycle.py): the first paid order.
+    await raw("UPDATE customer SET first_order_at = (SELECT MIN(o.placed_at) FROM \"order\" o "
+              "WHERE o.customer = customer.id AND o.status = 'paid')")
     return dict(users=users, team=team, customers=customers, orders=orders, entries=entries,
                 followups=followups, talks=talks, deals=deals, members=members)
 

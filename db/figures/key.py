@@ -118,12 +118,11 @@ async def key_figures(period: Period, filt: ReportFilter) -> dict[str, Figure]:
     prev = period.previous()
     async with reading():
         new = await _new_customers(period, prev, filt)
-        cur_orders = await _orders(period, filt)
-        prev_orders = await _orders(prev, filt)
-        cur_churn = await _churn(period, filt)
-        prev_churn = await _churn(prev, filt)
+        found = await _orders(period, filt)
         points = await _points(period, prev, filt)
         followups = await _followups(period, prev, filt)
+    cur_orders, prev_orders = found["cur"], found["prev"]
+    cur_churn, prev_churn = cur_orders["churn"], prev_orders["churn"]
     out: dict[str, Figure] = {}
 
     def put(key: str, value: int, previous: int | None, base: int | None = None,
@@ -164,70 +163,81 @@ async def _new_customers(period: Period, prev: Period, filt: ReportFilter) -> tu
     return sql.number(row["cur"]), sql.number(row["prev"])
 
 
-async def _orders(period: Period, filt: ReportFilter) -> dict[str, int]:
-    """Buyers, repeat buyers, paid orders and their total in one pass over the period."""
-    s, e = period.bounds()
-    where, args = sql.orders(filt)
-    channel = " AND p.channel = {}" if filt.channel else ""
-    row = (await raw(
-        "SELECT COUNT(*) AS active, SUM(t.n) AS orders, SUM(t.s) AS sales, "
-        "SUM(CASE WHEN t.n >= 2 OR EXISTS (SELECT 1 FROM \"order\" p WHERE p.customer = t.cid "
-        f"AND p.status = 'paid' AND p.placed_at < {{}}{channel}) THEN 1 ELSE 0 END) AS repeat "
-        "FROM (SELECT o.customer AS cid, COUNT(*) AS n, SUM(o.total_fen) AS s "
-        "FROM \"order\" o JOIN customer c ON c.id = o.customer "
-        "WHERE o.status = 'paid' AND o.placed_at >= {} AND o.placed_at < {} "
-        f"AND {where} GROUP BY o.customer) t",
-        sql.at(s), *([filt.channel] if filt.channel else []), sql.at(s), sql.at(e), *args))[0]
-    return {k: sql.number(row[k]) for k in ("active", "orders", "sales", "repeat")}
+async def _orders(period: Period, filt: ReportFilter) -> dict[str, dict[str, int]]:
+    """Per period ("cur", "prev"): buyers, repeat buyers, paid orders, their total, and the
+    churn pair (buyers of the period before, how many of them bought nothing in it), in one
+    pass over the paid orders of three periods (the order_placed_figures index), per customer.
 
-
-async def _churn(period: Period, filt: ReportFilter) -> tuple[int, int]:
-    """(buyers of the previous period, how many of them bought nothing in this one)."""
-    s, e = period.bounds()
-    ps, pe = period.previous().bounds()
-    where, args = sql.orders(filt)
-    channel = " AND q.channel = {}" if filt.channel else ""
+    A buyer had an earlier paid order when their first paid order (customer.first_order_at,
+    kept current by every ingest) is before the period; with a channel, when they had one in
+    that channel."""
+    prev = period.previous()
+    (s, e), (ps, _), (pps, _) = period.bounds(), prev.bounds(), prev.previous().bounds()
+    join, where, args = sql.orders(filt)
+    if filt.channel:
+        earlier = ("EXISTS (SELECT 1 FROM \"order\" p WHERE p.customer = t.cid "
+                   "AND p.status = 'paid' AND p.placed_at < {} AND p.channel = {})")
+        earlier_args = lambda at: [sql.at(at), filt.channel]  # noqa: E731
+    else:
+        earlier, earlier_args = "b.first_order_at < {}", lambda at: [sql.at(at)]  # noqa: E731
     row = (await raw(
-        "SELECT COUNT(*) AS base, SUM(CASE WHEN EXISTS (SELECT 1 FROM \"order\" q "
-        "WHERE q.customer = t.cid AND q.status = 'paid' AND q.placed_at >= {} "
-        f"AND q.placed_at < {{}}{channel}) THEN 0 ELSE 1 END) AS gone "
-        "FROM (SELECT DISTINCT o.customer AS cid FROM \"order\" o "
-        "JOIN customer c ON c.id = o.customer WHERE o.status = 'paid' "
-        f"AND o.placed_at >= {{}} AND o.placed_at < {{}} AND {where}) t",
-        sql.at(s), sql.at(e), *([filt.channel] if filt.channel else []),
-        sql.at(ps), sql.at(pe), *args))[0]
-    return sql.number(row["base"]), sql.number(row["gone"])
+        "SELECT SUM(CASE WHEN t.n1 > 0 THEN 1 ELSE 0 END) AS active_cur, SUM(t.n1) AS orders_cur, "
+        "SUM(t.s1) AS sales_cur, "
+        f"SUM(CASE WHEN t.n1 >= 2 OR (t.n1 > 0 AND {earlier}) THEN 1 ELSE 0 END) AS repeat_cur, "
+        "SUM(CASE WHEN t.n0 > 0 THEN 1 ELSE 0 END) AS active_prev, SUM(t.n0) AS orders_prev, "
+        "SUM(t.s0) AS sales_prev, "
+        f"SUM(CASE WHEN t.n0 >= 2 OR (t.n0 > 0 AND {earlier}) THEN 1 ELSE 0 END) AS repeat_prev, "
+        "SUM(CASE WHEN t.n0 > 0 AND t.n1 = 0 THEN 1 ELSE 0 END) AS gone_cur, "
+        "SUM(CASE WHEN t.nb > 0 THEN 1 ELSE 0 END) AS base_prev, "
+        "SUM(CASE WHEN t.nb > 0 AND t.n0 = 0 THEN 1 ELSE 0 END) AS gone_prev "
+        "FROM (SELECT o.customer AS cid, "
+        "SUM(CASE WHEN o.placed_at >= {} THEN 1 ELSE 0 END) AS n1, "
+        "SUM(CASE WHEN o.placed_at >= {} THEN o.total_fen ELSE 0 END) AS s1, "
+        "SUM(CASE WHEN o.placed_at >= {} AND o.placed_at < {} THEN 1 ELSE 0 END) AS n0, "
+        "SUM(CASE WHEN o.placed_at >= {} AND o.placed_at < {} THEN o.total_fen ELSE 0 END) AS s0, "
+        "SUM(CASE WHEN o.placed_at < {} THEN 1 ELSE 0 END) AS nb "
+        f"FROM \"order\" o{join} WHERE o.status = 'paid' AND o.placed_at >= {{}} "
+        f"AND o.placed_at < {{}} AND {where} GROUP BY o.customer) t "
+        "JOIN customer b ON b.id = t.cid",
+        *earlier_args(s), *earlier_args(ps),
+        sql.at(s), sql.at(s), sql.at(ps), sql.at(s), sql.at(ps), sql.at(s), sql.at(ps),
+        sql.at(pps), sql.at(e), *args))[0]
+    out = {name: {k: sql.number(row[f"{k}_{name}"]) for k in ("active", "orders", "sales", "repeat")}
+           for name in ("cur", "prev")}
+    # churn: (buyers of the period before, of them with nothing in this one)
+    out["cur"]["churn"] = (out["prev"]["active"], sql.number(row["gone_cur"]))
+    out["prev"]["churn"] = (sql.number(row["base_prev"]), sql.number(row["gone_prev"]))
+    return out
 
 
 async def _points(period: Period, prev: Period, filt: ReportFilter) -> dict[str, tuple[int, int]]:
     """Issued, redeemed and expired in each period, and the points held at each one's end
-    (today's balances less what the ledger moved since)."""
-    (s, e), (ps, pe) = period.bounds(), prev.bounds()
+    (today's balances less what the ledger moved since). One pass over the entries since the
+    previous period began, grouped by period (0 previous, 1 this, 2 after it) and kind."""
+    (s, e), (ps, _) = period.bounds(), prev.bounds()  # the previous period ends where this begins
     where, args = sql.customers(filt)
-    parts = []
-    for name in ("cur", "prev"):
-        parts += [
-            f"SUM(CASE WHEN e.created_at >= {{}} AND e.created_at < {{}} AND e.delta > 0 "
-            f"THEN e.delta ELSE 0 END) AS issued_{name}",
-            f"SUM(CASE WHEN e.created_at >= {{}} AND e.created_at < {{}} AND e.kind = 'redeem' "
-            f"THEN -e.delta ELSE 0 END) AS redeemed_{name}",
-            f"SUM(CASE WHEN e.created_at >= {{}} AND e.created_at < {{}} AND e.kind = 'expire' "
-            f"THEN -e.delta ELSE 0 END) AS expired_{name}",
-            f"SUM(CASE WHEN e.created_at >= {{}} THEN e.delta ELSE 0 END) AS after_{name}",
-        ]
-    bounds = [sql.at(s), sql.at(e)] * 3 + [sql.at(e)] + [sql.at(ps), sql.at(pe)] * 3 + [sql.at(pe)]
-    row = (await raw(
-        f"SELECT {', '.join(parts)} FROM points_entry e JOIN member m ON m.id = e.member "
-        f"JOIN customer c ON c.id = m.customer WHERE e.created_at >= {{}} AND {where}",
-        *bounds, sql.at(ps), *args))[0]
-    held = (await raw(
-        "SELECT SUM(m.points_balance) AS n FROM member m JOIN customer c ON c.id = m.customer "
-        f"WHERE {where}", *args))[0]["n"]
-    held = sql.number(held)
-    out = {f"points_{k}": (sql.number(row[f"{k}_cur"]), sql.number(row[f"{k}_prev"]))
-           for k in ("issued", "redeemed", "expired")}
-    out["held"] = (held - sql.number(row["after_cur"]), held - sql.number(row["after_prev"]))
-    return out
+    # Everyone's entries are read from the points_entry_created index alone.
+    join = "" if where == "1 = 1" else " JOIN member m ON m.id = e.member JOIN customer c ON c.id = m.customer"
+    rows = await raw(
+        "SELECT CASE WHEN e.created_at >= {} THEN 2 WHEN e.created_at >= {} THEN 1 ELSE 0 END AS b, "
+        "e.kind AS k, SUM(CASE WHEN e.delta > 0 THEN e.delta ELSE 0 END) AS plus, "
+        f"SUM(e.delta) AS total FROM points_entry e{join} WHERE e.created_at >= {{}} AND {where} "
+        "GROUP BY 1, 2", sql.at(e), sql.at(s), sql.at(ps), *args)
+    member_join = "" if where == "1 = 1" else " JOIN customer c ON c.id = m.customer"
+    held = sql.number((await raw(
+        f"SELECT SUM(m.points_balance) AS n FROM member m{member_join} WHERE {where}", *args))[0]["n"])
+    issued, redeemed, expired, moved = [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]
+    for r in rows:
+        b, total = int(r["b"]), sql.number(r["total"])
+        issued[b] += sql.number(r["plus"])
+        moved[b] += total
+        if r["k"] == "redeem":
+            redeemed[b] -= total
+        elif r["k"] == "expire":
+            expired[b] -= total
+    return {"points_issued": (issued[1], issued[0]), "points_redeemed": (redeemed[1], redeemed[0]),
+            "points_expired": (expired[1], expired[0]),
+            "held": (held - moved[2], held - moved[2] - moved[1])}
 
 
 async def _followups(period: Period, prev: Period, filt: ReportFilter) -> dict[str, tuple[int, int]]:

@@ -24,12 +24,16 @@ def customers(filt: ReportFilter, alias: str = "c") -> tuple[str, list]:
     return sql, args
 
 
-def orders(filt: ReportFilter, order: str = "o", customer: str = "c") -> tuple[str, list]:
-    """Orders of the filter's customers and, if given, placed in its channel."""
-    sql, args = filt.customer_scope.clause(customer)
+def orders(filt: ReportFilter, order: str = "o", customer: str = "c") -> tuple[str, str, list]:
+    """Orders of the filter's customers and, if given, placed in its channel: the JOIN the
+    scope needs (none for everyone: the query then reads the paid-orders index alone) and the
+    condition."""
+    scope = filt.customer_scope
+    join = "" if scope.kind == "all" else f" JOIN customer {customer} ON {customer}.id = {order}.customer"
+    sql, args = scope.clause(customer)
     if filt.channel:
         sql, args = f"{sql} AND {order}.channel = {{}}", [*args, filt.channel]
-    return sql, args
+    return join, sql, args
 
 
 def people(filt: ReportFilter, column: str) -> tuple[str, list]:

@@ -152,6 +152,10 @@
     var meta = doc.querySelector('meta[name="csrf-token"]');
     var token = meta && meta.getAttribute("content");
     if (token) e.detail.headers["X-CSRFToken"] = token;
+    // The page's CSP nonce (readable only from script, as the property): a fragment with a
+    // <style> of its own (a server-drawn chart) needs this page's nonce, not its response's.
+    var styled = doc.querySelector("link[nonce]");
+    if (styled && styled.nonce) e.detail.headers["X-Page-Nonce"] = styled.nonce;
   });
 
   doc.addEventListener("htmx:beforeSend", function (e) {

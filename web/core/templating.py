@@ -7,6 +7,8 @@ request came from HTMX (not from hx-boost, which wants the whole page).
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import hashlib
 import json
@@ -354,6 +356,20 @@ def is_fragment_request(request: Request) -> bool:
     """An HTMX request for a part of a page (a boosted one wants the whole page)."""
     htmx = htmx_of(request)
     return bool(htmx) and not htmx.boosted
+
+
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def page_nonce(request: Request) -> str:
+    """The CSP nonce for a <style> or <script> in this response's HTML: the response's own for
+    a page; for an HTMX fragment, the nonce of the page it is swapped into (static/js/app.js
+    sends it as X-Page-Nonce), since that page's CSP is the one the browser applies."""
+    own = request.scope.get("state", {}).get("csp_nonce", "")
+    if not is_fragment_request(request):
+        return own
+    sent = request.headers.get("x-page-nonce", "")
+    return sent if _NONCE.fullmatch(sent) else own
 
 
 def base_context(request: Request) -> dict[str, Any]:

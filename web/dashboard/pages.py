@@ -32,7 +32,7 @@ from web.core.auth import scope_of, staff_required
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
 from web.core.params import parse_id
-from web.core.templating import is_fragment_request, money, render
+from web.core.templating import is_fragment_request, money, page_nonce, render
 
 PAGE = "dashboard/dashboard.html"
 FOLLOWUPS = "dashboard/followups.html"
@@ -219,6 +219,7 @@ async def dashboard(
     except ValidationFailed as exc:
         errors.update(field_errors(exc.errors))
     context = {"nav": "more" if user.role == "staff" else "dashboard", "values": values,
+               "chart_nonce": page_nonce(request),
                "errors": errors, "period": None if errors else period, "filter": filt,
                **await _form(request, filt)}
     if not errors:
