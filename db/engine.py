@@ -9,6 +9,8 @@ at once with "database is locked" when another process writes).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -21,7 +23,7 @@ from string import Formatter
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 from db.settings import Settings
 
@@ -29,6 +31,31 @@ BUSY_TIMEOUT_S = 15
 
 
 READ_BUSY_S = 2  # a read in WAL mode waits only for a checkpoint's moment, never a writer
+
+
+class _SQLiteTransaction(SQLiteTransaction):
+    """Piccolo's transaction whose BEGIN runs to its end even if the task is cancelled meanwhile.
+
+    A cancelled `await` does not stop aiosqlite's thread: BEGIN IMMEDIATE still takes the write
+    lock, and Piccolo, which never reached its `__aexit__`, would leave that connection open
+    in its transaction: every later write in every process then fails "database is locked".
+    A job worker that stops while a job writes is such a task. Here the cancellation waits
+    for BEGIN, rolls back and closes the connection, then goes on."""
+
+    async def begin(self):
+        began = asyncio.ensure_future(super().begin())
+        try:
+            await asyncio.shield(began)
+        except asyncio.CancelledError:
+            await asyncio.wait([began], timeout=BUSY_TIMEOUT_S * 2)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._let_go(began))
+            raise
+
+    async def _let_go(self, began: asyncio.Future) -> None:
+        if began.done() and not began.cancelled() and began.exception() is None:
+            await self.connection.execute("ROLLBACK")
+        await self.connection.close()
 
 
 class ShopSQLiteEngine(SQLiteEngine):
@@ -63,6 +90,10 @@ class ShopSQLiteEngine(SQLiteEngine):
             conn.close()
         self._all_readers.clear()
         self._readers.__dict__.clear()
+
+    def transaction(self, transaction_type: TransactionType = TransactionType.deferred,
+                    allow_nested: bool = True) -> SQLiteTransaction:
+        return _SQLiteTransaction(self, transaction_type, allow_nested)
 
     def run_select(self, query: str, args) -> list[dict]:
         """A SELECT (with `?` marks) on the kept reader: new dicts, one per row."""

@@ -1,12 +1,13 @@
 """The shop's name and logo on every report page.
 
-They come from db/customers/shop_profile.py (`shop_profile()`, the shop profile page) when it
-is there; until then, and when it fails, "Shop CRM" and no logo."""
+They come from the shop profile (db/customers/shop_profile.py, More → Shop profile); without
+a name, "Shop CRM"."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
+
+from db.customers.shop_profile import shop_profile
 
 FALLBACK = "Shop CRM"
 
@@ -18,13 +19,8 @@ class Shop:
 
 
 async def shop() -> Shop:
-    try:
-        module = importlib.import_module("db.customers.shop_profile")
-    except ImportError:
-        return Shop(FALLBACK)
-    profile = await module.shop_profile()
-    # ShopProfile.logo is the image's bytes; logo_data_uri the checked data: URI for <img src>
-    logo = getattr(profile, "logo_data_uri", None)
+    profile = await shop_profile()
+    logo = profile.logo_data_uri  # the checked image as a data: URI (all a report may load)
     if not (isinstance(logo, str) and logo.startswith("data:image/")):
         logo = None
-    return Shop((getattr(profile, "name", "") or "").strip() or FALLBACK, logo)
+    return Shop((profile.name or "").strip() or FALLBACK, logo)

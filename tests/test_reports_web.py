@@ -104,3 +104,18 @@ async def test_an_empty_shop_shows_no_data_not_an_error(signed_in):
     for name in ("summary", "customers", "retention", "loyalty", "followups"):
         page = await admin.get(f"/reports/{name}?{_range(30)}")
         assert page.status_code == 200 and "暂无数据" in page.text, name
+
+
+async def test_a_large_report_is_made_in_the_background_with_its_progress_page(signed_in, monkeypatch):
+    from reports import build as report_build
+
+    await shop_fixture()
+    monkeypatch.setattr(report_build, "SLOW_CUSTOMERS", 1)  # the fixture's shop counts as large
+    admin = await signed_in("admin.wang", "admin", None)
+    asked = await admin.get(f"/reports/summary.pdf?{_range(90)}", follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"].startswith("/reports/files/")
+    page = await admin.get(asked.headers["location"])
+    assert page.status_code == 200 and "经营概览" in page.text
+    listing = await admin.get("/reports")
+    assert asked.headers["location"] in listing.text  # the file is listed for 7 days
+    assert 'href="/reports/schedules"' in listing.text

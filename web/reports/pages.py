@@ -21,11 +21,12 @@ from db.figures.filters import make_filter
 from db.figures.period import Period
 from db.orders.tables import CHANNELS
 from reports import render as report_render
-from reports.build import UnknownReport, build, context, report_named, team_choices
+from reports.build import UnknownReport, build, context, likely_slow, report_named, team_choices
 from reports.registry import REPORTS, Report
 from web.core.auth import NotAllowed, actor_of, scope_of, staff_required
 from web.core.i18n import current_lang, field_errors
-from web.core.templating import render
+from web.core.templating import page_nonce, render
+from web.reports.files import my_files, start_file
 
 LIST = "reports/list.html"
 PAGE = "reports/report.html"
@@ -67,7 +68,8 @@ class ReportController(Controller):
     async def list_reports(self, request: Request) -> Response:
         role = request.scope["user"].role
         reports = [r for r in REPORTS.values() if visible(r, role)]
-        return render(request, LIST, {"nav": "more", "reports": reports})
+        return render(request, LIST, {"nav": "more", "reports": reports, **await my_files(request),
+                                      "can_schedule": role in MANAGERS})
 
     @get("/{file:str}")
     async def report(self, request: Request, file: FromPath[str]) -> Response:
@@ -90,6 +92,8 @@ class ReportController(Controller):
         if fmt is not None:
             if errors:
                 raise ValidationFailed(errors)
+            if await likely_slow(name, period, filt):  # made by a job: its progress page
+                return await start_file(request, name, period, filt, fmt)
             built = await build(name, period, filt, fmt, lang=current_lang(),
                                 actor=actor_of(request).label)
             return Response(built.content, media_type=built.media_type, headers={
@@ -104,7 +108,7 @@ class ReportController(Controller):
             async with reading():
                 data = await report.data(period, filt)
                 ctx = await context(report, period, filt, data, current_lang())
-            ctx["nonce"] = request.scope.get("state", {}).get("csp_nonce", "")
+            ctx["nonce"] = page_nonce(request)  # an HTMX swap joins the page's CSP
             preview = report_render.preview(report.template, ctx, current_lang())
         query_string = urlencode({k: v for k, v in form.items() if v})
         return render(request, PAGE, {
