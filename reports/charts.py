@@ -172,6 +172,18 @@ def _table(labels: Sequence[str], series: dict[str, Sequence[Number]], label_hea
     return headers, rows
 
 
+def count_ticks(top: Number, most: int = 6) -> list[int]:
+    """Whole-number ticks from 0 to `top` or just past it, in steps of 1, 2 or 5 times a power of ten (a count
+    axis read 0.8, 1.6, 2.4 otherwise)."""
+    step = 1
+    while top / step > most - 1:
+        for factor in (2, 2.5, 2):  # 1 -> 2 -> 5 -> 10 -> 20 ...
+            step = int(step * factor)
+            if top / step <= most - 1:
+                break
+    return list(range(0, -(-int(top) // step) * step + 1, step)) if top > 0 else [0, 1]
+
+
 def _is_empty(series: dict[str, Sequence[Number]]) -> bool:
     return not series or all(not any(v for v in values) for values in series.values())
 
@@ -201,6 +213,10 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
     if not empty:
         for name, values in series.items():
             chart.add(name, [v / scale for v in values])
+        if unit == "count":
+            top = (max(map(sum, zip(*series.values()))) if stacked
+                   else max(max(v) for v in series.values()))
+            chart.y_labels = count_ticks(top)
     headers, rows = _table(labels, series, label_header, fmt)
     return Chart(kind, caption, _render(chart, caption), headers, rows if not empty else (),
                  empty, empty_text)

@@ -85,3 +85,14 @@ def test_renders_in_weasyprint():
 def test_svg_has_no_style_attributes(chart):
     # the app's CSP (style-src with a nonce) refuses style="…" attributes
     assert not re.search(r'\sstyle="', chart.svg)
+
+
+def test_a_count_axis_has_whole_numbers():
+    from reports.charts import bar, count_ticks
+
+    assert count_ticks(3) == [0, 1, 2, 3] and count_ticks(7) == [0, 2, 4, 6, 8]
+    assert count_ticks(140) == [0, 50, 100, 150] and count_ticks(0) == [0, 1]
+    svg = str(bar("Follow-ups", ["王芳", "李雷"], {"Done": [3, 2], "Overdue": [2, 1]},
+                  horizontal=True).markup())
+    axis = re.findall(r"<text[^>]*>([0-9.]+)</text>", svg)  # the value axis' labels
+    assert axis == ["0", "1", "2", "3"]
