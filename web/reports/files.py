@@ -11,7 +11,6 @@ For the /reports page (web/reports/pages.py):
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
@@ -22,6 +21,7 @@ from db.figures.period import Period
 from db.reports import files
 from reports.registry import REPORTS
 from web.core.auth import actor_of, staff_required
+from web.core.downloads import content_disposition
 from web.core.templating import render
 
 __all__ = ["start_file", "my_files", "FilesController"]
@@ -71,12 +71,8 @@ class FilesController(Controller):
     async def download(self, request: Request, file_id: FromPath[int]) -> Response:
         info, content = await files.download(file_id, actor_of(request))
         return Response(content, media_type=info["media_type"], headers={
-            "Content-Disposition": _disposition(info["filename"]),
+            "Content-Disposition": content_disposition(info["filename"]),
             "Cache-Control": "private, no-store",
         })
 
 
-def _disposition(filename: str) -> str:
-    """attachment; filename="report.pdf"; filename*=UTF-8''… (RFC 6266: a Chinese name)."""
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

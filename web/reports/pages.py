@@ -9,7 +9,7 @@ the form reloads just the preview (HTMX) and the address follows.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
@@ -24,6 +24,7 @@ from reports import render as report_render
 from reports.build import UnknownReport, build, context, likely_slow, report_named, team_choices
 from reports.registry import REPORTS, Report
 from web.core.auth import NotAllowed, actor_of, scope_of, staff_required
+from web.core.downloads import content_disposition
 from web.core.i18n import current_lang, field_errors
 from web.core.templating import page_nonce, render
 from web.reports.files import my_files, start_file
@@ -53,11 +54,6 @@ def _split(file: str) -> tuple[str, str | None]:
             return file[: -len(fmt) - 1], fmt
     return file, None
 
-
-def content_disposition(filename: str) -> str:
-    """attachment with an ASCII fallback and the real (Chinese) name per RFC 5987/6266."""
-    ascii_name = "".join(ch if ch.isascii() and ch not in '"\\' else "_" for ch in filename)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class ReportController(Controller):
