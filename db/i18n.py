@@ -21,6 +21,12 @@ LANGUAGES = {"zh-CN": "zh_CN", "en": "en"}
 DEFAULT = "zh-CN"
 
 
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (scripts/i18n.sh: `-k N_`); it is translated where it is
+    shown, in the language of whoever reads it."""
+    return message
+
+
 @lru_cache(maxsize=None)
 def translations(lang: str) -> _gettext.NullTranslations:
     po = LOCALE_DIR / LANGUAGES.get(lang, "") / "LC_MESSAGES" / "messages.po"

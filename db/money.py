@@ -50,6 +50,14 @@ def parse_money(value: Any, *, strict: bool = False) -> int:
     return fen
 
 
+def yuan_text(fen: int | float) -> str:
+    """1234567 -> '¥12,345.67': how reports and charts write money (integer arithmetic)."""
+    fen = int(fen)
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
 def format_fen(fen: int) -> str:
     """1990 -> '19.90' (exact: integer arithmetic only)."""
     sign = "-" if fen < 0 else ""

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def N_(message: str) -> str:
-    """Marks a label for extraction (scripts/i18n.sh); translated at render time."""
-    return message
+from db.figures import sql
+from db.i18n import N_
 
 
 def permille(part: int, whole: int) -> int | None:
-    """part / whole in permille, rounded half up in integers; None when whole is 0."""
-    if not whole:
-        return None
-    return (part * 2000 + whole) // (2 * whole)
+    """part / whole in permille, rounded half up in integers (the figures' own rule); None
+    when whole is 0, which a report shows as no data."""
+    return sql.permille(part, whole) if whole else None
 
 
 def figure(key: str, label: str, value: Any, unit: str = "count", previous: Any = None,

@@ -20,7 +20,7 @@ from db.engine import raw, reading
 from db.figures.filters import ReportFilter
 from db.figures.period import Period, shop_zone
 from reports import render
-from reports.base import N_
+from db.i18n import N_
 from reports.registry import REPORTS, Report
 from reports.shop import shop
 

@@ -20,20 +20,14 @@ from typing import Callable, Sequence
 
 from markupsafe import Markup, escape
 
+from db.money import yuan_text
+
 FONT = "'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 # Indigo (the app's brand) first, then colours that stay apart in grey print.
 PALETTE = ("#4f46e5", "#0ea5a4", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981", "#64748b",
            "#ec4899", "#0284c7", "#a3a3a3")
 
 Number = int | float
-
-
-def yuan_text(fen: Number) -> str:
-    """¥1,234.56 from fen (integer arithmetic: no float rounding)."""
-    fen = int(fen)
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 def count_text(n: Number) -> str:

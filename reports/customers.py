@@ -8,7 +8,8 @@ from db.figures.breakdowns import lifecycle_counts
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
 from reports import charts as ch
-from reports.base import N_, column, figure, permille, table
+from db.i18n import N_
+from reports.base import column, figure, permille, table
 from reports.render import gettext
 
 STAGES = ("prospect", "new", "active", "dormant", "churned")

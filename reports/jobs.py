@@ -28,7 +28,7 @@ from db.reports import files, subscriptions
 from db.settings import Settings, get_settings
 from reports import build as builder
 from reports import render
-from reports.base import N_
+from db.i18n import N_
 
 log = logging.getLogger("crm.reports")
 

@@ -9,7 +9,8 @@ from db.figures.key import key_figures, point_value_fen
 from db.figures.loyalty import expiry_forecast, tier_moves
 from db.figures.period import Period
 from reports import charts as ch
-from reports.base import N_, column, figure, key_definitions, key_figure, permille, table
+from db.i18n import N_
+from reports.base import column, figure, key_definitions, key_figure, permille, table
 from reports.render import gettext
 
 KEYS = ("points_issued", "points_redeemed", "points_expired", "points_liability_fen")

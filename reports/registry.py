@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from reports import customers, followups, loyalty, retention, summary
-from reports.base import N_
+from db.i18n import N_
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from markupsafe import Markup
 
 from db.i18n import LANGUAGES, translations
 from db.settings import ROOT
-from reports.charts import count_text, permille_text, yuan_text
+from db.money import yuan_text
+from reports.charts import count_text, permille_text
 
 TEMPLATES = ROOT / "reports" / "templates"
 STATIC = (ROOT / "static").resolve()

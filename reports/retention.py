@@ -8,7 +8,8 @@ from db.figures.filters import ReportFilter
 from db.figures.key import key_figures
 from db.figures.period import Period
 from reports import charts as ch
-from reports.base import N_, column, figure, key_definitions, key_figure, permille, table
+from db.i18n import N_
+from reports.base import column, figure, key_definitions, key_figure, permille, table
 from reports.render import gettext
 
 LATER = range(1, MAX_LATER + 1)

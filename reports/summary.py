@@ -8,7 +8,8 @@ from db.figures.filters import ReportFilter
 from db.figures.key import key_figures
 from db.figures.period import Period
 from reports import charts as ch
-from reports.base import N_, column, key_definitions, key_figure, table
+from db.i18n import N_
+from reports.base import column, key_definitions, key_figure, table
 from reports.customers import CHANNEL_LABELS, STAGE_LABELS
 from reports.render import gettext
 

@@ -13,6 +13,8 @@ manager: their team's; an admin: everyone's, or one team's).
 
 from __future__ import annotations
 
+from db.i18n import N_
+
 from dataclasses import dataclass
 
 from db.clock import now
@@ -24,9 +26,6 @@ from db.settings import get_settings
 
 UNITS = ("count", "fen", "permille", "points")
 
-
-def N_(message: str) -> str:  # a marker for scripts/i18n.sh; shown through _() in web/
-    return message
 
 
 DEFINITIONS: dict[str, str] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from db.i18n import translations
+from db.i18n import N_, translations
 from db.push import outbox
 
 SHOP_LANG = "zh-CN"
@@ -19,9 +19,6 @@ SHOP_LANG = "zh-CN"
 def _(message: str) -> str:
     return translations(SHOP_LANG).gettext(message)
 
-
-def N_(message: str) -> str:
-    return message
 
 
 async def _send(member_id: int, title: str, body: str, url: str, ref: str) -> None:

@@ -12,6 +12,8 @@ a good save redirects to the list with `?msg=<key>_created|saved|deleted`, a bad
 
 from __future__ import annotations
 
+from db.i18n import N_
+
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -31,10 +33,6 @@ FORM = "settings/form.html"
 DELETE = "settings/delete.html"
 MOVE = Field("direction", kind="choice", choices=(("up", ""), ("down", "")))
 
-
-def N_(message: str) -> str:
-    """Marks a msgid for extraction (scripts/i18n.sh); it is translated where it is shown."""
-    return message
 
 
 N_("Switched on.")

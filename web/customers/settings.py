@@ -15,7 +15,8 @@ from web.core.auth import role_required
 from web.core.forms import Field, read_form
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.core.settings_area import N_, Area, Group, Row
+from db.i18n import N_
+from web.core.settings_area import Area, Group, Row
 from web.core.templating import render, shop_labels
 
 MESSAGES = {"lifecycle_saved": "Thresholds saved; every customer's stage was recomputed."}

@@ -14,7 +14,7 @@ from db.errors import ValidationFailed
 from web.core.auth import actor_of, role_required
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.core.settings_area import N_
+from db.i18n import N_
 from web.core.templating import render
 
 # A larger body than the logo may be still reaches the page, which then says how large a

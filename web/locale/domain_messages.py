@@ -10,9 +10,8 @@ a limit or a list of codes changes in db/, update this file and run scripts/i18n
 
 from __future__ import annotations
 
+from db.i18n import N_
 
-def N_(message: str) -> str:
-    return message
 
 
 DOMAIN_MESSAGES = [

@@ -20,7 +20,8 @@ from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
 from web.core.i18n import ngettext
 from web.core.params import parse_id
-from web.core.settings_area import N_, Area, Group, Row
+from db.i18n import N_
+from web.core.settings_area import Area, Group, Row
 from web.core.templating import local_date, money, points, render, shop_labels
 
 MESSAGES = {"points_saved": "Points rules saved."}

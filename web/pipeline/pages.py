@@ -26,7 +26,8 @@ from web.core.i18n import gettext as _
 from web.core.i18n import ngettext
 from web.core import settings_area
 from web.core.forms import Field, read, read_form, texts
-from web.core.settings_area import N_, Area, Row
+from db.i18n import N_
+from web.core.settings_area import Area, Row
 from web.core.params import parse_id
 from db.settings import get_settings
 from web.core.templating import is_fragment_request, render, shop_labels, toast_header

@@ -19,7 +19,7 @@ from web.core.auth import actor_of, role_required, scope_of
 from web.core.forms import Field, read_form
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
-from web.core.settings_area import N_
+from db.i18n import N_
 from web.core.templating import render
 
 PATH = "/reports/schedules"
