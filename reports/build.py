@@ -91,12 +91,6 @@ async def describe_filter(filt: ReportFilter) -> list[tuple[str, str]]:
     return out
 
 
-async def team_choices() -> list[tuple[int, str]]:
-    """Every team (id, name), for the team filter of an admin's report form."""
-    rows = await raw("SELECT id, name FROM team ORDER BY name")
-    return [(int(r["id"]), r["name"]) for r in rows]
-
-
 async def context(report: Report, period: Period, filt: ReportFilter, data: dict,
                   lang: str = "zh-CN") -> dict:
     """What the report's template is rendered with (the PDF and the web preview alike)."""

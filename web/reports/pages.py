@@ -20,8 +20,9 @@ from db.errors import NotFound, ValidationFailed
 from db.figures.filters import make_filter
 from db.figures.period import Period
 from db.orders.tables import CHANNELS
+from db.staff.accounts import list_teams
 from reports import render as report_render
-from reports.build import UnknownReport, build, context, likely_slow, report_named, team_choices
+from reports.build import UnknownReport, build, context, likely_slow, report_named
 from reports.registry import REPORTS, Report
 from web.core.auth import NotAllowed, actor_of, scope_of, staff_required
 from web.core.downloads import content_disposition
@@ -110,6 +111,6 @@ class ReportController(Controller):
         return render(request, PAGE, {
             "nav": "more", "report": report, "form": form, "errors": field_errors(errors),
             "preview": preview, "query": query_string,
-            "channels": CHANNELS, "teams": await team_choices() if scope.kind == "all" else [],
+            "channels": CHANNELS, "teams": [(t["id"], t["name"]) for t in await list_teams()] if scope.kind == "all" else [],
             "show_team": scope.kind == "all",
         }, block="preview")
