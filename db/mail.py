@@ -82,10 +82,14 @@ def smtp_config() -> SmtpConfig | None:
     return parse_smtp(settings.smtp_url, settings.mail_from)
 
 
+UNSET = "CRM_SMTP_URL is not set"
+
+
 def smtp_problem() -> str | None:
-    """Why e-mail cannot be sent ("" never): None when it is configured and reads well."""
+    """Why e-mail cannot be sent ("" never): None when it is configured and reads well;
+    UNSET when it is not configured, else what is wrong with the setting."""
     try:
-        return None if smtp_config() else "CRM_SMTP_URL is not set"
+        return None if smtp_config() else UNSET
     except ValueError as exc:
         return str(exc)
 

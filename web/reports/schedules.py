@@ -48,7 +48,7 @@ async def _page(request: Request, values: dict, errors: dict, status: int = 200)
         "reports": [(name, r.title) for name, r in REPORTS.items()],
         "report_options": [(name, _(r.title)) for name, r in REPORTS.items()],
         "team_options": [(str(t["id"]), t["name"]) for t in teams],
-        "mail_off": mail.smtp_problem(),
+        "mail_off": mail.smtp_problem(), "mail_unset": mail.UNSET,  # (the page says that one)
     }, status=status)
 
 
