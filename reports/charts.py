@@ -178,6 +178,13 @@ def count_ticks(top: Number, most: int = 6) -> list[int]:
     return list(range(0, -(-int(top) // step) * step + 1, step)) if top > 0 else [0, 1]
 
 
+def _linked(value: Number, links: Sequence[str | None] | None, i: int):
+    """A value as pygal takes it, with the link its segment opens (pygal wraps the bar or
+    slice in an <a>; target _top so a link inside an HTMX-swapped block opens the page)."""
+    href = links[i] if links and i < len(links) else None
+    return {"value": value, "xlink": {"href": href, "target": "_top"}} if href else value
+
+
 def _is_empty(series: dict[str, Sequence[Number]]) -> bool:
     return not series or all(not any(v for v in values) for values in series.values())
 
@@ -185,11 +192,13 @@ def _is_empty(series: dict[str, Sequence[Number]]) -> bool:
 def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]], *,
         label_header: str = "", unit: str = "count", horizontal: bool = False,
         stacked: bool = False, width: int = 640, height: int = 300,
-        empty_text: str = "No data", timeline: bool = False) -> Chart:
+        empty_text: str = "No data", timeline: bool = False,
+        links: Sequence[str | None] | None = None) -> Chart:
     """Bars per label, one colour per series (several series side by side, or `stacked`);
     `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille.
     `timeline`: the labels are days or months, and when more than fit flat only every n-th
-    is written (categories are always all written)."""
+    is written (categories are always all written). `links`: per label, the page its bars
+    open (the list behind the figure), or None."""
     fmt = FORMATS[unit]
     kind = ("hstacked" if stacked else "hbar") if horizontal else ("stacked" if stacked else "bar")
     fit = max(4, width // 75) if timeline else len(labels)
@@ -206,7 +215,7 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
     empty = _is_empty(series)
     if not empty:
         for name, values in series.items():
-            chart.add(name, [v / scale for v in values])
+            chart.add(name, [_linked(v / scale, links, i) for i, v in enumerate(values)])
         if unit == "count":
             top = (max(map(sum, zip(*series.values()))) if stacked
                    else max(max(v) for v in series.values()))
@@ -242,8 +251,9 @@ def line(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number 
 
 def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: str = "",
           value_header: str = "", unit: str = "count", width: int = 420, height: int = 330,
-          empty_text: str = "No data") -> Chart:
-    """Shares of a whole (a ring with a legend); the table adds each slice's percentage."""
+          empty_text: str = "No data", links: Sequence[str | None] | None = None) -> Chart:
+    """Shares of a whole (a ring with a legend); the table adds each slice's percentage.
+    `links`: per slice, the page it opens, or None."""
     fmt = FORMATS[unit]
     scale = 100 if unit == "money" else (10 if unit == "permille" else 1)
     total = sum(v for _, v in slices)
@@ -255,9 +265,9 @@ def donut(caption: str, slices: Sequence[tuple[str, Number]], *, label_header: s
                     margin_bottom=8 + 20 * (-(-len(slices) // columns) - 1))
     empty = total <= 0
     if not empty:
-        for name, value in slices:
+        for i, (name, value) in enumerate(slices):
             share = f" {value * 100 / total:.0f}%" if total else ""
-            chart.add(f"{name}{share}", [value / scale])
+            chart.add(f"{name}{share}", [_linked(value / scale, links, i)])
     rows = tuple((str(name), fmt(value), f"{value * 100 / total:.1f}%" if total else "—")
                  for name, value in slices)
     return Chart("donut", caption, _render(chart, caption),

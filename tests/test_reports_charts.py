@@ -96,3 +96,14 @@ def test_a_count_axis_has_whole_numbers():
                   horizontal=True).markup())
     axis = re.findall(r"<text[^>]*>([0-9.]+)</text>", svg)  # the value axis' labels
     assert axis == ["0", "1", "2", "3"]
+
+
+def test_a_segment_opens_the_list_behind_it():
+    bars = charts.bar("Members by tier", ["Silver", "Gold"], {"Members": [3, 4]}, horizontal=True,
+                      links=["/customers?tier=1", None])
+    assert re.findall(r'<a [^>]*xlink:href="([^"]*)"', bars.svg) == ["/customers?tier=1"]
+    ring = charts.donut("Stages", [("New", 1), ("Active", 2)],
+                        links=["/customers?lifecycle=new&team=2", "/customers?lifecycle=active"])
+    assert re.findall(r'<a [^>]*xlink:href="([^"]*)"', ring.svg) == [
+        "/customers?lifecycle=new&amp;team=2", "/customers?lifecycle=active"]
+    assert 'target="_top"' in ring.svg
