@@ -62,3 +62,35 @@ async def test_list_fields_is_the_piccolo_rows():
     assert [r["key"] for r in ours] == ["size", "note"]
     for a, b in zip(ours, rows):
         _same(a, fields._row(b))
+
+
+async def test_a_long_read_off_the_loop_lets_the_loop_go_on():
+    """db.engine.off_the_loop: a read of seconds (the figures of a year) must not stop the
+    other requests of the process; on SQLite it runs in a worker thread."""
+    import asyncio
+    import time
+
+    from db.engine import off_the_loop, raw
+
+    slow = ("SELECT COUNT(*) AS n FROM (WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM r WHERE i < {}) SELECT i FROM r) x")
+    ticks = []
+
+    async def ticker():
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        started = time.perf_counter()
+        with off_the_loop():
+            rows = await raw(slow, 3_000_000)
+        took = time.perf_counter() - started
+    finally:
+        task.cancel()
+    assert int(rows[0]["n"]) == 3_000_000
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert took > 0.1 and len(ticks) > 3  # the ticker ran while the read did
+    assert max(gaps) < took * 0.8
