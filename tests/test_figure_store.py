@@ -400,3 +400,14 @@ async def test_a_report_computed_live_says_nothing_of_it():
     assert stored.computed_at is None
     ctx = await context(REPORTS["summary"], period, filt, stored.value)
     assert ctx["r"]["as_of"] is None and "数据更新于" not in render.document("summary.html", ctx)
+
+
+def test_the_time_shown_is_the_shop_s_with_the_day_when_not_today(settings_env):
+    from web.dashboard.pages import as_of_text
+
+    settings_env(CRM_TIMEZONE="Asia/Shanghai")
+    assert as_of_text(None) is None
+    today = dt.datetime.combine(shop_today(), dt.time(9, 5), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert as_of_text(today.astimezone(dt.timezone.utc)) == "09:05"
+    earlier = as_of_text((today - dt.timedelta(days=1)).astimezone(dt.timezone.utc))
+    assert earlier.endswith(" 09:05") and earlier != "09:05"
