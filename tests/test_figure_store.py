@@ -139,8 +139,8 @@ async def test_max_age_zero_stores_nothing_and_always_computes(store_on, counter
 async def test_an_older_computation_never_replaces_a_newer_one(store_on, counter):
     key = store.key_for(KIND, NOV, EVERYONE)
     t = real_now().replace(microsecond=0)
-    await store._put(key, {"n": "new"}, t, 1)
-    await store._put(key, {"n": "old"}, t - dt.timedelta(minutes=5), 1)
+    await store._put(key, codec.dumps({"n": "new"}), t, 1)
+    await store._put(key, codec.dumps({"n": "old"}), t - dt.timedelta(minutes=5), 1)
     assert (await store.cached(KIND, NOV, EVERYONE, counter)).value == {"n": "new"}
 
 
@@ -354,7 +354,7 @@ async def test_start_up_queues_one_warm_up_when_the_store_is_empty(shop, store_o
 
 async def test_old_entries_are_pruned(store_on, counter):
     key = store.key_for(KIND, NOV, EVERYONE)
-    await store._put(key, {"n": 0}, real_now().replace(microsecond=0) - dt.timedelta(days=8), 1)
+    await store._put(key, codec.dumps({"n": 0}), real_now().replace(microsecond=0) - dt.timedelta(days=8), 1)
     assert await store.prune() == 1 and not await _entries()
 
 
@@ -411,3 +411,31 @@ def test_the_time_shown_is_the_shop_s_with_the_day_when_not_today(settings_env):
     assert as_of_text(today.astimezone(dt.timezone.utc)) == "09:05"
     earlier = as_of_text((today - dt.timedelta(days=1)).astimezone(dt.timezone.utc))
     assert earlier.endswith(" 09:05") and earlier != "09:05"
+
+
+async def test_a_demo_load_forgets_the_empty_shop_s_figures(store_on):
+    from db.demo import load_demo
+
+    before = await bundle.dashboard(Period.preset("30d"), EVERYONE)  # a server started on no data
+    assert before.figures["orders"].value == 0 and len(await _entries()) == 1
+    await load_demo(customers=40, seed=5)
+    assert not await _entries()
+    after = await bundle.dashboard(Period.preset("30d"), EVERYONE)
+    assert after.figures == await key_figures(Period.preset("30d"), EVERYONE)
+
+
+async def test_two_askers_at_once_share_one_computation_and_get_copies_of_their_own(store_on):
+    import asyncio
+
+    calls = []
+
+    async def slow(period, filt):
+        calls.append(1)
+        await asyncio.sleep(0.2)
+        return {"rows": [{"n": 1}]}
+
+    first, second = await asyncio.gather(store.cached(KIND, NOV, EVERYONE, slow),
+                                         store.cached(KIND, NOV, EVERYONE, slow))
+    assert len(calls) == 1 and first.value == second.value
+    first.value["rows"][0]["href"] = "/mine"  # what a page adds to its rows
+    assert "href" not in second.value["rows"][0]

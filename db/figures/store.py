@@ -115,8 +115,8 @@ async def cached(kind: str, period: Period, filt: ReportFilter, compute: Compute
         raise LookupError(f"no figures of kind {kind!r} are registered")
     limit = max_age()
     if limit <= 0:
-        value, took = await _compute(compute, period, filt)
-        return Stored(value, None, took)
+        text, took = await _compute(compute, period, filt)
+        return Stored(codec.loads(text), None, took)
     key = key_for(kind, period, filt)
     if not fresh:
         found = await _read(key)
@@ -143,19 +143,20 @@ async def _read(key: str) -> Stored | None:
     return Stored(value, as_datetime(rows[0]["computed_at"]), int(rows[0]["took_ms"] or 0))
 
 
-async def _compute(compute: Compute, period: Period, filt: ReportFilter) -> tuple[Any, int]:
-    """Run a computation on one read snapshot; its value as it will come back from the store
-    (through the codec even when nothing is stored, so live and stored figures never differ)."""
+async def _compute(compute: Compute, period: Period, filt: ReportFilter) -> tuple[str, int]:
+    """Run a computation on one read snapshot: its value as JSON and the milliseconds it took.
+    Callers decode the JSON even when nothing is stored, so live and stored figures never
+    differ, and each asker gets a copy of its own to add its links and words to."""
     started = time.perf_counter()
     async with reading():
         value = await compute(period, filt)
-    value = codec.loads(codec.dumps(value))
-    return value, int((time.perf_counter() - started) * 1000)
+    return codec.dumps(value), int((time.perf_counter() - started) * 1000)
 
 
 async def _compute_once(key: str, compute: Compute, period: Period, filt: ReportFilter) -> Stored:
     if engine().current_transaction.get() is not None:  # the caller's transaction: join it
-        return await _compute_and_store(key, compute, period, filt)
+        text, stamp, took = await _compute_and_store(key, compute, period, filt)
+        return Stored(codec.loads(text), stamp, took)
     task = _running.get(key)
     if task is None:
         # In a context of its own: the computation is shared, so it must not run on the
@@ -164,26 +165,28 @@ async def _compute_once(key: str, compute: Compute, period: Period, filt: Report
             _compute_and_store(key, compute, period, filt), context=contextvars.Context())
         _running[key] = task
         task.add_done_callback(lambda _t: _running.pop(key, None))
-    return await asyncio.shield(task)  # an asker that goes away does not stop the others' result
+    text, stamp, took = await asyncio.shield(task)  # an asker that goes away stops no other
+    return Stored(codec.loads(text), stamp, took)
 
 
-async def _compute_and_store(key: str, compute: Compute, period: Period, filt: ReportFilter) -> Stored:
+async def _compute_and_store(key: str, compute: Compute, period: Period,
+                             filt: ReportFilter) -> tuple[str, dt.datetime, int]:
     stamp = now().replace(microsecond=0)  # as of the start: the snapshot the queries read
-    value, took = await _compute(compute, period, filt)
-    await _put(key, value, stamp, took)
-    return Stored(value, stamp, took)
+    text, took = await _compute(compute, period, filt)
+    await _put(key, text, stamp, took)
+    return text, stamp, took
 
 
-async def _put(key: str, value: Any, stamp: dt.datetime, took_ms: int) -> None:
-    """Upsert one entry; a computation that began before the stored one never replaces it
-    (a slow refresh finishing after the Refresh button's)."""
+async def _put(key: str, text: str, stamp: dt.datetime, took_ms: int) -> None:
+    """Upsert one entry (its JSON); a computation that began before the stored one never
+    replaces it (a slow refresh finishing after the Refresh button's)."""
     async with writing():
         await raw(
             "INSERT INTO figure_entry (key, value, computed_at, took_ms) VALUES ({}, {}, {}, {}) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
             "computed_at = excluded.computed_at, took_ms = excluded.took_ms "
             "WHERE figure_entry.computed_at <= excluded.computed_at",
-            key, codec.dumps(value), stamp, took_ms)
+            key, text, stamp, took_ms)
 
 
 async def prune(at: dt.datetime | None = None) -> int:
@@ -192,6 +195,12 @@ async def prune(at: dt.datetime | None = None) -> int:
         rows = await raw("DELETE FROM figure_entry WHERE computed_at < {} RETURNING id",
                          (at or now()) - KEEP)
     return len(rows)
+
+
+async def clear() -> int:
+    """Forget every entry (after a bulk load that went past the ingest, like `crm demo`)."""
+    async with writing():
+        return len(await raw("DELETE FROM figure_entry RETURNING id"))
 
 
 async def holds(kind: str, period: Period, filt: ReportFilter) -> bool:
