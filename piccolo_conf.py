@@ -21,5 +21,6 @@ APP_REGISTRY = AppRegistry(
         "db.jobs.piccolo_app",
         "db.limits.piccolo_app",
         "db.reports.piccolo_app",
+        "db.figures.piccolo_app",
     ]
 )

@@ -260,6 +260,10 @@ class Settings:
         "CRM_POINT_VALUE_FEN", "1", _not_negative,
         doc="what one point is worth to the shop, in fen (1: ¥0.01), for the points liability "
             "on the dashboard and in reports")
+    figures_max_age_seconds: int = setting(
+        "CRM_FIGURES_MAX_AGE_SECONDS", "900", _not_negative,
+        doc="how old stored dashboard and report figures may be before they are recomputed in "
+            "the background (db/figures/store.py); 0: never stored, always computed live")
     extra: dict = field(default_factory=dict)
     # CRM_TRUSTED_PROXIES parsed once, for web/auth.py's check of each request's peer.
     trusted_networks: tuple = field(init=False, repr=False, compare=False)

@@ -3,6 +3,10 @@
 The web downloads, `crm report` and the background job and e-mail delivery all call
 `build`; `likely_slow` tells a caller whether to run it in the background instead.
 Every file made is in the audit log with who asked for it and its parameters.
+
+A report's data comes through the figure store (db/figures/store.py, kind `report:NAME`):
+the same figures for everyone asking for that range and scope, read in milliseconds when
+stored, and the report says how old they are ("Figures as of …" in its header).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Awaitable, Callable
 from db.audit.log import record
 from db.clock import now
 from db.engine import raw, reading
+from db.figures import store
 from db.figures.filters import ReportFilter
 from db.figures.period import Period, shop_zone
 from reports import render
@@ -91,21 +96,43 @@ async def describe_filter(filt: ReportFilter) -> list[tuple[str, str]]:
     return out
 
 
+def store_kind(name: str) -> str:
+    """A report's kind in the figure store."""
+    return f"report:{name}"
+
+
+def register_figures() -> None:
+    """Tell the figure store how each report's data is computed (for its refresh job and the
+    nightly warm-up, which db/ runs without importing reports/)."""
+    for name, report in REPORTS.items():
+        store.register(store_kind(name), report.data)
+
+
+async def report_data(report: Report, period: Period, filt: ReportFilter, *,
+                      fresh: bool = False) -> store.Stored:
+    """The report's data through the figure store: `.value` the data, `.computed_at` when
+    it was computed (None: just now, the store being off)."""
+    return await store.cached(store_kind(report.name), period, filt, report.data, fresh=fresh)
+
+
 async def context(report: Report, period: Period, filt: ReportFilter, data: dict,
-                  lang: str = "zh-CN") -> dict:
-    """What the report's template is rendered with (the PDF and the web preview alike)."""
+                  lang: str = "zh-CN", computed_at: dt.datetime | None = None) -> dict:
+    """What the report's template is rendered with (the PDF and the web preview alike);
+    `computed_at`: when stored data was computed (printed as "Figures as of …")."""
     the_shop = await shop()
     with language(lang):
         filters = [(render.gettext(label), value) for label, value in await describe_filter(filt)]
         charts = report.charts(data)
         title = render.gettext(report.title)
-    generated = now().astimezone(shop_zone())
+    zone = shop_zone()
+    generated = now().astimezone(zone)
+    as_of = computed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if computed_at else None
     return {
         "r": {
             "name": report.name, "title": title, "shop": the_shop.name, "logo": the_shop.logo,
             "start": period.start, "end": period.end, "days": period.days,
             "filters": filters, "generated": generated.strftime("%Y-%m-%d %H:%M"),
-            "lang": render.lang_code(lang),
+            "as_of": as_of, "lang": render.lang_code(lang),
         },
         "d": data,
         "charts": charts,
@@ -126,9 +153,9 @@ async def build(name: str, period: Period, filt: ReportFilter, fmt: str, *,
         raise ValueError(f"a report is made as pdf or xlsx, not {fmt!r}")
     await _tell(progress, 0.02)
     started = dt.datetime.now()
+    stored = await report_data(report, period, filt)
     async with reading():
-        data = await report.data(period, filt)
-        ctx = await context(report, period, filt, data, lang)
+        ctx = await context(report, period, filt, stored.value, lang, stored.computed_at)
     await _tell(progress, 0.25)
     pages = None
     if fmt == "pdf":

@@ -179,9 +179,11 @@ async def purge(job: dict) -> None:
 
 
 def install(settings: Settings | None = None) -> list[str]:
-    """Register the report kinds; returns the ones this process runs (the schedule only
-    when e-mail is set up: without it nothing is delivered, and the schedule page says so)."""
+    """Register the report kinds, and the reports' data with the figure store; returns the
+    kinds this process runs (the schedule only when e-mail is set up: without it nothing is
+    delivered, and the schedule page says so)."""
     settings = settings or get_settings()
+    builder.register_figures()
     queue.register("report.generate", generate, max_attempts=GENERATE_ATTEMPTS)
     queue.register("report.deliver", deliver, max_attempts=subscriptions.DELIVER_ATTEMPTS)
     queue.register("report.schedule", schedule, every=lambda: SCHEDULE_EVERY_S, max_attempts=3)

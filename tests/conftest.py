@@ -68,6 +68,7 @@ os.environ["CRM_COOKIE_SECURE"] = "1"
 os.environ["CRM_LOG_LEVEL"] = "WARNING"
 os.environ["CRM_NIGHTLY_AT"] = "off"  # tests run the nightly job themselves
 os.environ["CRM_REMINDERS"] = "off"  # tests queue reminders themselves
+os.environ["CRM_FIGURES_MAX_AGE_SECONDS"] = "0"  # live figures; tests/test_figure_store.py turns the store on
 os.environ["CRM_PUSH_SENDER"] = "off"  # tests call db.push.sender.send_due themselves
 # The test client serves the app on its own event loop; a pool would be tied to that loop.
 os.environ["CRM_DB_POOL_SIZE"] = "0"

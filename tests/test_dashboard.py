@@ -104,6 +104,7 @@ async def test_a_custom_range_and_a_channel(shop, as_user):
     ("from=2026-13-01&to=2026-12-01", "from", "YYYY-MM-DD"),
     ("from=1990-01-01&to=2026-12-01", "from", "2000"),
     ("from=2026-11-01&channel=ebay", "channel", "tmall"),
+    ("from=2026-11-01&team=%C2%B2", "team", "团队编号"),  # "²" is a digit to Python's isdigit
 ])
 async def test_bad_input_is_a_message_next_to_its_field(shop, as_user, query, field, message):
     boss = await as_user("boss")

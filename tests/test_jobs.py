@@ -278,10 +278,10 @@ def test_a_process_runs_only_the_kinds_turned_on(settings_env):
     from db.settings import get_settings
 
     settings_env(CRM_NIGHTLY_AT="03:00", CRM_REMINDERS="on", CRM_PUSH_SENDER="on")
-    assert set(kinds.kinds_for(get_settings())) == {"nightly", "reminders", "push.send",
-                                                    "import.run", "import.recover"}
+    always = {"import.run", "import.recover", "figures.refresh", "figures.warm"}
+    assert set(kinds.kinds_for(get_settings())) == {"nightly", "reminders", "push.send", *always}
     settings_env(CRM_NIGHTLY_AT="off", CRM_REMINDERS="off", CRM_PUSH_SENDER="off")
-    assert set(kinds.kinds_for(get_settings())) == {"import.run", "import.recover"}
+    assert set(kinds.kinds_for(get_settings())) == always
 
 
 async def test_start_up_queues_the_recurring_rows_once_and_the_nights(registry, settings_env):

@@ -33,6 +33,7 @@ from db.demo.bulk import Progress, load_postgres, load_sqlite
 from db.demo.generator import BULK_TABLES, CustomerGenerator
 from db.demo.reference import HISTORY_DAYS, STAFF, TAGS, TEAMS
 from db.engine import engine, postgres_timestamp, raw, sqlite_timestamp, writing
+from db.figures import store as figure_store
 from db.followups.demo import load_demo_follow_ups
 from db.members.demo import load_demo_members
 from db.orders.tables import Order
@@ -247,6 +248,7 @@ async def load_demo(
     await load_demo_follow_ups(seed, now)
     members = await load_demo_members(seed, now, points_entries=points_entries, progress=progress)
     await recompute_all()  # orders went in bulk, past the ingest that keeps figures current
+    await figure_store.clear()  # a server started on the empty shop stored its empty figures
     if progress:
         progress("figures", 1, 1)
     return DemoResult(

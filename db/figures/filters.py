@@ -45,7 +45,7 @@ def make_filter(scope: Scope, channel: str | None = None, team: str | int | None
     team_id = None
     if team is not None and str(team).strip():
         text = str(team).strip()
-        if not text.isdigit() or len(text) > 12:
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:  # "²" is a digit to str
             errors["team"] = Message("a team's number")
         else:
             team_id = int(text)

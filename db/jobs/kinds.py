@@ -11,11 +11,15 @@
 | `report.schedule` | queue the due weekly / monthly deliveries  | recurring, every minute (only with CRM_SMTP_URL) |
 | `report.deliver`  | e-mail one delivery's PDF (retried)        | `deliver:DELIVERY`                 |
 | `report.purge`    | delete report files past their 7 days      | recurring, hourly                  |
+| `figures.refresh` | recompute one stale figure-store entry     | `figures:HASH`, queued by a view of stale figures |
+| `figures.warm`    | fill the figure store for today            | `figures.warm:DAY`, at start when it is empty |
 
 CRM_NIGHTLY_AT=off, CRM_REMINDERS=off and CRM_PUSH_SENDER=off leave that kind to other
 processes. The words of reminders come from the web layer, which passes them in. The
 report kinds call reports/ (which db must not import): reports/jobs.py registers them, and
-the app's start-up (web/app.py) installs them beside these.
+the app's start-up (web/app.py) installs them beside these; it registers the reports' figures
+with the figure store too (db/figures/store.register), so `figures.refresh` can recompute a
+report's data as well as the dashboard's bundle registered here.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import logging
 from collections.abc import Callable
 
 from db.clock import now
+from db.figures import bundle, store as figure_store, warm as figure_warm
 from db.followups import reminders
 from db.imports import jobs as imports
 from db.jobs import nightly, queue
@@ -70,11 +75,14 @@ def install(compose_reminder: Callable[[dict], dict], compose_digest: Callable[[
                    max_attempts=3)
     queue.register("import.run", run_import, max_attempts=3)
     queue.register("import.recover", recover_imports, every=lambda: RECOVER_EVERY_S, max_attempts=3)
+    figure_store.register(bundle.KIND, bundle.compute)
+    queue.register(figure_store.REFRESH_KIND, figure_store.refresh_job, max_attempts=2)
+    queue.register(figure_warm.WARM_KIND, figure_warm.warm_job, max_attempts=2)
     return kinds_for(settings)
 
 
 def kinds_for(settings: Settings) -> list[str]:
-    kinds = ["import.run", "import.recover"]
+    kinds = ["import.run", "import.recover", figure_store.REFRESH_KIND, figure_warm.WARM_KIND]
     if settings.nightly_at != "off":
         kinds.append("nightly")
     if settings.reminders:
@@ -95,3 +103,5 @@ async def schedule(kinds: list[str], settings: Settings | None = None) -> None:
                                 run_after=now() + dt.timedelta(seconds=first))
     if "nightly" in kinds:
         await nightly.schedule(settings.nightly_at, settings.timezone)
+    if figure_warm.WARM_KIND in kinds:
+        await figure_warm.queue_if_empty()

@@ -1,5 +1,6 @@
 """The nightly job: lifecycle, RFM and rule tags for everyone, then the member jobs (tiers,
-birthdays, expiry), once a day per shop.
+birthdays, expiry), then the figure store's warm-up (db/figures/warm.py: the dashboard's and
+the summary report's figures of the new day), once a day per shop.
 
 It runs as a durable job (db/jobs): `nightly:YYYY-MM-DD`, queued for CRM_NIGHTLY_AT shop time
 on that day; each run queues the next night's, and a process that starts queues the night
@@ -22,6 +23,7 @@ from db.clock import now
 from db.customers.lifecycle import recompute_all
 from db.customers.tables import ShopSetting
 from db.engine import is_unique_violation, writing
+from db.figures import warm as figure_warm
 from db.jobs.queue import enqueue, prune
 from db.members.nightly import run_member_jobs
 
@@ -95,6 +97,10 @@ async def run_day(day: dt.date) -> dict | None:
         result["members"] = await run_member_jobs(day)
     except Exception:  # the lifecycle figures are done; the member jobs retry next night
         log.exception("nightly member jobs failed")
+    try:
+        result["figures"] = await figure_warm.warm()  # today's presets, whichever night this is
+    except Exception:  # the figures are then computed when first viewed: never fail the night
+        log.exception("warming the figure store failed")
     await _finish(day, result)
     log.info("nightly recompute for %s done in %s s", day, result["seconds"])
     return result

@@ -20,7 +20,9 @@ TONES = {"queued": "blue", "running": "amber", "done": "green", "failed": "red"}
 def _names() -> tuple[dict, dict]:
     kinds = {"nightly": _("Nightly recompute"), "reminders": _("Follow-up reminders"),
              "push.send": _("Push notifications"), "import.run": _("Import"),
-             "import.recover": _("Resume stopped imports")}
+             "import.recover": _("Resume stopped imports"),
+             "figures.refresh": _("Recompute stored figures"),
+             "figures.warm": _("Precompute the dashboard's figures")}
     statuses = {"queued": _("Queued"), "running": _("Running"), "done": _("Done"),
                 "failed": _("Failed")}
     return kinds, statuses

@@ -3,8 +3,10 @@ customers by lifecycle stage, members by tier, the pipeline by stage and each pe
 follow-ups, for the viewer's scope (a manager their team, an admin everyone or one team,
 staff their own customers and follow-ups); every tile and row opens the list behind it.
 
-The figures are db/figures' (the PDF reports and their spreadsheets read the same); this
-module only parses the URL, picks the links and draws the charts (reports/charts.py).
+The figures are db/figures' (the PDF reports and their spreadsheets read the same), read as
+one bundle through the figure store (db/figures/bundle.py, store.py): the page says how old
+they are and its Refresh button (POST /dashboard/refresh) computes them again now. This module
+only parses the URL, picks the links and draws the charts (reports/charts.py).
 """
 
 from __future__ import annotations
@@ -14,22 +16,24 @@ from typing import Annotated
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
-from litestar.params import FromQuery, QueryParameter
+import datetime as dt
 
-from db.engine import reading
+from babel.dates import format_date
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Redirect
+
 from db.errors import ValidationFailed
-from db.figures import drill
-from db.figures.breakdowns import (followups_by_person, lifecycle_counts, members_by_tier,
-                                   pipeline_by_stage)
+from db.figures import bundle, drill
 from db.figures.filters import ReportFilter, make_filter
-from db.figures.key import DEFINITIONS, key_figures
-from db.figures.period import PRESETS, Period
+from db.figures.key import DEFINITIONS
+from db.figures.period import PRESETS, Period, shop_today, shop_zone
 from db.orders.tables import CHANNELS
 from db.staff.accounts import list_teams
 from reports import charts
 from web.core.auth import scope_of, staff_required
-from web.core.i18n import field_errors
+from web.core.forms import read_form, texts
+from web.core.i18n import current_lang, field_errors, locale_for
 from web.core.i18n import gettext as _
 from web.core.params import parse_id
 from web.core.templating import is_fragment_request, money, page_nonce, render
@@ -132,13 +136,25 @@ def _donut(caption: str, slices: tuple[tuple[str, int], ...], empty_text: str) -
                         label_header=_("Stage"), value_header=_("Customers"))
 
 
-async def _context(request: Request, period: Period, filt: ReportFilter) -> dict:
-    async with reading():
-        figures = await key_figures(period, filt)
-        stages = await lifecycle_counts(filt)
-        tiers = await members_by_tier(filt)
-        board = await pipeline_by_stage(filt)
-        people = await followups_by_person(period, filt) if filt.scope.kind != "own" else []
+def as_of_text(computed_at: dt.datetime | None) -> str | None:
+    """When stored figures were computed, in the shop's zone: "09:05" today, else with the
+    day ("12月9日 09:05"); None when they were computed live (the store is off)."""
+    if computed_at is None:
+        return None
+    local = computed_at.astimezone(shop_zone())
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if local.date() == shop_today():
+        return clock
+    day = format_date(local.date(), "yyyy-MM-dd" if local.year != shop_today().year else "MMMd",
+                      locale=locale_for(current_lang()))
+    return f"{day} {clock}"
+
+
+async def _context(request: Request, period: Period, filt: ReportFilter, *,
+                   fresh: bool = False) -> dict:
+    found = await bundle.dashboard(period, filt, fresh=fresh)
+    figures, stages, tiers, board, people = (found.figures, found.stages, found.tiers,
+                                             found.board, found.people)
     names = labels()
     tiles = []
     for key, kind in TILES:
@@ -185,6 +201,9 @@ async def _context(request: Request, period: Period, filt: ReportFilter) -> dict
         "people": people, "chart_stage": chart_stage, "chart_tier": chart_tier,
         "chart_board": chart_board, "chart_people": chart_people, "previous": previous,
         "has_orders": figures["orders"].value or figures["orders"].previous,
+        "as_of": as_of_text(found.computed_at),
+        # what the Refresh button sends back: the same period and filter
+        "refresh_fields": [*period.query().items(), *filt.query().items()],
     }
 
 
@@ -205,6 +224,30 @@ async def dashboard(
     team: FromQuery[str | None] = None,
 ) -> Response:
     """The dashboard page, or its figures block for an HTMX request (the filters changed)."""
+    return await _page(request, preset, from_, to, channel, team)
+
+
+REFRESH_FIELDS = texts("from", "to", "channel", "team", max_length=20)
+
+
+@post("/dashboard/refresh", guards=[staff_required])
+async def dashboard_refresh(request: Request) -> Response:
+    """The Refresh button: the figures computed again now. HTMX gets the figures block; a
+    plain form post, the page again (Post/Redirect/Get) once they are computed."""
+    form = (await read_form(request, REFRESH_FIELDS)).text
+    if is_fragment_request(request):
+        return await _page(request, None, form["from"], form["to"], form["channel"],
+                           form["team"], fresh=True)
+    try:
+        filt = make_filter(scope_of(request), form["channel"], form["team"])  # Forbidden: 403
+        await bundle.dashboard(Period.parse(form["from"], form["to"]), filt, fresh=True)
+    except ValidationFailed:
+        pass  # the page shows what is wrong next to its field
+    return Redirect("/dashboard?" + urlencode({k: v for k, v in form.items() if v}), status_code=303)
+
+
+async def _page(request: Request, preset: str | None, from_: str | None, to: str | None,
+                channel: str | None, team: str | None, *, fresh: bool = False) -> Response:
     user = request.scope["auth"].user
     values = {"from": (from_ or "")[:20], "to": (to or "")[:20], "channel": (channel or "")[:20],
               "team": (team or "")[:20]}
@@ -229,7 +272,7 @@ async def dashboard(
         context["preset_links"] = [
             (p, label, "/dashboard?" + urlencode({"preset": p, **filt.query()}))
             for p, label in preset_labels().items()]
-        context.update(await _context(request, period, filt))
+        context.update(await _context(request, period, filt, fresh=fresh))
     # A wrong range is shown next to its field: 422 for the page, 200 for HTMX so it swaps.
     status = 422 if errors and not is_fragment_request(request) else 200
     return render(request, PAGE, context, block="dash", status=status)
@@ -271,4 +314,4 @@ async def dashboard_followups(
     return render(request, FOLLOWUPS, context, block="rows" if before_id else None)
 
 
-ROUTES = [dashboard, dashboard_followups]
+ROUTES = [dashboard, dashboard_refresh, dashboard_followups]

@@ -22,7 +22,8 @@ from db.figures.period import Period
 from db.orders.tables import CHANNELS
 from db.staff.accounts import list_teams
 from reports import render as report_render
-from reports.build import UnknownReport, build, context, likely_slow, report_named
+from reports.build import (UnknownReport, build, context, likely_slow, report_data,
+                           report_named)
 from reports.registry import REPORTS, Report
 from web.core.auth import NotAllowed, actor_of, scope_of, staff_required
 from web.core.downloads import content_disposition
@@ -102,9 +103,10 @@ class ReportController(Controller):
         preview = None
         if not errors:
             form.update(period.query())
+            stored = await report_data(report, period, filt)  # the figure store's, as in the PDF
             async with reading():
-                data = await report.data(period, filt)
-                ctx = await context(report, period, filt, data, current_lang())
+                ctx = await context(report, period, filt, stored.value, current_lang(),
+                                    stored.computed_at)
             ctx["nonce"] = page_nonce(request)  # an HTMX swap joins the page's CSP
             preview = report_render.preview(report.template, ctx, current_lang())
         query_string = urlencode({k: v for k, v in form.items() if v})
