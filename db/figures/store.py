@@ -36,7 +36,7 @@ from typing import Any, Awaitable, Callable
 
 from db.clock import now
 from db.customers.scope import Scope
-from db.engine import as_datetime, engine, raw, reading, writing
+from db.engine import as_datetime, engine, off_the_loop, raw, reading, writing
 from db.figures import codec
 from db.figures.filters import ReportFilter
 from db.figures.period import Period
@@ -148,8 +148,9 @@ async def _compute(compute: Compute, period: Period, filt: ReportFilter) -> tupl
     Callers decode the JSON even when nothing is stored, so live and stored figures never
     differ, and each asker gets a copy of its own to add its links and words to."""
     started = time.perf_counter()
-    async with reading():
-        value = await compute(period, filt)
+    with off_the_loop():  # seconds of SQLite reads must not stop the process's requests
+        async with reading():
+            value = await compute(period, filt)
     return codec.dumps(value), int((time.perf_counter() - started) * 1000)
 
 
