@@ -193,12 +193,12 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
         label_header: str = "", unit: str = "count", horizontal: bool = False,
         stacked: bool = False, width: int = 640, height: int = 300,
         empty_text: str = "No data", timeline: bool = False,
-        links: Sequence[str | None] | None = None) -> Chart:
+        links: Sequence[str | None] | dict[str, Sequence[str | None]] | None = None) -> Chart:
     """Bars per label, one colour per series (several series side by side, or `stacked`);
     `horizontal` for long labels (provinces, people). `unit`: count | money (fen) | permille.
     `timeline`: the labels are days or months, and when more than fit flat only every n-th
     is written (categories are always all written). `links`: per label, the page its bars
-    open (the list behind the figure), or None."""
+    open (the list behind the figure), or None; or such a list per series name."""
     fmt = FORMATS[unit]
     kind = ("hstacked" if stacked else "hbar") if horizontal else ("stacked" if stacked else "bar")
     fit = max(4, width // 75) if timeline else len(labels)
@@ -215,7 +215,8 @@ def bar(caption: str, labels: Sequence[str], series: dict[str, Sequence[Number]]
     empty = _is_empty(series)
     if not empty:
         for name, values in series.items():
-            chart.add(name, [_linked(v / scale, links, i) for i, v in enumerate(values)])
+            own = links.get(name) if isinstance(links, dict) else links
+            chart.add(name, [_linked(v / scale, own, i) for i, v in enumerate(values)])
         if unit == "count":
             top = (max(map(sum, zip(*series.values()))) if stacked
                    else max(max(v) for v in series.values()))

@@ -193,6 +193,19 @@ async def test_lifecycle_and_tier_rows_open_lists_with_their_counts(shop, as_use
         assert drill_count(listed.text) == int(count.replace(",", "")), href
 
 
+async def test_chart_segments_open_the_same_lists_as_their_rows(shop, as_user):
+    manager = await as_user("ma")
+    page = (await manager.get(f"/dashboard?{NOV_QUERY}&channel=tmall")).text
+    rows = set(re.findall(r'<a class="dash-row" href="(/customers\?[^"]+)">', page))
+    segments = set(re.findall(r'<a [^>]*xlink:href="(/customers\?[^"]+)"', page))
+    # a segment of nothing draws nothing: every drawn one is a row's list
+    assert segments and segments <= rows
+    people = re.findall(r'<a [^>]*xlink:href="(/dashboard/followups\?[^"]+)"', page)
+    assert people and all("person=" in href for href in people)
+    listed = await manager.get(people[0].replace("&amp;", "&"))
+    assert listed.status_code == 200
+
+
 @pytest.mark.parametrize("figure", ["done", "overdue"])
 async def test_follow_up_tiles_and_rows_open_the_follow_ups_with_their_count(shop, as_user, figure):
     manager = await as_user("ma")

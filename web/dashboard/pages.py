@@ -122,18 +122,21 @@ def _read_period(preset: str | None, start: str | None, end: str | None) -> Peri
 
 @lru_cache(maxsize=256)
 def _bar(caption: str, names: tuple[str, ...], series: tuple[tuple[str, tuple[int, ...]], ...],
-         unit: str, horizontal: bool, empty_text: str) -> charts.Chart:
-    """A chart is a pure function of its numbers: the same figures are drawn once per process."""
+         unit: str, horizontal: bool, empty_text: str,
+         links: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> charts.Chart:
+    """A chart is a pure function of its numbers and links: the same figures are drawn once
+    per process. `links`: (series name, the page each of its bars opens)."""
     # Drawn about as wide as a phone shows it, so its labels stay legible there.
     height = max(140, 30 * len(names) * max(1, len(series)) + 70) if horizontal else 220
     return charts.bar(caption, names, dict(series), unit=unit, horizontal=horizontal,
-                      width=400, height=height, empty_text=empty_text)
+                      width=400, height=height, empty_text=empty_text, links=dict(links))
 
 
 @lru_cache(maxsize=256)
-def _donut(caption: str, slices: tuple[tuple[str, int], ...], empty_text: str) -> charts.Chart:
+def _donut(caption: str, slices: tuple[tuple[str, int], ...], empty_text: str,
+           links: tuple[str, ...] = ()) -> charts.Chart:
     return charts.donut(caption, slices, width=400, height=330, empty_text=empty_text,
-                        label_header=_("Stage"), value_header=_("Customers"))
+                        label_header=_("Stage"), value_header=_("Customers"), links=links)
 
 
 def as_of_text(computed_at: dt.datetime | None) -> str | None:
@@ -184,17 +187,24 @@ async def _context(request: Request, period: Period, filt: ReportFilter, *,
     for row in people:
         row["done_href"] = "/dashboard/followups?" + _query(period, filt, figure="done", person=row["user_id"])
         row["overdue_href"] = "/dashboard/followups?" + _query(period, filt, figure="overdue", person=row["user_id"])
+    # Each segment opens the same list as its row under the chart.
     chart_stage = _donut(_("Customers by lifecycle stage"),
-                         tuple((r["name"], r["count"]) for r in stages), no_data)
+                         tuple((r["name"], r["count"]) for r in stages), no_data,
+                         tuple(r["href"] for r in stages))
+    members, amount, done, overdue = _("Members"), _("Amount"), _("Done"), _("Overdue")
     chart_tier = _bar(_("Members by tier"), tuple(r["name"] for r in tiers),
-                      ((_("Members"), tuple(r["count"] for r in tiers)),), "count", True, no_data)
+                      ((members, tuple(r["count"] for r in tiers)),), "count", True, no_data,
+                      ((members, tuple(r["href"] for r in tiers)),))
     chart_board = _bar(_("Pipeline amount by stage"), tuple(r["name"] for r in board),
-                       ((_("Amount"), tuple(r["amount_fen"] for r in board)),), "money", True, no_data)
+                       ((amount, tuple(r["amount_fen"] for r in board)),), "money", True, no_data,
+                       ((amount, tuple(r["href"] for r in board)),))
     busiest = sorted(people, key=lambda r: -(r["done"] + r["overdue"]))[:8]
     chart_people = _bar(_("Follow-ups per person (the busiest eight)"), tuple(r["name"] for r in busiest),
-                        ((_("Done"), tuple(r["done"] for r in busiest)),
-                         (_("Overdue"), tuple(r["overdue"] for r in busiest))),
-                        "count", True, no_data) if busiest else None
+                        ((done, tuple(r["done"] for r in busiest)),
+                         (overdue, tuple(r["overdue"] for r in busiest))),
+                        "count", True, no_data,
+                        ((done, tuple(r["done_href"] for r in busiest)),
+                         (overdue, tuple(r["overdue_href"] for r in busiest)))) if busiest else None
     previous = period.previous()
     return {
         "tiles": tiles, "figures": figures, "stages": stages, "tiers": tiers, "board": board,
