@@ -6,7 +6,7 @@ from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.engine.finder import engine_finder
 from piccolo.table import Table
 
-ID = "2026-12-10T09:00:00:000000"
+ID = "2026-12-07T23:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "figure_entry"
 
