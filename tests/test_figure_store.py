@@ -203,7 +203,7 @@ async def test_the_dashboard_says_how_old_its_figures_are_and_refresh_recomputes
     assert entry["key"] == shown
     assert re.search(r'id="dash-as-of">数据更新于 \d\d:\d\d<', page.text), page.text[:3000]
     assert 'hx-post="/dashboard/refresh"' in page.text and "刷新" in page.text
-    assert 'hx-indicator="#dash-refreshing"' in page.text
+    assert 'hx-indicator="#dash-refreshing, #dash"' in page.text  # the spinner, and the tiles fade
     orders = _tile(page.text, "orders")
     await _order("13911112222", "late-1", "123.45", dt.datetime(2026, 11, 15, 12, tzinfo=dt.timezone.utc))
     again = await boss.get(f"/dashboard?{NOV_QUERY}")
@@ -439,3 +439,17 @@ async def test_two_askers_at_once_share_one_computation_and_get_copies_of_their_
     assert len(calls) == 1 and first.value == second.value
     first.value["rows"][0]["href"] = "/mine"  # what a page adds to its rows
     assert "href" not in second.value["rows"][0]
+
+
+async def test_a_stored_report_of_many_customers_is_made_at_once_not_in_the_background(
+        store_on, monkeypatch):
+    from reports import build as build_module
+    from reports.build import likely_slow, report_named
+
+    await shop_fixture()
+    monkeypatch.setattr(build_module, "SLOW_CUSTOMERS", 5)  # the fixture has 7 customers
+    everyone, month = make_filter(Scope.everything()), _period(30)
+    assert await likely_slow("summary", month, everyone) is True  # its data not stored yet
+    await report_data(report_named("summary"), month, everyone)
+    assert await likely_slow("summary", month, everyone) is False  # only its one page left
+    assert await likely_slow("loyalty", month, everyone) is True
