@@ -1,0 +1,134 @@
+"""Consent for every customer (db/customers/consent.py): the log and the current state agree,
+a later answer wins, concurrent answers leave a consistent state, the migration copies the
+members' consents, a merge keeps a withdrawal, and the API's consents endpoint."""
+
+import asyncio
+import datetime as dt
+import importlib
+
+import pytest
+
+from db.actor import Actor
+from db.audit.tables import AuditEntry
+from db.customers import consent, merge
+from db.customers.profile import parse_customer
+from db.customers.scope import Scope
+from db.customers.service import upsert_customer
+from db.engine import as_datetime, raw
+from db.errors import NotFound, ValidationFailed
+from db.members import membership
+
+T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+BOSS = Actor(1, "boss", "10.0.0.1")
+
+
+async def add(name, mobile=None):
+    customer_id, _ = await upsert_customer(parse_customer({"name": name, "mobile": mobile}),
+                                           Actor(None, "test"))
+    return customer_id
+
+
+async def log_latest(customer_id):
+    """The latest log row per channel (at, then id), as the state must hold it."""
+    rows = await raw("SELECT channel, granted, source, at FROM customer_consent WHERE customer = {} "
+                     "ORDER BY at, id", customer_id)
+    latest = {}
+    for r in rows:
+        latest[r["channel"]] = (bool(r["granted"]), r["source"], as_datetime(r["at"]))
+    return latest
+
+
+async def state(customer_id):
+    current = (await consent.current([customer_id])).get(customer_id, {})
+    return {k: (v["granted"], v["source"], v["at"]) for k, v in current.items()}
+
+
+async def test_record_writes_the_log_and_the_state_and_a_later_answer_wins():
+    cid = await add("王芳", "13800000001")
+    got = await consent.record(cid, "sms", True, "staff", "boss", at=T0)
+    assert got["granted"] is True and got["channel"] == "sms" and got["id"]
+    await consent.record(cid, "sms", False, "api", "key:1", detail="shop app", at=T0 + dt.timedelta(hours=1))
+    # an answer recorded now but dated earlier (a late import) goes in the log, not the state
+    await consent.record(cid, "sms", True, "import", "import:3", at=T0 + dt.timedelta(minutes=30))
+    await consent.record(cid, "email", True, "card", "boss", at=T0)
+    assert await state(cid) == {"sms": (False, "api", T0 + dt.timedelta(hours=1)),
+                                "email": (True, "card", T0)}
+    assert await state(cid) == await log_latest(cid)
+    assert len(await consent.history(cid)) == 4
+    assert (await consent.history(cid))[0]["detail"] == "shop app"
+    assert await consent.current([cid + 999]) == {}
+
+
+async def test_record_refuses_bad_input_and_unknown_customers():
+    cid = await add("李雷", "13800000002")
+    with pytest.raises(ValidationFailed) as bad:
+        await consent.record(cid, "fax", "yes", "who", "boss")
+    assert set(bad.value.errors) == {"channel", "granted", "source"}
+    with pytest.raises(NotFound):
+        await consent.record(cid + 999, "sms", True, "staff", "boss")
+    assert await raw("SELECT id FROM customer_consent") == []
+
+
+async def test_concurrent_records_leave_the_state_equal_to_the_latest_log_row():
+    cid = await add("韩梅梅", "13800000003")
+    stamps = [T0 + dt.timedelta(seconds=s) for s in (5, 1, 9, 3, 7, 2, 8, 4, 6, 0)]
+    await asyncio.gather(*(consent.record(cid, "push", i % 2 == 0, "api", f"k{i}", at=at)
+                           for i, at in enumerate(stamps)))
+    assert await state(cid) == await log_latest(cid)
+    assert (await state(cid))["push"][2] == T0 + dt.timedelta(seconds=9)
+    # and without dates: each takes now() inside its transaction
+    await asyncio.gather(*(consent.record(cid, "sms", i % 2 == 0, "api", f"k{i}") for i in range(10)))
+    assert await state(cid) == await log_latest(cid)
+    rows = await raw("SELECT COUNT(*) AS n FROM customer_consent_state WHERE customer = {}", cid)
+    assert int(rows[0]["n"]) == 2
+
+
+async def test_the_member_wrappers_write_the_customer_log_only():
+    from tests.test_member_signin import make_member
+
+    member = await make_member("赵敏", "13800000009")
+    await membership.set_consent(member["id"], "email", True, "member_page", "member")
+    await membership.set_consent(member["id"], "email", True, "member_page", "member")  # no change
+    assert (await membership.consents(member["id"]))["email"]["granted"] is True
+    assert len(await consent.history(member["customer"])) == 1
+    assert await raw("SELECT id FROM member_consent") == []
+    with pytest.raises(ValidationFailed):
+        await membership.set_consent(member["id"], "fax", True, "member_page", "member")
+
+
+async def test_the_migration_copies_member_consents_into_the_log_and_the_state():
+    from tests.test_member_signin import make_member
+
+    member = await make_member("周芷若", "13800000010")
+    other = await make_member("张无忌", "13800000011")
+    rows = [(member["id"], "sms", True, "signup", T0), (member["id"], "sms", False, "member_page", T0 + dt.timedelta(days=1)),
+            (member["id"], "email", True, "staff", T0), (other["id"], "push", True, "api", T0)]
+    for m, channel, granted, source, at in rows:
+        await raw("INSERT INTO member_consent (member, channel, granted, source, actor, at) "
+                  "VALUES ({}, {}, {}, {}, 'x', {})", m, channel, granted, source, at)
+    migration = importlib.import_module("db.members.migrations.members_2026_12_08t00_20_00_000000")
+    for sql in migration.BOTH:
+        await raw(sql)
+    assert await state(member["customer"]) == {
+        "sms": (False, "member_page", T0 + dt.timedelta(days=1)), "email": (True, "staff", T0)}
+    assert await state(other["customer"]) == {"push": (True, "api", T0)}
+    assert len(await consent.history(member["customer"])) == 3
+    assert await membership.consents(member["id"]) == (await consent.current([member["customer"]]))[member["customer"]]
+
+
+@pytest.mark.parametrize("withdrawn_on", ["merged", "survivor"])
+async def test_a_merge_keeps_a_withdrawal_on_either_side(withdrawn_on):
+    survivor, merged = await add("A", "13800000020"), await add("B", "13800000021")
+    no, yes = (merged, survivor) if withdrawn_on == "merged" else (survivor, merged)
+    await consent.record(no, "sms", False, "unsubscribe", "x", at=T0)
+    await consent.record(yes, "sms", True, "staff", "x", at=T0 + dt.timedelta(days=1))  # a later yes
+    await consent.record(merged, "email", True, "api", "x", at=T0)  # only the merged one answered
+    await consent.record(survivor, "push", True, "api", "x", at=T0)
+    await consent.record(merged, "push", True, "api", "x", at=T0 + dt.timedelta(hours=1))
+    await merge.merge_customers(Scope.everything(), survivor, merged, BOSS)
+    now_state = await state(survivor)
+    assert now_state["sms"][0] is False and now_state["email"][:2] == (True, "api")
+    assert now_state["push"][:2] == (True, "api") and now_state["push"][2] == T0 + dt.timedelta(hours=1)
+    assert now_state == await log_latest(survivor)
+    assert await raw("SELECT id FROM customer_consent WHERE customer = {}", merged) == []
+    assert await raw("SELECT id FROM customer_consent_state WHERE customer = {}", merged) == []
