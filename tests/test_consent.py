@@ -132,3 +132,65 @@ async def test_a_merge_keeps_a_withdrawal_on_either_side(withdrawn_on):
     assert now_state == await log_latest(survivor)
     assert await raw("SELECT id FROM customer_consent WHERE customer = {}", merged) == []
     assert await raw("SELECT id FROM customer_consent_state WHERE customer = {}", merged) == []
+
+
+async def test_api_records_a_consent_for_any_customer_and_audits_it(api):
+    cid = await add("王芳", "13800000030")
+    response = await api.post(f"/api/v1/customers/{cid}/consents",
+                              json={"channel": "sms", "granted": True, "source": "app signup"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert {k: body[k] for k in ("customer_id", "channel", "granted", "source", "recorded_via")} == {
+        "customer_id": cid, "channel": "sms", "granted": True, "source": "app signup", "recorded_via": "api"}
+    assert dt.datetime.fromisoformat(body["at"])
+    withdrawn = await api.post(f"/api/v1/customers/{cid}/consents",
+                               json={"channel": "sms", "granted": False, "source": "replied R"})
+    assert withdrawn.status_code == 201
+    assert (await state(cid))["sms"][:2] == (False, "api")
+    assert [h["detail"] for h in await consent.history(cid)] == ["replied R", "app signup"]
+    audits = await AuditEntry.select().where(AuditEntry.action == "customer.consent")
+    assert len(audits) == 2 and all(a["target_id"] == cid for a in audits)
+    schema = (await api.get("/api/docs/openapi.json")).json()
+    assert "post" in schema["paths"]["/api/v1/customers/{customer_id}/consents"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"channel": "fax", "granted": True, "source": "x"}, "channel"),
+    ({"granted": True, "source": "x"}, "channel"),
+    ({"channel": "sms", "granted": "yes", "source": "x"}, "granted"),
+    ({"channel": "sms", "granted": 1, "source": "x"}, "granted"),
+    ({"channel": "sms", "granted": None, "source": "x"}, "granted"),
+    ({"channel": "sms", "granted": True}, "source"),
+    ({"channel": "sms", "granted": True, "source": "   "}, "source"),
+    ({"channel": "sms", "granted": True, "source": 5}, "source"),
+    ({"channel": "sms", "granted": True, "source": "x" * 61}, "source"),
+    ({"channel": ["sms"], "granted": True, "source": "x"}, "channel"),
+])
+async def test_api_refuses_bad_input_with_field_errors(api, body, field):
+    cid = await add("李雷", "13800000031")
+    response = await api.post(f"/api/v1/customers/{cid}/consents", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["errors"]
+    assert await raw("SELECT id FROM customer_consent") == []
+
+
+async def test_api_unknown_customer_and_unreadable_bodies_are_never_a_500(api):
+    cid = await add("韩梅梅", "13800000032")
+    good = {"channel": "email", "granted": True, "source": "x"}
+    assert (await api.post(f"/api/v1/customers/{cid + 999}/consents", json=good)).status_code == 404
+    assert (await api.post("/api/v1/customers/99999999999999999999/consents", json=good)).status_code == 404
+    for content in (b"[1, 2]", b"not json", b'"text"', b"{"):
+        response = await api.post(f"/api/v1/customers/{cid}/consents", content=content,
+                                  headers={"Content-Type": "application/json"})
+        assert response.status_code in (400, 422), (content, response.status_code)
+    response = await api.post(f"/api/v1/customers/{cid}/consents",
+                              json={**good, "source": "bad\x00text"})
+    assert response.status_code == 422
+    assert await raw("SELECT id FROM customer_consent") == []
+
+
+async def test_api_needs_a_key(client):
+    cid = await add("赵敏", "13800000033")
+    response = await client.post(f"/api/v1/customers/{cid}/consents",
+                                 json={"channel": "sms", "granted": True, "source": "x"})
+    assert response.status_code == 401

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from db.audit.log import record as audit
 from db.clock import now
 from db.customers.tables import CONSENT_CHANNELS, CONSENT_SOURCES
 from db.engine import as_datetime, raw, writing
 from db.errors import NotFound, ValidationFailed
+from db.text import has_control
 
 DETAIL_MAX = 60
 ACTOR_MAX = 80
@@ -62,6 +64,44 @@ async def record(customer_id: int, channel: str, granted: bool, source: str, act
         await raw(_UPSERT, customer_id, channel, granted, source, stamp)
     return {"id": rows[0]["id"], "customer_id": customer_id, "channel": channel,
             "granted": granted, "source": source, "detail": detail, "actor": actor, "at": stamp}
+
+
+async def record_by(actor, customer_id: int, channel, granted, source: str, *, detail="") -> dict:
+    """`record` for staff and API callers, audited ("customer.consent") in its transaction."""
+    async with writing():
+        got = await record(customer_id, channel, granted, source, actor.label, detail=detail)
+        await audit("customer.consent", actor_id=actor.id, actor=actor.label, target_type="customer",
+                    target_id=customer_id, ip=actor.ip,
+                    detail={"channel": channel, "granted": granted, "source": source,
+                            "detail": got["detail"]})
+    return got
+
+
+def parse_api(data: dict) -> tuple[str, bool, str]:
+    """The API's body {"channel", "granted", "source"} -> (channel, granted, source text), or
+    ValidationFailed with a message per field. `source` is the caller's own words (where the
+    customer said so: "app signup"), kept as the log row's detail."""
+    errors = {}
+    channel, granted, source = data.get("channel"), data.get("granted"), data.get("source")
+    if channel not in CONSENT_CHANNELS:
+        errors["channel"] = f"one of {', '.join(CONSENT_CHANNELS)}"
+    if not isinstance(granted, bool):
+        errors["granted"] = "true or false"
+    if not isinstance(source, str) or not source.strip():
+        errors["source"] = "required: where the customer gave or withdrew consent"
+    elif len(source.strip()) > DETAIL_MAX:
+        errors["source"] = f"at most {DETAIL_MAX} characters"
+    elif has_control(source):
+        errors["source"] = "no control characters"
+    if errors:
+        raise ValidationFailed(errors)
+    return channel, granted, source.strip()
+
+
+def consent_json(row: dict) -> dict:
+    return {"id": row["id"], "customer_id": row["customer_id"], "channel": row["channel"],
+            "granted": row["granted"], "source": row["detail"], "recorded_via": row["source"],
+            "at": row["at"].isoformat()}
 
 
 async def current(customer_ids) -> dict[int, dict[str, dict]]:
