@@ -194,3 +194,52 @@ async def test_api_needs_a_key(client):
     response = await client.post(f"/api/v1/customers/{cid}/consents",
                                  json={"channel": "sms", "granted": True, "source": "x"})
     assert response.status_code == 401
+
+
+# ---------------------------------------------------------------- the 360 card
+
+
+def hx(client):
+    return {"HX-Request": "true", "X-CSRFToken": client.csrf}
+
+
+async def test_the_card_shows_current_consent_and_staff_record_one(signed_in_english):
+    client = await signed_in_english("boss", "admin")
+    cid = await add("王芳", "13800000040")  # not a member: consent is for everyone
+    await consent.record(cid, "email", True, "api", "key:1", at=T0)
+    page = await client.get(f"/customers/{cid}")
+    assert page.status_code == 200 and 'id="card-consents"' in page.text
+    assert "Never asked" in page.text and 'data-channel="email"' in page.text and "API" in page.text
+    form = await client.get(f"/customers/{cid}/consent", headers=hx(client))
+    assert form.status_code == 200 and "<html" not in form.text and 'id="consent-form"' in form.text
+    bad = await client.post(f"/customers/{cid}/consent", headers=hx(client), data={"channel": "fax"})
+    assert bad.status_code == 200 and "Choose a channel." in bad.text and "Choose the customer" in bad.text
+    assert await raw("SELECT id FROM customer_consent WHERE source = 'card'") == []
+    done = await client.post(f"/customers/{cid}/consent", headers=hx(client),
+                             data={"channel": "sms", "granted": "0"})
+    assert done.status_code == 200 and "<html" not in done.text
+    assert 'id="card-member" aria-labelledby="member-title" hx-swap-oob="true"' in done.text
+    assert "hx-trigger" in {k.lower() for k in done.headers}
+    assert (await state(cid))["sms"][:2] == (False, "card")
+    audits = await AuditEntry.select().where(AuditEntry.action == "customer.consent")
+    assert len(audits) == 1 and audits[0]["actor"] == "boss"
+    # without JavaScript: the card with the sheet open, then Post/Redirect/Get
+    plain = await client.get(f"/customers/{cid}/consent")
+    assert 'id="consent-sheet" aria-labelledby="consent-sheet-title" open' in plain.text
+    redirect = await client.post(f"/customers/{cid}/consent", follow_redirects=False,
+                                 data={"channel": "push", "granted": "1", "_csrf_token": client.csrf})
+    assert redirect.status_code == 303 and (await state(cid))["push"][:2] == (True, "card")
+
+
+async def test_the_card_form_respects_the_scope(signed_in_english):
+    from db.customers.tables import Customer
+    from db.staff.tables import Team
+
+    team = (await Team.insert(Team(name="华南组")).returning(Team.id))[0]["id"]
+    client = await signed_in_english("wang.fang", "staff")
+    cid = await add("李雷", "13800000041")
+    await Customer.update({Customer.team: team}).where(Customer.id == cid)
+    response = await client.post(f"/customers/{cid}/consent", headers=hx(client),
+                                 data={"channel": "sms", "granted": "1"})
+    assert response.status_code == 404
+    assert await raw("SELECT id FROM customer_consent") == []
