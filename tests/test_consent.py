@@ -243,3 +243,22 @@ async def test_the_card_form_respects_the_scope(signed_in_english):
                                  data={"channel": "sms", "granted": "1"})
     assert response.status_code == 404
     assert await raw("SELECT id FROM customer_consent") == []
+
+
+async def test_a_consent_recorded_during_a_merge_is_kept_or_a_clean_not_found():
+    for i in range(3):
+        survivor, merged = await add(f"S{i}", f"1380000010{i}"), await add(f"M{i}", f"1380000020{i}")
+        await consent.record(survivor, "sms", True, "api", "x", at=T0)
+
+        async def withdraw():
+            try:
+                return await consent.record(merged, "sms", False, "unsubscribe", "x")
+            except NotFound:
+                return None
+
+        _, got = await asyncio.gather(merge.merge_customers(Scope.everything(), survivor, merged, BOSS),
+                                      withdraw())
+        assert await raw("SELECT id FROM customer_consent WHERE customer = {}", merged) == []
+        if got is not None:  # before the merge: the withdrawal went with it
+            assert (await state(survivor))["sms"][0] is False
+        assert await state(survivor) == await log_latest(survivor)

@@ -17,7 +17,7 @@ import datetime as dt
 from db.audit.log import record as audit
 from db.clock import now
 from db.customers.tables import CONSENT_CHANNELS, CONSENT_SOURCES
-from db.engine import as_datetime, raw, writing
+from db.engine import as_datetime, is_sqlite, raw, writing
 from db.errors import NotFound, ValidationFailed
 from db.text import has_control
 
@@ -54,7 +54,10 @@ async def record(customer_id: int, channel: str, granted: bool, source: str, act
     detail = (detail or "")[:DETAIL_MAX]
     actor = (actor_label or "")[:ACTOR_MAX]
     async with writing():
-        if not await raw("SELECT id FROM customer WHERE id = {}", customer_id):
+        # PostgreSQL: wait for a merge of this customer (it holds the row FOR UPDATE), then
+        # find the merged one gone (a 404, not a foreign-key error) or the survivor folded.
+        lock = "" if is_sqlite() else " FOR KEY SHARE"
+        if not await raw(f"SELECT id FROM customer WHERE id = {{}}{lock}", customer_id):
             raise NotFound()
         stamp = (at or now()).astimezone(dt.timezone.utc)
         rows = await raw(
