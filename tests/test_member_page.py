@@ -202,7 +202,8 @@ async def test_settings_consent_toggle_full_page_and_fragment(member_client):
                             headers=HX)
     assert fragment.status_code == 200 and no_html(fragment.text) and 'id="consents"' in fragment.text
     assert "On since" in fragment.text and "hx-trigger" in fragment.headers
-    rows = await raw("SELECT channel, granted, source FROM member_consent WHERE member = {}", c.member["id"])
+    rows = await raw("SELECT channel, granted, source FROM customer_consent WHERE customer = {}",
+                     c.member["customer"])
     assert [(r["channel"], bool(r["granted"]), r["source"]) for r in rows] == [("sms", True, "member_page")]
     plain = await c.post("/m/settings/consent", data={"channel": "sms", "granted": "0", "_csrf_token": c.csrf},
                          follow_redirects=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from db.audit.log import record
 from db.clock import now
-from db.customers import fields, identity, lifecycle, service
+from db.customers import consent, fields, identity, lifecycle, service
 from db.customers.service import refresh_next_follow_up
 from db.customers.scope import Scope
 from db.customers.tables import Customer, MergeRecord
@@ -34,12 +34,15 @@ class CustomerReference:
     unique_with: a column unique together with `column` (one tag per customer): a merged
     row whose value the survivor already has is not moved (it goes with the merged customer).
     blank: a condition that marks a survivor's row as empty, so the merged one replaces it.
+    folded: moved by no rule here: a function called before the moves folds the two sides
+    (customer_consent_state: consent.fold, so a withdrawal on the merged side is kept).
     """
 
     table: str
     column: str = "customer"
     unique_with: str | None = None
     blank: str | None = None
+    folded: bool = False
 
 
 # Tables that reference customer. Every table with a customer column MUST be listed here, or
@@ -57,6 +60,8 @@ CUSTOMER_REFERENCES: tuple[CustomerReference, ...] = (
     CustomerReference("follow_up"),
     CustomerReference("follow_up_plan"),
     CustomerReference("member"),  # when both are members, db/members/merging.py folds them first
+    CustomerReference("customer_consent"),  # the log: every row moves
+    CustomerReference("customer_consent_state", folded=True),  # consent.fold, before the moves
 )
 
 # Profile fields filled from the merged customer when the survivor's is empty; a group is
@@ -113,6 +118,8 @@ async def _snapshot(customer: dict) -> dict:
 
 async def _move(ref: CustomerReference, survivor_id: int, merged_id: int) -> tuple[list[int], int]:
     """Move the merged customer's rows of one table; returns (moved ids, rows left behind)."""
+    if ref.folded:
+        return [], 0
     table, col = _q(ref.table), _q(ref.column)
     keep_clause, args = "", []
     if ref.unique_with:
@@ -165,6 +172,7 @@ async def merge_customers(scope: Scope, survivor_id: int, merged_id: int, actor)
         moved: dict[str, list[int]] = {}
         left: dict[str, int] = {}
         await fold_member(survivor_id, merged_id, actor.label)
+        await consent.fold(survivor_id, merged_id, actor.label)
         for ref in CUSTOMER_REFERENCES:
             ids, rest = await _move(ref, survivor_id, merged_id)
             moved[ref.table] = ids

@@ -1,5 +1,6 @@
 from piccolo.columns import (
     BigInt,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -19,6 +20,9 @@ INTERACTION_KINDS = ("call", "visit", "message", "note")
 INTERACTION_OUTCOMES = ("", "reached", "no_answer", "interested", "not_interested", "resolved")
 LIFECYCLE_STAGES = ("prospect", "new", "active", "dormant", "churned")
 FIELD_KINDS = ("text", "number", "date", "choice")
+CONSENT_CHANNELS = ("push", "sms", "email")
+CONSENT_SOURCES = ("member_page", "staff", "api", "signup", "import", "card", "unsubscribe",
+                   "merge")  # merge: db/customers/consent.fold, when a merge changes the answer
 
 
 class Customer(Table):
@@ -137,3 +141,29 @@ class DuplicateDismissal(Table):
     high_id = Integer()
     actor_id = Integer(null=True, default=None)
     dismissed_at = Timestamptz()
+
+
+class CustomerConsent(Table):
+    """Consent to marketing, for every customer: one row per recorded answer, never updated or
+    deleted (db/customers/consent.py writes it). Index (customer, channel, at) in the migration."""
+
+    id = Serial(primary_key=True)
+    customer = ForeignKey(Customer, null=False, on_delete=OnDelete.cascade)
+    channel = Varchar(length=8)
+    granted = Boolean(default=False)
+    source = Varchar(length=12)
+    detail = Varchar(length=60, default="")
+    actor = Varchar(length=80, default="")
+    at = Timestamptz()
+
+
+class CustomerConsentState(Table):
+    """The current answer per customer and channel (UNIQUE (customer, channel), in the
+    migration), upserted with each log row; the later `at` wins."""
+
+    id = Serial(primary_key=True)
+    customer = ForeignKey(Customer, null=False, on_delete=OnDelete.cascade)
+    channel = Varchar(length=8)
+    granted = Boolean(default=False)
+    source = Varchar(length=12)
+    at = Timestamptz()

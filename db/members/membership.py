@@ -16,6 +16,7 @@ from db.audit.log import record
 from db.clock import SHOP_TZ, now
 from db.engine import as_date, as_datetime, engine, is_unique_violation, raw, reading, writing
 from db.errors import NotFound, ValidationFailed
+from db.customers import consent
 from db.members import config, ledger, notify
 from db.members.tables import CONSENT_CHANNELS, CONSENT_SOURCES, JOIN_SOURCES
 
@@ -132,26 +133,32 @@ async def _join(customer_id: int, source: str, actor, consents: dict[str, bool] 
 
 
 async def set_consent(member_id: int, channel: str, granted: bool, source: str, actor_label: str) -> None:
-    """Record a change of consent (only a change: the same answer again writes nothing)."""
+    """Record a change of consent (only a change: the same answer again writes nothing), in
+    the customers' consent log (db/customers/consent.py) for the member's customer."""
     if channel not in CONSENT_CHANNELS or source not in CONSENT_SOURCES:
         raise ValidationFailed({"channel": f"one of {', '.join(CONSENT_CHANNELS)}"})
     async with writing():
-        current = await consents(member_id)
+        customer_id = await _customer_of(member_id)
+        current = (await consent.current([customer_id])).get(customer_id, {})
         if channel in current and current[channel]["granted"] == bool(granted):
             return
-        await raw("INSERT INTO member_consent (member, channel, granted, source, actor, at) "
-                  "VALUES ({}, {}, {}, {}, {}, {})",
-                  member_id, channel, bool(granted), source, actor_label[:80], now())
+        await consent.record(customer_id, channel, bool(granted), source, actor_label)
 
 
 async def consents(member_id: int) -> dict[str, dict]:
-    rows = await raw("SELECT channel, granted, source, at FROM member_consent WHERE member = {} "
-                     "ORDER BY at, id", member_id)
-    current = {}
-    for row in rows:  # the latest per channel wins
-        current[row["channel"]] = {"granted": bool(row["granted"]), "source": row["source"],
-                                   "at": as_datetime(row["at"])}
-    return current
+    """The member's current consent per channel: {channel: {"granted", "source", "at"}}."""
+    rows = await raw("SELECT customer FROM member WHERE id = {}", member_id)
+    if not rows:
+        return {}
+    customer_id = rows[0]["customer"]
+    return (await consent.current([customer_id])).get(customer_id, {})
+
+
+async def _customer_of(member_id: int) -> int:
+    rows = await raw("SELECT customer FROM member WHERE id = {}", member_id)
+    if not rows:
+        raise NotFound()
+    return rows[0]["customer"]
 
 
 # ---------------------------------------------------------------- tiers

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from db.customers import profile, search, service
+from db.customers import consent, profile, search, service
 from db.customers.api import customer_json, customers_json
 from web.api.base import ApiController, plain as _plain
 from web.core.auth import actor_of, scope_of
@@ -55,3 +57,27 @@ class CustomersApi(ApiController):
             "items": await customers_json(scope, [row["id"] for row in rows]),
             "next": next_cursor,
         }
+
+
+class ConsentIn(msgspec.Struct, kw_only=True):
+    """Loose types on purpose: each field's problem is a 422 with its own message."""
+
+    channel: Any = None
+    granted: Any = None
+    source: Any = None
+
+
+class ConsentsApi(ApiController):
+    @post("/customers/{customer_id:int}/consents", summary="Record a customer's consent to marketing")
+    async def record_consent(self, request: Request, customer_id: FromPath[int],
+                             data: JSONBody[ConsentIn]) -> Response:
+        """`{"channel": "push"|"sms"|"email", "granted": true|false, "source": "…"}`: `source`
+        says where the customer answered (1–60 characters, e.g. "app signup"). Any customer,
+        member or not. → 201 with the recorded consent
+        (`{"id", "customer_id", "channel", "granted", "source", "recorded_via": "api", "at"}`);
+        the latest answer per channel is the customer's current one. Audited."""
+        await service.get_customer(scope_of(request), customer_id)  # 404 outside the caller's scope
+        channel, granted, source = consent.parse_api(msgspec.to_builtins(data))
+        got = await consent.record_by(actor_of(request), customer_id, channel, granted, "api",
+                                      detail=source)
+        return Response(consent.consent_json(got), status_code=201)

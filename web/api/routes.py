@@ -3,9 +3,9 @@ controller per domain, in the order the OpenAPI docs list them."""
 
 from __future__ import annotations
 
-from web.api.customers import CustomersApi
+from web.api.customers import ConsentsApi, CustomersApi
 from web.api.followups import FollowUpsApi
 from web.api.members import MembersApi
 from web.api.orders import OrdersApi
 
-API_CONTROLLERS = [CustomersApi, OrdersApi, MembersApi, FollowUpsApi]
+API_CONTROLLERS = [CustomersApi, OrdersApi, MembersApi, ConsentsApi, FollowUpsApi]

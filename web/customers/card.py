@@ -54,7 +54,8 @@ SECTIONS = (
                 scope, customer_id, customer_checked=True)),
     # The blocks HTMX requests render or refresh alone (see the template's header).
     Section("member_section", "members/_card_section.html",
-            ("member_section", "member_sheets", "adjust_form", "issue_form", "use_form", "join_form"),
+            ("member_section", "member_sheets", "adjust_form", "issue_form", "use_form", "join_form",
+             "consent_form"),
             lambda scope, customer_id: member_section.read(customer_id)),
 )
 _BY_KEY = {s.key: s for s in SECTIONS}

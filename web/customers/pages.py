@@ -78,6 +78,7 @@ def _flash(key: str | None) -> list[tuple[str, str]]:
         "points": _("Points adjusted."),
         "coupon": _("Coupon issued."),
         "coupon_used": _("Coupon marked as used."),
+        "consent": _("Consent recorded."),
     }
     return [("success", messages[key])] if key in messages else []
 

@@ -17,6 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from db.customers import consent
 from db.customers import service as customers
 from db.engine import reading
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -35,6 +36,7 @@ JOIN_FIELDS = tuple(Field(f"consent_{ch}", kind="checkbox") for ch in CONSENT_CH
 ADJUST_FIELDS = texts("delta", "reason", "key", "direction")
 ISSUE_FIELDS = texts("coupon_type_id")
 USE_FIELDS = texts("order_ref")
+CONSENT_FIELDS = texts("channel", "granted")
 
 
 async def _customer(request: Request, customer_id: int) -> dict:
@@ -109,6 +111,36 @@ class MemberCardController(Controller):
         if not is_fragment_request(request):
             return Redirect(f"/customers/{customer_id}?saved=member#card-member", status_code=303)
         return await _refreshed(request, customer_id, "member_sheets", message, header=True)
+
+    # ------------------------------------------------------------ consent (any customer)
+
+    @get("/consent")
+    async def consent_form(self, request: Request, customer_id: FromPath[int]) -> Response:
+        if not is_fragment_request(request):
+            return await card.full(request, customer_id, sheet="consent")
+        await _customer(request, customer_id)
+        return await _section(request, customer_id, "consent_form")
+
+    @post("/consent")
+    async def record_consent(self, request: Request, customer_id: FromPath[int]) -> Response:
+        """Staff record what the customer said for one channel (source "card"), audited."""
+        await _customer(request, customer_id)
+        values = (await read_form(request, CONSENT_FIELDS)).text
+        errors: dict[str, str] = {}
+        if values["channel"] not in CONSENT_CHANNELS:
+            errors["channel"] = _("Choose a channel.")
+        if values["granted"] not in ("0", "1"):
+            errors["granted"] = _("Choose the customer's answer.")
+        if errors:
+            if not is_fragment_request(request):
+                return await card.full(request, customer_id, sheet="consent", values=values, errors=errors)
+            return await _form_error(request, customer_id, "consent_form", values, errors)
+        granted = values["granted"] == "1"
+        await consent.record_by(actor_of(request), customer_id, values["channel"], granted, "card")
+        if not is_fragment_request(request):
+            return Redirect(f"/customers/{customer_id}?saved=consent#card-consents", status_code=303)
+        message = _("Consent recorded.") if granted else _("Withdrawal recorded.")
+        return await _refreshed(request, customer_id, "consent_form", message)
 
     # ------------------------------------------------------------ points: adjust and history
 
