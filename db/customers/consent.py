@@ -33,6 +33,15 @@ _UPSERT = (
 )
 
 
+def _answer_errors(channel, granted) -> dict[str, str]:
+    errors = {}
+    if channel not in CONSENT_CHANNELS:
+        errors["channel"] = f"one of {', '.join(CONSENT_CHANNELS)}"
+    if not isinstance(granted, bool):
+        errors["granted"] = "true or false"
+    return errors
+
+
 def _row(row: dict) -> dict:
     return {"granted": bool(row["granted"]), "source": row["source"], "at": as_datetime(row["at"])}
 
@@ -42,13 +51,9 @@ async def record(customer_id: int, channel: str, granted: bool, source: str, act
     """Record one answer; returns it as the log holds it: {"id", "customer_id", "channel",
     "granted", "source", "detail", "actor", "at"}. NotFound for an unknown customer;
     ValidationFailed for a channel or source outside the lists."""
-    errors = {}
-    if channel not in CONSENT_CHANNELS:
-        errors["channel"] = f"one of {', '.join(CONSENT_CHANNELS)}"
+    errors = _answer_errors(channel, granted)
     if source not in CONSENT_SOURCES:
         errors["source"] = f"one of {', '.join(CONSENT_SOURCES)}"
-    if not isinstance(granted, bool):
-        errors["granted"] = "true or false"
     if errors:
         raise ValidationFailed(errors)
     detail = (detail or "")[:DETAIL_MAX]
@@ -84,12 +89,8 @@ def parse_api(data: dict) -> tuple[str, bool, str]:
     """The API's body {"channel", "granted", "source"} -> (channel, granted, source text), or
     ValidationFailed with a message per field. `source` is the caller's own words (where the
     customer said so: "app signup"), kept as the log row's detail."""
-    errors = {}
     channel, granted, source = data.get("channel"), data.get("granted"), data.get("source")
-    if channel not in CONSENT_CHANNELS:
-        errors["channel"] = f"one of {', '.join(CONSENT_CHANNELS)}"
-    if not isinstance(granted, bool):
-        errors["granted"] = "true or false"
+    errors = _answer_errors(channel, granted)
     if not isinstance(source, str) or not source.strip():
         errors["source"] = "required: where the customer gave or withdrew consent"
     elif len(source.strip()) > DETAIL_MAX:

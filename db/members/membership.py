@@ -18,7 +18,8 @@ from db.engine import as_date, as_datetime, engine, is_unique_violation, raw, re
 from db.errors import NotFound, ValidationFailed
 from db.customers import consent
 from db.members import config, ledger, notify
-from db.members.tables import CONSENT_CHANNELS, CONSENT_SOURCES, JOIN_SOURCES
+from db.customers.tables import CONSENT_CHANNELS
+from db.members.tables import CONSENT_SOURCES, JOIN_SOURCES
 
 YEAR = dt.timedelta(days=365)
 
@@ -139,6 +140,8 @@ async def set_consent(member_id: int, channel: str, granted: bool, source: str, 
         raise ValidationFailed({"channel": f"one of {', '.join(CONSENT_CHANNELS)}"})
     async with writing():
         customer_id = await _customer_of(member_id)
+        if customer_id is None:
+            raise NotFound()
         current = (await consent.current([customer_id])).get(customer_id, {})
         if channel in current and current[channel]["granted"] == bool(granted):
             return
@@ -147,18 +150,15 @@ async def set_consent(member_id: int, channel: str, granted: bool, source: str, 
 
 async def consents(member_id: int) -> dict[str, dict]:
     """The member's current consent per channel: {channel: {"granted", "source", "at"}}."""
-    rows = await raw("SELECT customer FROM member WHERE id = {}", member_id)
-    if not rows:
+    customer_id = await _customer_of(member_id)
+    if customer_id is None:
         return {}
-    customer_id = rows[0]["customer"]
     return (await consent.current([customer_id])).get(customer_id, {})
 
 
-async def _customer_of(member_id: int) -> int:
+async def _customer_of(member_id: int) -> int | None:
     rows = await raw("SELECT customer FROM member WHERE id = {}", member_id)
-    if not rows:
-        raise NotFound()
-    return rows[0]["customer"]
+    return rows[0]["customer"] if rows else None
 
 
 # ---------------------------------------------------------------- tiers

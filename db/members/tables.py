@@ -25,8 +25,7 @@ from piccolo.table import Table
 from db.customers.tables import Customer
 
 JOIN_SOURCES = ("signup", "staff", "api", "order")
-CONSENT_CHANNELS = ("push", "sms", "email")
-CONSENT_SOURCES = ("member_page", "staff", "api", "signup")
+CONSENT_SOURCES = ("member_page", "staff", "api", "signup")  # what the member flows may write
 ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
 ENTRY_SOURCES = ("order", "reward", "rule", "staff", "api")
 COUPON_KINDS = ("amount", "percent")

@@ -12,7 +12,7 @@ from db.customers import service
 from db.customers.api import customer_json
 from db.errors import ValidationFailed
 from db.members import ledger, membership
-from db.members.tables import CONSENT_CHANNELS
+from db.customers.tables import CONSENT_CHANNELS
 from web.api.base import ApiController
 from web.core.auth import actor_of, scope_of
 

@@ -22,7 +22,7 @@ from db.customers import service as customers
 from db.engine import reading
 from db.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from db.members import catalogue, config, coupons, ledger, membership
-from db.members.tables import CONSENT_CHANNELS
+from db.customers.tables import CONSENT_CHANNELS
 from web.core.auth import actor_of, scope_of, staff_required
 from web.core.i18n import field_errors
 from web.core.i18n import gettext as _
