@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from db.engine import reading
 from db.figures import store
 from db.figures.breakdowns import (followups_by_person, lifecycle_counts, members_by_tier,
                                    pipeline_by_stage)
@@ -32,16 +31,19 @@ class Bundle:
 
 
 async def compute(period: Period, filt: ReportFilter) -> dict:
-    """The bundle as plain values (what the store keeps)."""
-    async with reading():
-        figures = await key_figures(period, filt)
-        stages = await lifecycle_counts(filt)
-        tiers = await members_by_tier(filt)
-        board = await pipeline_by_stage(filt)
-        people = await followups_by_person(period, filt) if filt.scope.kind != "own" else []
+    """The bundle as plain values (what the store keeps; the store runs it on one read
+    snapshot, off the event loop)."""
+    figures = await key_figures(period, filt)
+    stages = await lifecycle_counts(filt)
+    tiers = await members_by_tier(filt)
+    board = await pipeline_by_stage(filt)
+    people = await followups_by_person(period, filt) if filt.scope.kind != "own" else []
     return {"version": VERSION,
             "figures": {k: dataclasses.asdict(f) for k, f in figures.items()},
             "stages": stages, "tiers": tiers, "board": board, "people": people}
+
+
+store.register(KIND, compute)  # for the refresh job and the warm-up, wherever they run
 
 
 def _bundle(value: dict, computed_at: dt.datetime | None, stale: bool) -> Bundle:

@@ -51,9 +51,8 @@ async def warm(today: dt.date | None = None) -> dict:
         return {"warmed": 0, "skipped": "CRM_FIGURES_MAX_AGE_SECONDS=0"}
     started, done, failed = time.perf_counter(), 0, 0
     for kind, period, filt in await targets(today):
-        compute = store.computer(kind) or (bundle.compute if kind == bundle.KIND else None)
         try:
-            await store.cached(kind, period, filt, compute, fresh=True)
+            await store.cached(kind, period, filt, fresh=True)
             done += 1
         except Exception:
             failed += 1

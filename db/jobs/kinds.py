@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 
 from db.clock import now
-from db.figures import bundle, store as figure_store, warm as figure_warm
+from db.figures import store as figure_store, warm as figure_warm
 from db.followups import reminders
 from db.imports import jobs as imports
 from db.jobs import nightly, queue
@@ -75,7 +75,6 @@ def install(compose_reminder: Callable[[dict], dict], compose_digest: Callable[[
                    max_attempts=3)
     queue.register("import.run", run_import, max_attempts=3)
     queue.register("import.recover", recover_imports, every=lambda: RECOVER_EVERY_S, max_attempts=3)
-    figure_store.register(bundle.KIND, bundle.compute)
     queue.register(figure_store.REFRESH_KIND, figure_store.refresh_job, max_attempts=2)
     queue.register(figure_warm.WARM_KIND, figure_warm.warm_job, max_attempts=2)
     return kinds_for(settings)
